@@ -1,0 +1,387 @@
+/*
+ * libhosm: high-order score matching in C.
+ *
+ * The whole public API. Everything outside this header (and the generated
+ * hosm_version.h it includes) is private and may change at any time.
+ *
+ * Conventions
+ *  - Every function returns an int status: HOSM_OK (0) on success, a negative
+ *    HOSM_E_* code on failure, or a positive informational code (HOSM_STOPPED).
+ *    hosm_strerror() gives static text for a code. Every failure stores a
+ *    detailed message for the calling thread (hosm_last_errmsg()); a failure
+ *    of a function that takes a non-const handle also stores it in that
+ *    handle (hosm_X_errmsg()). Functions on const handles (queries) store it
+ *    per thread only, so that they stay reentrant.
+ *  - Data are float (32-bit) arrays, row-major and contiguous: n points of
+ *    dimension D take n * D floats. Sizes and counts are int64_t, scalars
+ *    double. Outputs go to caller buffers, which must not overlap the inputs
+ *    unless a function says otherwise.
+ *  - Handles are opaque. hosm_X_new() creates, hosm_X_free() releases and
+ *    accepts NULL. A failed hosm_X_new() leaves *out set to NULL.
+ *  - The library never prints, exits or aborts.
+ *
+ * Threads (see docs/threading.md): distinct handles may be used concurrently
+ * from different threads. Const queries on a model (score, denoise, save) are
+ * reentrant as long as no trainer is changing that model at the same time.
+ * There is no hidden global mutable state; BLIS threading is set per handle.
+ */
+#ifndef HOSM_H
+#define HOSM_H
+
+#include <stdint.h>
+
+#include "hosm_version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define HOSM_API
+#elif defined(__GNUC__)
+#define HOSM_API __attribute__((visibility("default")))
+#else
+#define HOSM_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/** @name Status codes (stable; values are never reused) */
+/** @{ */
+enum hosm_status {
+    HOSM_OK = 0,              /**< success */
+    HOSM_STOPPED = 1,         /**< a progress callback asked to stop (not an error) */
+    HOSM_E_NULL = -1,         /**< a required pointer argument was NULL */
+    HOSM_E_ARG = -2,          /**< an argument is invalid (size, count, index, ...) */
+    HOSM_E_KEY = -3,          /**< unknown configuration key or key name */
+    HOSM_E_RANGE = -4,        /**< a configuration value is out of its range */
+    HOSM_E_TYPE = -5,         /**< a key was set or read with the wrong type */
+    HOSM_E_NOMEM = -6,        /**< memory allocation failed */
+    HOSM_E_NONFINITE = -7,    /**< NaN or Inf in input data, or a non-finite loss */
+    HOSM_E_IO = -8,           /**< a file could not be opened, written or renamed */
+    HOSM_E_FORMAT = -9,       /**< not a libhosm file of the expected kind */
+    HOSM_E_VERSION = -10,     /**< a libhosm file of an unsupported format version */
+    HOSM_E_CORRUPT = -11,     /**< checksum mismatch or inconsistent contents */
+    HOSM_E_TRUNCATED = -12,   /**< the file or buffer ends too early */
+    HOSM_E_MISMATCH = -13,    /**< sizes or architectures of two objects disagree */
+    HOSM_E_BUFFER = -14,      /**< a caller buffer is too small */
+    HOSM_E_PARSE = -15        /**< configuration text could not be parsed */
+};
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Versions and errors */
+/** @{ */
+
+/** The library's version as "MAJOR.MINOR.PATCH" (static storage). */
+HOSM_API const char *hosm_version_string(void);
+
+/** The library's version as MAJOR * 10000 + MINOR * 100 + PATCH. */
+HOSM_API int hosm_version_number(void);
+
+/** Static text describing a status code; never NULL (unknown codes get a
+ *  generic text). */
+HOSM_API const char *hosm_strerror(int status);
+
+/** The detailed message of the calling thread's last failure in any libhosm
+ *  function, or "" if there was none. Valid until the thread's next libhosm
+ *  call. */
+HOSM_API const char *hosm_last_errmsg(void);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Configuration
+ * A config object holds typed, keyed settings. Each handle reads the keys it
+ * needs when it is created (model: architecture and noise levels; trainer:
+ * objective and optimiser; sampler: sampler settings); the config may be freed
+ * or changed afterwards. Every key has a name (for the text form), a type, a
+ * range and a default. Key values are stable and never reused. */
+/** @{ */
+typedef struct hosm_config hosm_config;
+
+enum hosm_key {
+    /* model */
+    HOSM_KEY_HIDDEN = 1,        /**< int "hidden": MLP width, 1..65536, default 128 */
+    HOSM_KEY_DEPTH = 2,         /**< int "depth": hidden layers, 1..64, default 2 */
+    HOSM_KEY_ACT = 3,           /**< int "act": enum hosm_act, default softplus */
+    HOSM_KEY_SIGMA = 4,         /**< double "sigma": the noise level when levels = 1, default 0.1 */
+    HOSM_KEY_SIGMA_MAX = 5,     /**< double "sigma_max": largest ladder level, default 1 */
+    HOSM_KEY_SIGMA_MIN = 6,     /**< double "sigma_min": smallest ladder level, default 0.01 */
+    HOSM_KEY_LEVELS = 7,        /**< int "levels": noise levels L, 1..10000, default 1 */
+    HOSM_KEY_SEED = 8,          /**< int "seed": RNG seed, 0..2^63-1, default 0 */
+    HOSM_KEY_THREADS = 9,       /**< int "threads": BLIS threads of this handle, 1..1024, default 1 */
+    /* trainer */
+    HOSM_KEY_OBJECTIVE = 10,    /**< int "objective": enum hosm_objective, default dsm */
+    HOSM_KEY_LR = 11,           /**< double "lr": Adam learning rate, (0, 10], default 1e-3 */
+    HOSM_KEY_BETA1 = 12,        /**< double "beta1": [0, 1), default 0.9 */
+    HOSM_KEY_BETA2 = 13,        /**< double "beta2": [0, 1), default 0.999 */
+    HOSM_KEY_ADAM_EPS = 14,     /**< double "adam_eps": (0, 1], default 1e-8 */
+    HOSM_KEY_WEIGHT_DECAY = 15, /**< double "weight_decay": decoupled (AdamW), [0, 1], default 0 */
+    HOSM_KEY_CLIP = 16,         /**< double "clip": max global gradient norm, 0 = off, default 0 */
+    HOSM_KEY_EMA = 17,          /**< double "ema": EMA decay of the weights, [0, 1), default 0.999 */
+    HOSM_KEY_BATCH = 18,        /**< int "batch": fit minibatch size, 1..2^24, default 128 */
+    HOSM_KEY_STEPS = 19,        /**< int "steps": fit's total step target, 0..2^40, default 1000 */
+    HOSM_KEY_EPOCHS = 20,       /**< int "epochs": if > 0, fit's target is epochs * ceil(n / batch) steps instead, default 0 */
+    /* sampler */
+    HOSM_KEY_SAMPLER = 21,      /**< int "sampler": enum hosm_sampler_kind, default langevin */
+    HOSM_KEY_STEP_SIZE = 22,    /**< double "step_size": Langevin eps (at the smallest level), (0, 1e6], default 1e-3 */
+    HOSM_KEY_SAMPLE_STEPS = 23  /**< int "sample_steps": steps (per level when annealed), 1..2^40, default 100 */
+};
+
+/** Activations (values of HOSM_KEY_ACT; text names in quotes). */
+enum hosm_act {
+    HOSM_ACT_SOFTPLUS = 0, /**< "softplus" */
+    HOSM_ACT_SILU = 1,     /**< "silu" */
+    HOSM_ACT_TANH = 2,     /**< "tanh" */
+    HOSM_ACT_ELU = 3       /**< "elu" */
+};
+
+/** First-order objectives (values of HOSM_KEY_OBJECTIVE), MATH.md 3.1. */
+enum hosm_objective {
+    HOSM_OBJ_DSM = 0,   /**< "dsm": denoising score matching */
+    HOSM_OBJ_DSM_VR = 1 /**< "dsm_vr": DSM with the control variate at the clean point */
+};
+
+/** Samplers (values of HOSM_KEY_SAMPLER). */
+enum hosm_sampler_kind {
+    HOSM_SAMPLER_LANGEVIN = 0, /**< "langevin": unadjusted Langevin at the smallest level */
+    HOSM_SAMPLER_ANNEALED = 1  /**< "annealed": annealed Langevin over the whole ladder */
+};
+
+/** Key types returned by hosm_config_key_type(). */
+enum hosm_type {
+    HOSM_TYPE_INT = 1,
+    HOSM_TYPE_DOUBLE = 2
+};
+
+/** Create a config holding every key's default. */
+HOSM_API int hosm_config_new(hosm_config **out);
+/** Release a config (NULL is allowed). */
+HOSM_API void hosm_config_free(hosm_config *cfg);
+
+/** Set an int key. HOSM_E_KEY for an unknown key, HOSM_E_TYPE for a double
+ *  key, HOSM_E_RANGE (the message names the key) outside the key's range. */
+HOSM_API int hosm_config_set_int(hosm_config *cfg, int key, int64_t value);
+/** Set a double key; NaN and Inf are HOSM_E_RANGE. */
+HOSM_API int hosm_config_set_double(hosm_config *cfg, int key, double value);
+/** Read an int key. */
+HOSM_API int hosm_config_get_int(const hosm_config *cfg, int key, int64_t *out);
+/** Read a double key. */
+HOSM_API int hosm_config_get_double(const hosm_config *cfg, int key, double *out);
+
+/** Parse whitespace-separated "name=value" pairs, e.g.
+ *  "hidden=256 depth=2 act=softplus sigma=0.1". Enum keys take their text
+ *  names or their integer values. On failure nothing is changed and the
+ *  message names the offending key: HOSM_E_KEY, HOSM_E_RANGE or HOSM_E_PARSE. */
+HOSM_API int hosm_config_parse(hosm_config *cfg, const char *text);
+
+/** The key with the given text name (HOSM_E_KEY if none). */
+HOSM_API int hosm_config_key_from_name(const char *name, int *key);
+/** The text name of a key, or NULL for an unknown key (static storage). */
+HOSM_API const char *hosm_config_key_name(int key);
+/** The type of a key: HOSM_TYPE_INT or HOSM_TYPE_DOUBLE. */
+HOSM_API int hosm_config_key_type(int key, int *type);
+/** Range [lo, hi] and default of an int key (any pointer may be NULL). */
+HOSM_API int hosm_config_int_bounds(int key, int64_t *lo, int64_t *hi, int64_t *def);
+/** Range [lo, hi] and default of a double key (any pointer may be NULL). For
+ *  keys with an open bound ("(0, 10]") lo is the bound itself and the bound is
+ *  excluded; see the key's documentation. */
+HOSM_API int hosm_config_double_bounds(int key, double *lo, double *hi, double *def);
+
+/** Detailed message of this config's last failure, or "". */
+HOSM_API const char *hosm_config_errmsg(const hosm_config *cfg);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** Progress callback for training and sampling. Return 0 to continue, any
+ *  other value to stop (the call then returns HOSM_STOPPED). For the trainer,
+ *  step is the trainer's step count after the step and value the step's loss;
+ *  for the sampler, step counts the steps of this run (from 1) and value is
+ *  the noise level in use. */
+typedef int (*hosm_progress_fn)(int64_t step, double value, void *user_data);
+
+/* ------------------------------------------------------------------------ */
+/** @name Score models
+ * A model is an MLP s1(x, level) = net(x, level) / sigma_level: width
+ * "hidden", "depth" hidden layers, activation "act". With one level the noise
+ * level is "sigma"; with L > 1 levels the ladder is geometric from sigma_max
+ * (level 0) down to sigma_min (level L-1) and each level adds its own learned
+ * bias to the first hidden layer. Weights are initialised from "seed". */
+/** @{ */
+typedef struct hosm_model hosm_model;
+
+/** Create a model for data of dimension dim (1..2^20) from cfg (NULL: defaults). */
+HOSM_API int hosm_model_new(hosm_model **out, int64_t dim, const hosm_config *cfg);
+/** Release a model (NULL is allowed). */
+HOSM_API void hosm_model_free(hosm_model *model);
+
+/** The data dimension D. */
+HOSM_API int hosm_model_dim(const hosm_model *model, int64_t *out);
+/** The number of noise levels L. */
+HOSM_API int hosm_model_num_levels(const hosm_model *model, int64_t *out);
+/** The noise level of a level index (0 = largest). */
+HOSM_API int hosm_model_sigma(const hosm_model *model, int64_t level, double *out);
+/** The number of trainable parameters. */
+HOSM_API int hosm_model_num_params(const hosm_model *model, int64_t *out);
+/** Copy all parameters into out (count floats, which must equal
+ *  hosm_model_num_params(); else HOSM_E_MISMATCH). Layout: docs/format.md. */
+HOSM_API int hosm_model_get_params(const hosm_model *model, float *out, int64_t count);
+/** Replace all parameters (HOSM_E_NONFINITE if any is NaN or Inf). */
+HOSM_API int hosm_model_set_params(hosm_model *model, const float *params, int64_t count);
+/** Write the model's architecture keys (hidden, depth, act, sigma, sigma_max,
+ *  sigma_min, levels, seed, threads) into cfg. */
+HOSM_API int hosm_model_get_config(const hosm_model *model, hosm_config *cfg);
+
+/** The score s1 at noise level index `level` of n points x (n x D) into out (n x D). */
+HOSM_API int hosm_model_score(const hosm_model *model, int64_t level, const float *x,
+                              int64_t n, float *out);
+/** The Tweedie posterior mean E[x_clean | x] = x + sigma^2 s1(x) (denoising)
+ *  of n points into out (n x D). out may equal x. */
+HOSM_API int hosm_model_denoise(const hosm_model *model, int64_t level, const float *x,
+                                int64_t n, float *out);
+
+/** Save to a file atomically (temporary file, fsync, rename). */
+HOSM_API int hosm_model_save(const hosm_model *model, const char *path);
+/** Load a model saved by hosm_model_save(). */
+HOSM_API int hosm_model_load(hosm_model **out, const char *path);
+/** The exact number of bytes hosm_model_save_mem() writes. */
+HOSM_API int hosm_model_save_size(const hosm_model *model, int64_t *bytes);
+/** Serialise into buf (capacity cap bytes; HOSM_E_BUFFER if too small);
+ *  *written (may be NULL) receives the size. */
+HOSM_API int hosm_model_save_mem(const hosm_model *model, void *buf, int64_t cap,
+                                 int64_t *written);
+/** Load a model from size bytes of memory. */
+HOSM_API int hosm_model_load_mem(hosm_model **out, const void *buf, int64_t size);
+
+/** Detailed message of this model's last failure, or "". */
+HOSM_API const char *hosm_model_errmsg(const hosm_model *model);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Trainers
+ * A trainer updates a model's weights with Adam on the chosen objective. The
+ * model must outlive the trainer and must not be queried from another thread
+ * during a step. With L > 1 levels each point of a batch gets a uniformly
+ * drawn level and the loss weights level l by sigma_l^2 (docs/training.md). */
+/** @{ */
+typedef struct hosm_trainer hosm_trainer;
+
+/** Create a trainer for model from cfg (NULL: defaults). The EMA starts at
+ *  the model's current weights; the RNG is seeded from cfg's "seed". */
+HOSM_API int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *cfg);
+/** Release a trainer (NULL is allowed); the model is not freed. */
+HOSM_API void hosm_trainer_free(hosm_trainer *trainer);
+
+/** One Adam step on a caller batch x (n x D): draws noise (and levels), and
+ *  returns the batch loss in *loss (may be NULL). On a non-finite loss the
+ *  weights are left unchanged and HOSM_E_NONFINITE is returned. */
+HOSM_API int hosm_trainer_step(hosm_trainer *trainer, const float *x, int64_t n, double *loss);
+
+/** Train on a data set (n x D) until the trainer's step count reaches the
+ *  target ("steps", or "epochs" full passes) with shuffled minibatches of
+ *  "batch" points. Batch k of the run depends only on the seed and the step
+ *  count, so a trainer restored from a checkpoint continues exactly. cb (may
+ *  be NULL) is called after every step; returns HOSM_STOPPED if it asked to
+ *  stop. */
+HOSM_API int hosm_trainer_fit(hosm_trainer *trainer, const float *data, int64_t n,
+                              hosm_progress_fn cb, void *user_data);
+
+/** Loss and parameter gradient at the current weights, without changing any
+ *  state, for caller-supplied noise z (n x D, standard normal draws) and
+ *  levels (n indices, or NULL for level 0). grad receives
+ *  hosm_model_num_params() floats in the layout of hosm_model_get_params(). */
+HOSM_API int hosm_trainer_gradient(hosm_trainer *trainer, const float *x, const float *noise,
+                                   const int64_t *levels, int64_t n, double *loss, float *grad);
+
+/** The number of Adam steps taken (restored by a checkpoint). */
+HOSM_API int hosm_trainer_step_count(const hosm_trainer *trainer, int64_t *out);
+/** Copy the EMA of the weights into dst, a model of the same architecture
+ *  (it may be the trained model itself). */
+HOSM_API int hosm_trainer_copy_ema(const hosm_trainer *trainer, hosm_model *dst);
+
+/** Save a checkpoint (weights, Adam moments, step count, RNG state, EMA)
+ *  atomically. Hyper-parameters are not stored: they come from the config
+ *  the restoring trainer was created with. */
+HOSM_API int hosm_trainer_save(const hosm_trainer *trainer, const char *path);
+/** Restore a checkpoint into a trainer whose model has the same architecture
+ *  (HOSM_E_MISMATCH otherwise); the model's weights are replaced. */
+HOSM_API int hosm_trainer_load(hosm_trainer *trainer, const char *path);
+/** The exact size of a checkpoint in bytes. */
+HOSM_API int hosm_trainer_save_size(const hosm_trainer *trainer, int64_t *bytes);
+/** Write a checkpoint into caller memory (see hosm_model_save_mem()). */
+HOSM_API int hosm_trainer_save_mem(const hosm_trainer *trainer, void *buf, int64_t cap,
+                                   int64_t *written);
+/** Restore a checkpoint from caller memory. */
+HOSM_API int hosm_trainer_load_mem(hosm_trainer *trainer, const void *buf, int64_t size);
+
+/** Detailed message of this trainer's last failure, or "". */
+HOSM_API const char *hosm_trainer_errmsg(const hosm_trainer *trainer);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Samplers (MATH.md 4; convention x <- x + (eps/2) s1 + sqrt(eps) xi)
+ * "langevin" runs sample_steps steps with eps = step_size at the smallest
+ * level; "annealed" runs sample_steps steps at every level l, largest first,
+ * with eps_l = step_size * sigma_l^2 / sigma_min^2. */
+/** @{ */
+typedef struct hosm_sampler hosm_sampler;
+
+/** Create a sampler over model (which must outlive it) from cfg (NULL:
+ *  defaults); its RNG is seeded from cfg's "seed". */
+HOSM_API int hosm_sampler_new(hosm_sampler **out, const hosm_model *model,
+                              const hosm_config *cfg);
+/** Release a sampler (NULL is allowed). */
+HOSM_API void hosm_sampler_free(hosm_sampler *sampler);
+/** Run n chains in place: x (n x D) holds the initial states and receives the
+ *  final ones. The RNG stream continues across runs. cb (may be NULL) is
+ *  called after every step; HOSM_STOPPED if it asked to stop (x then holds
+ *  the current states). */
+HOSM_API int hosm_sampler_run(hosm_sampler *sampler, float *x, int64_t n,
+                              hosm_progress_fn cb, void *user_data);
+/** Detailed message of this sampler's last failure, or "". */
+HOSM_API const char *hosm_sampler_errmsg(const hosm_sampler *sampler);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Gaussian-mixture oracle (MATH.md 5)
+ * p = sum_k w_k N(mu_k, Sigma_k), with exact scores of its sigma-perturbed
+ * density at any sigma >= 0. Computed in double precision; points are float
+ * like all data. All queries are const and reentrant. */
+/** @{ */
+typedef struct hosm_mixture hosm_mixture;
+
+/** Create from k components in dimension dim: weights (k, positive; they are
+ *  normalised), means (k x D) and covariances (k x D x D, symmetric positive
+ *  definite; HOSM_E_ARG names the first one that is not). */
+HOSM_API int hosm_mixture_new(hosm_mixture **out, int64_t k, int64_t dim, const double *weights,
+                              const double *means, const double *covs);
+/** Release a mixture (NULL is allowed). */
+HOSM_API void hosm_mixture_free(hosm_mixture *mix);
+/** The dimension D. */
+HOSM_API int hosm_mixture_dim(const hosm_mixture *mix, int64_t *out);
+/** Draw n exact samples of the clean mixture (sigma = 0) into out (n x D);
+ *  the draws depend only on seed. */
+HOSM_API int hosm_mixture_sample(const hosm_mixture *mix, uint64_t seed, int64_t n, float *out);
+/** log q_sigma of n points into out (n doubles). */
+HOSM_API int hosm_mixture_log_density(const hosm_mixture *mix, double sigma, const float *x,
+                                      int64_t n, double *out);
+/** The exact s1 = grad log q_sigma of n points into out (n x D). */
+HOSM_API int hosm_mixture_score(const hosm_mixture *mix, double sigma, const float *x, int64_t n,
+                                float *out);
+/** The exact s2 = Hessian of log q_sigma of n points into out (n x D x D). */
+HOSM_API int hosm_mixture_hessian(const hosm_mixture *mix, double sigma, const float *x,
+                                  int64_t n, float *out);
+/** The posterior mean E[x_clean | x] = x + sigma^2 s1 into out (n x D). */
+HOSM_API int hosm_mixture_posterior_mean(const hosm_mixture *mix, double sigma, const float *x,
+                                         int64_t n, float *out);
+/** The posterior covariance sigma^4 s2 + sigma^2 I into out (n x D x D). */
+HOSM_API int hosm_mixture_posterior_cov(const hosm_mixture *mix, double sigma, const float *x,
+                                        int64_t n, float *out);
+/** Detailed message of this mixture's last failure, or "". */
+HOSM_API const char *hosm_mixture_errmsg(const hosm_mixture *mix);
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOSM_H */

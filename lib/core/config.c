@@ -1,0 +1,312 @@
+/* Keyed, typed settings with ranges, defaults and a text form. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+
+/* Bounds flags: the low or high bound itself is excluded. */
+enum { OPEN_LO = 1, OPEN_HI = 2 };
+
+typedef struct {
+    const char *name;
+    int type;
+    double lo, hi, def; /* int keys: exact in double for every bound used here */
+    int open;
+    const char *const *names; /* enum keys: text names by value, NULL-terminated */
+} key_info;
+
+static const char *const act_names[] = {"softplus", "silu", "tanh", "elu", NULL};
+static const char *const objective_names[] = {"dsm", "dsm_vr", NULL};
+static const char *const sampler_names[] = {"langevin", "annealed", NULL};
+
+#define I HOSM_TYPE_INT
+#define D HOSM_TYPE_DOUBLE
+static const key_info keys[HOSMI_NUM_KEYS] = {
+    [HOSM_KEY_HIDDEN] = {"hidden", I, 1, 65536, 128, 0, NULL},
+    [HOSM_KEY_DEPTH] = {"depth", I, 1, 64, 2, 0, NULL},
+    [HOSM_KEY_ACT] = {"act", I, 0, 3, HOSM_ACT_SOFTPLUS, 0, act_names},
+    [HOSM_KEY_SIGMA] = {"sigma", D, 0, 1e6, 0.1, OPEN_LO, NULL},
+    [HOSM_KEY_SIGMA_MAX] = {"sigma_max", D, 0, 1e6, 1.0, OPEN_LO, NULL},
+    [HOSM_KEY_SIGMA_MIN] = {"sigma_min", D, 0, 1e6, 0.01, OPEN_LO, NULL},
+    [HOSM_KEY_LEVELS] = {"levels", I, 1, 10000, 1, 0, NULL},
+    [HOSM_KEY_SEED] = {"seed", I, 0, 9223372036854775807.0, 0, 0, NULL},
+    [HOSM_KEY_THREADS] = {"threads", I, 1, 1024, 1, 0, NULL},
+    [HOSM_KEY_OBJECTIVE] = {"objective", I, 0, 1, HOSM_OBJ_DSM, 0, objective_names},
+    [HOSM_KEY_LR] = {"lr", D, 0, 10, 1e-3, OPEN_LO, NULL},
+    [HOSM_KEY_BETA1] = {"beta1", D, 0, 1, 0.9, OPEN_HI, NULL},
+    [HOSM_KEY_BETA2] = {"beta2", D, 0, 1, 0.999, OPEN_HI, NULL},
+    [HOSM_KEY_ADAM_EPS] = {"adam_eps", D, 0, 1, 1e-8, OPEN_LO, NULL},
+    [HOSM_KEY_WEIGHT_DECAY] = {"weight_decay", D, 0, 1, 0, 0, NULL},
+    [HOSM_KEY_CLIP] = {"clip", D, 0, 1e12, 0, 0, NULL},
+    [HOSM_KEY_EMA] = {"ema", D, 0, 1, 0.999, OPEN_HI, NULL},
+    [HOSM_KEY_BATCH] = {"batch", I, 1, 16777216, 128, 0, NULL},
+    [HOSM_KEY_STEPS] = {"steps", I, 0, 1099511627776.0, 1000, 0, NULL},
+    [HOSM_KEY_EPOCHS] = {"epochs", I, 0, 1099511627776.0, 0, 0, NULL},
+    [HOSM_KEY_SAMPLER] = {"sampler", I, 0, 1, HOSM_SAMPLER_LANGEVIN, 0, sampler_names},
+    [HOSM_KEY_STEP_SIZE] = {"step_size", D, 0, 1e6, 1e-3, OPEN_LO, NULL},
+    [HOSM_KEY_SAMPLE_STEPS] = {"sample_steps", I, 1, 1099511627776.0, 100, 0, NULL},
+};
+#undef I
+#undef D
+
+static const key_info *lookup(int key)
+{
+    if (key <= 0 || key >= HOSMI_NUM_KEYS || !keys[key].name)
+        return NULL;
+    return &keys[key];
+}
+
+void hosmi_config_defaults(struct hosm_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (int k = 1; k < HOSMI_NUM_KEYS; k++) {
+        if (!keys[k].name)
+            continue;
+        if (keys[k].type == HOSM_TYPE_INT)
+            cfg->ival[k] = (int64_t)keys[k].def;
+        else
+            cfg->dval[k] = keys[k].def;
+    }
+}
+
+int hosm_config_new(hosm_config **out)
+{
+    if (!out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_new: out is NULL");
+    *out = malloc(sizeof **out);
+    if (!*out)
+        return hosmi_fail(NULL, HOSM_E_NOMEM, "hosm_config_new: out of memory");
+    hosmi_config_defaults(*out);
+    return HOSM_OK;
+}
+
+void hosm_config_free(hosm_config *cfg)
+{
+    free(cfg);
+}
+
+/* Checks a key and its type; msg may be NULL (static queries). */
+static int check_key(char *msg, const char *fn, int key, int type, const key_info **info)
+{
+    *info = lookup(key);
+    if (!*info)
+        return hosmi_fail(msg, HOSM_E_KEY, "%s: unknown key %d", fn, key);
+    if ((*info)->type != type)
+        return hosmi_fail(msg, HOSM_E_TYPE, "%s: key '%s' is of type %s", fn, (*info)->name,
+                          (*info)->type == HOSM_TYPE_INT ? "int" : "double");
+    return HOSM_OK;
+}
+
+static int in_range(const key_info *k, double v)
+{
+    if (!isfinite(v))
+        return 0;
+    if ((k->open & OPEN_LO) ? v <= k->lo : v < k->lo)
+        return 0;
+    if ((k->open & OPEN_HI) ? v >= k->hi : v > k->hi)
+        return 0;
+    return 1;
+}
+
+static void range_text(const key_info *k, char *buf, size_t cap)
+{
+    if (k->type == HOSM_TYPE_INT)
+        snprintf(buf, cap, "[%.0f, %.0f]", k->lo, k->hi);
+    else
+        snprintf(buf, cap, "%c%g, %g%c", (k->open & OPEN_LO) ? '(' : '[', k->lo, k->hi,
+                 (k->open & OPEN_HI) ? ')' : ']');
+}
+
+int hosm_config_set_int(hosm_config *cfg, int key, int64_t value)
+{
+    if (!cfg)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_set_int: cfg is NULL");
+    const key_info *k;
+    int st = check_key(cfg->errmsg, "hosm_config_set_int", key, HOSM_TYPE_INT, &k);
+    if (st)
+        return st;
+    /* Compare in integers: the int64 bounds used here are exact in double. */
+    if (value < (int64_t)k->lo || (double)value > k->hi) {
+        char r[80];
+        range_text(k, r, sizeof r);
+        return hosmi_fail(cfg->errmsg, HOSM_E_RANGE, "key '%s': %lld is outside %s", k->name,
+                          (long long)value, r);
+    }
+    cfg->ival[key] = value;
+    return HOSM_OK;
+}
+
+int hosm_config_set_double(hosm_config *cfg, int key, double value)
+{
+    if (!cfg)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_set_double: cfg is NULL");
+    const key_info *k;
+    int st = check_key(cfg->errmsg, "hosm_config_set_double", key, HOSM_TYPE_DOUBLE, &k);
+    if (st)
+        return st;
+    if (!in_range(k, value)) {
+        char r[80];
+        range_text(k, r, sizeof r);
+        return hosmi_fail(cfg->errmsg, HOSM_E_RANGE, "key '%s': %g is outside %s", k->name, value,
+                          r);
+    }
+    cfg->dval[key] = value;
+    return HOSM_OK;
+}
+
+int hosm_config_get_int(const hosm_config *cfg, int key, int64_t *out)
+{
+    if (!cfg || !out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_get_int: cfg or out is NULL");
+    const key_info *k;
+    int st = check_key(NULL, "hosm_config_get_int", key, HOSM_TYPE_INT, &k);
+    if (st)
+        return st;
+    *out = cfg->ival[key];
+    return HOSM_OK;
+}
+
+int hosm_config_get_double(const hosm_config *cfg, int key, double *out)
+{
+    if (!cfg || !out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_get_double: cfg or out is NULL");
+    const key_info *k;
+    int st = check_key(NULL, "hosm_config_get_double", key, HOSM_TYPE_DOUBLE, &k);
+    if (st)
+        return st;
+    *out = cfg->dval[key];
+    return HOSM_OK;
+}
+
+int hosm_config_key_from_name(const char *name, int *key)
+{
+    if (!name || !key)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_key_from_name: name or key is NULL");
+    for (int k = 1; k < HOSMI_NUM_KEYS; k++) {
+        if (keys[k].name && strcmp(keys[k].name, name) == 0) {
+            *key = k;
+            return HOSM_OK;
+        }
+    }
+    return hosmi_fail(NULL, HOSM_E_KEY, "unknown key '%.64s'", name);
+}
+
+const char *hosm_config_key_name(int key)
+{
+    const key_info *k = lookup(key);
+    return k ? k->name : NULL;
+}
+
+int hosm_config_key_type(int key, int *type)
+{
+    if (!type)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_key_type: type is NULL");
+    const key_info *k = lookup(key);
+    if (!k)
+        return hosmi_fail(NULL, HOSM_E_KEY, "hosm_config_key_type: unknown key %d", key);
+    *type = k->type;
+    return HOSM_OK;
+}
+
+int hosm_config_int_bounds(int key, int64_t *lo, int64_t *hi, int64_t *def)
+{
+    const key_info *k;
+    int st = check_key(NULL, "hosm_config_int_bounds", key, HOSM_TYPE_INT, &k);
+    if (st)
+        return st;
+    if (lo)
+        *lo = (int64_t)k->lo;
+    if (hi)
+        *hi = k->hi >= 9223372036854775807.0 ? INT64_MAX : (int64_t)k->hi;
+    if (def)
+        *def = (int64_t)k->def;
+    return HOSM_OK;
+}
+
+int hosm_config_double_bounds(int key, double *lo, double *hi, double *def)
+{
+    const key_info *k;
+    int st = check_key(NULL, "hosm_config_double_bounds", key, HOSM_TYPE_DOUBLE, &k);
+    if (st)
+        return st;
+    if (lo)
+        *lo = k->lo;
+    if (hi)
+        *hi = k->hi;
+    if (def)
+        *def = k->def;
+    return HOSM_OK;
+}
+
+const char *hosm_config_errmsg(const hosm_config *cfg)
+{
+    return cfg ? cfg->errmsg : "";
+}
+
+/* Parses one "name=value" token into a scratch config. */
+static int parse_pair(hosm_config *cfg, const char *tok, size_t len)
+{
+    char buf[128];
+    if (len >= sizeof buf)
+        return hosmi_fail(cfg->errmsg, HOSM_E_PARSE, "token too long: '%.40s...'", tok);
+    memcpy(buf, tok, len);
+    buf[len] = 0;
+    char *eq = strchr(buf, '=');
+    if (!eq || eq == buf || !eq[1])
+        return hosmi_fail(cfg->errmsg, HOSM_E_PARSE, "expected name=value, got '%s'", buf);
+    *eq = 0;
+    const char *name = buf, *val = eq + 1;
+    int key;
+    if (hosm_config_key_from_name(name, &key) != HOSM_OK)
+        return hosmi_fail(cfg->errmsg, HOSM_E_KEY, "unknown key '%s'", name);
+    const key_info *k = &keys[key];
+    char *end;
+    errno = 0;
+    if (k->type == HOSM_TYPE_DOUBLE) {
+        double v = strtod(val, &end);
+        if (*end || errno == ERANGE)
+            return hosmi_fail(cfg->errmsg, HOSM_E_PARSE, "key '%s': '%s' is not a number", name,
+                              val);
+        return hosm_config_set_double(cfg, key, v);
+    }
+    if (k->names) {
+        for (int i = 0; k->names[i]; i++)
+            if (strcmp(k->names[i], val) == 0)
+                return hosm_config_set_int(cfg, key, i);
+    }
+    long long v = strtoll(val, &end, 10);
+    if (*end || errno == ERANGE)
+        return hosmi_fail(cfg->errmsg, k->names ? HOSM_E_RANGE : HOSM_E_PARSE,
+                          "key '%s': '%s' is not %s", name, val,
+                          k->names ? "one of its names" : "an integer");
+    return hosm_config_set_int(cfg, key, v);
+}
+
+int hosm_config_parse(hosm_config *cfg, const char *text)
+{
+    if (!cfg || !text)
+        return hosmi_fail(cfg ? cfg->errmsg : NULL, HOSM_E_NULL,
+                          "hosm_config_parse: cfg or text is NULL");
+    /* Parse into a copy so that a failure changes nothing. */
+    hosm_config tmp = *cfg;
+    const char *p = text;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
+        if (!*p)
+            break;
+        const char *start = p;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+            p++;
+        int st = parse_pair(&tmp, start, (size_t)(p - start));
+        if (st) {
+            memcpy(cfg->errmsg, tmp.errmsg, sizeof cfg->errmsg);
+            return st;
+        }
+    }
+    memcpy(cfg->ival, tmp.ival, sizeof cfg->ival);
+    memcpy(cfg->dval, tmp.dval, sizeof cfg->dval);
+    return HOSM_OK;
+}

@@ -1,0 +1,18 @@
+/* The config object's layout, shared with the handles that read it. */
+#ifndef HOSM_CONFIG_H
+#define HOSM_CONFIG_H
+
+#include "core/internal.h"
+
+#define HOSMI_NUM_KEYS 24 /* one past the largest key value */
+
+struct hosm_config {
+    int64_t ival[HOSMI_NUM_KEYS];
+    double dval[HOSMI_NUM_KEYS];
+    char errmsg[HOSMI_MSG_CAP];
+};
+
+/* Fill a config with every default (also used when a handle gets cfg = NULL). */
+void hosmi_config_defaults(struct hosm_config *cfg);
+
+#endif

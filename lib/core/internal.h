@@ -1,0 +1,58 @@
+/* Private helpers shared by every part of the library. Not API. */
+#ifndef HOSM_INTERNAL_H
+#define HOSM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hosm.h"
+
+#define HOSMI_MSG_CAP 256
+#define HOSMI_MAX_DIM ((int64_t)1 << 20)
+/* Guards products of sizes: no buffer of more elements than this is made. */
+#define HOSMI_MAX_ELEMS ((int64_t)1 << 40)
+
+/* Record a failure: formats the message into the calling thread's buffer and,
+ * when handle_msg is not NULL, into the handle's buffer; returns status. */
+int hosmi_fail(char *handle_msg, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* n * m with an overflow and size-cap check; -1 when too large. */
+int64_t hosmi_mul(int64_t n, int64_t m);
+/* malloc/calloc of count elements of size bytes; NULL on overflow or failure. */
+void *hosmi_alloc(int64_t count, size_t size);
+void *hosmi_calloc(int64_t count, size_t size);
+
+/* Non-zero when every one of n floats is finite. */
+int hosmi_all_finite(const float *x, int64_t n);
+
+/* ---- random numbers: xoshiro256** seeded by splitmix64 ------------------ */
+typedef struct {
+    uint64_t s[4];
+} hosmi_rng;
+
+void hosmi_rng_seed(hosmi_rng *rng, uint64_t seed, uint64_t stream);
+uint64_t hosmi_rng_next(hosmi_rng *rng);
+/* Uniform in (0, 1]. */
+double hosmi_rng_uniform(hosmi_rng *rng);
+/* Uniform integer in [0, n). */
+uint64_t hosmi_rng_below(hosmi_rng *rng, uint64_t n);
+/* n standard normal draws (Box-Muller, both values of each pair used). */
+void hosmi_rng_normal(hosmi_rng *rng, float *out, int64_t n);
+
+/* ---- BLIS: every GEMM goes through this wrapper ------------------------- */
+typedef struct {
+    int threads;
+} hosmi_blas;
+
+/* C (m x n, row-major, ldc) = alpha * op(A) op(B) + beta * C, where op(A) is
+ * m x k and op(B) is k x n; ta/tb select the transpose of the stored
+ * row-major A (lda) and B (ldb). Sizes must be validated by the caller. */
+void hosmi_sgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                 float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                 float beta, float *c, int64_t ldc);
+
+/* ---- CRC-32 (IEEE 802.3, as zlib's crc32) -------------------------------- */
+uint32_t hosmi_crc32(uint32_t crc, const void *data, size_t n);
+
+#endif
