@@ -1,5 +1,6 @@
 /* Keyed, typed settings with ranges, defaults and a text form. */
 #include <errno.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
