@@ -1,0 +1,578 @@
+/* Gaussian-mixture oracle (MATH.md 5): exact log-density, score s1, Hessian
+ * s2 and Tweedie posterior moments of the sigma-perturbed mixture
+ *
+ *   q_sigma = sum_k w_k N(mu_k, C_k),  C_k = Sigma_k + sigma^2 I,
+ *
+ * all in double precision. The handle holds only immutable data (weights,
+ * means, covariances and their Cholesky factors); every query factors the
+ * C_k of its sigma once into a per-call workspace, so queries on a const
+ * handle are reentrant. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+/* Relative tolerance of the symmetry check on the covariances. */
+#define SYM_RTOL 1e-9
+/* Stream of the sampling RNG (draws depend only on the caller's seed). */
+#define SAMPLE_STREAM 0x6d69787475726531ULL
+
+struct hosm_mixture {
+    int64_t k;        /* number of components */
+    int64_t dim;      /* dimension D */
+    double *logw;     /* k: log of the normalised weights */
+    double *cumw;     /* k: cumulative normalised weights, last = 1 */
+    double *mu;       /* k x D means */
+    double *cov;      /* k x D x D covariances (symmetrised) */
+    double *chol;     /* k x D x D lower Cholesky factors of cov (upper part 0) */
+    char errmsg[HOSMI_MSG_CAP];
+};
+
+/* ---- small dense linear algebra (row-major, D x D) ---------------------- */
+
+/* In-place lower Cholesky factor of the symmetric a (only the lower triangle
+ * is read; the strict upper triangle is zeroed). Returns 0 on success, -1 when
+ * a is not numerically positive definite: a pivot that is not positive and
+ * finite, or below D * eps times its diagonal entry (the matrix is then
+ * singular to working precision). */
+static int cholesky(double *a, int64_t D)
+{
+    const double tiny = (double)D * DBL_EPSILON;
+    for (int64_t j = 0; j < D; j++) {
+        double *aj = a + j * D;
+        double d = aj[j];
+        for (int64_t m = 0; m < j; m++)
+            d -= aj[m] * aj[m];
+        if (!(d > tiny * aj[j]) || !isfinite(d))
+            return -1;
+        const double ljj = sqrt(d);
+        aj[j] = ljj;
+        for (int64_t i = j + 1; i < D; i++) {
+            double *ai = a + i * D;
+            double s = ai[j];
+            for (int64_t m = 0; m < j; m++)
+                s -= ai[m] * aj[m];
+            ai[j] = s / ljj;
+        }
+        for (int64_t m = j + 1; m < D; m++)
+            aj[m] = 0.0;
+    }
+    return 0;
+}
+
+/* y = L^-1 b (forward substitution); y may equal b. */
+static void solve_lower(const double *L, int64_t D, const double *b, double *y)
+{
+    for (int64_t i = 0; i < D; i++) {
+        const double *li = L + i * D;
+        double s = b[i];
+        for (int64_t m = 0; m < i; m++)
+            s -= li[m] * y[m];
+        y[i] = s / li[i];
+    }
+}
+
+/* x = L^-T y (back substitution on the transpose); x may equal y. */
+static void solve_lower_t(const double *L, int64_t D, const double *y, double *x)
+{
+    if (x != y)
+        memcpy(x, y, (size_t)D * sizeof *x);
+    for (int64_t i = D - 1; i >= 0; i--) {
+        x[i] /= L[i * D + i];
+        const double xi = x[i];
+        const double *li = L + i * D;
+        for (int64_t m = 0; m < i; m++)
+            x[m] -= li[m] * xi;
+    }
+}
+
+/* inv = (L L^T)^-1 = L^-T L^-1, exactly symmetric. work: D x D. */
+static void chol_inverse(const double *L, int64_t D, double *inv, double *work)
+{
+    /* work = L^-1 (lower triangular), column by column. */
+    memset(work, 0, (size_t)(D * D) * sizeof *work);
+    for (int64_t j = 0; j < D; j++) {
+        work[j * D + j] = 1.0 / L[j * D + j];
+        for (int64_t i = j + 1; i < D; i++) {
+            const double *li = L + i * D;
+            double s = 0.0;
+            for (int64_t m = j; m < i; m++)
+                s -= li[m] * work[m * D + j];
+            work[i * D + j] = s / li[i];
+        }
+    }
+    /* inv_ij = sum_{m >= max(i, j)} W_mi W_mj, upper triangle then mirrored. */
+    for (int64_t i = 0; i < D; i++)
+        for (int64_t j = i; j < D; j++) {
+            double s = 0.0;
+            for (int64_t m = j; m < D; m++)
+                s += work[m * D + i] * work[m * D + j];
+            inv[i * D + j] = s;
+            inv[j * D + i] = s;
+        }
+}
+
+/* ---- creation ------------------------------------------------------------ */
+
+void hosm_mixture_free(hosm_mixture *mix)
+{
+    if (!mix)
+        return;
+    free(mix->logw);
+    free(mix->cumw);
+    free(mix->mu);
+    free(mix->cov);
+    free(mix->chol);
+    free(mix);
+}
+
+int hosm_mixture_new(hosm_mixture **out, int64_t k, int64_t dim, const double *weights,
+                     const double *means, const double *covs)
+{
+    static const char fn[] = "hosm_mixture_new";
+    if (!out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!weights || !means || !covs)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: %s is NULL", fn,
+                          !weights ? "weights" : !means ? "means" : "covs");
+    if (k < 1)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: k = %lld components (need at least 1)", fn,
+                          (long long)k);
+    if (dim < 1 || dim > HOSMI_MAX_DIM)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: dimension %lld is outside [1, %lld]", fn,
+                          (long long)dim, (long long)HOSMI_MAX_DIM);
+    const int64_t D = dim, DD = hosmi_mul(D, D);
+    const int64_t kD = hosmi_mul(k, D), kDD = hosmi_mul(k, DD);
+    if (DD < 0 || kD < 0 || kDD < 0)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: %lld components of dimension %lld are too large",
+                          fn, (long long)k, (long long)D);
+
+    /* Weights: positive and finite, with a finite sum. */
+    double wsum = 0.0;
+    for (int64_t c = 0; c < k; c++) {
+        if (!(weights[c] > 0.0) || !isfinite(weights[c]))
+            return hosmi_fail(NULL, HOSM_E_ARG,
+                              "%s: weight of component %lld is %g (must be positive and finite)",
+                              fn, (long long)c, weights[c]);
+        wsum += weights[c];
+    }
+    if (!isfinite(wsum))
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: the weights sum to infinity", fn);
+    for (int64_t c = 0; c < k; c++)
+        for (int64_t i = 0; i < D; i++)
+            if (!isfinite(means[c * D + i]))
+                return hosmi_fail(NULL, HOSM_E_ARG,
+                                  "%s: mean of component %lld has a NaN or Inf (entry %lld)", fn,
+                                  (long long)c, (long long)i);
+    /* Covariances: finite and symmetric (definiteness is checked by the
+     * Cholesky factorisation below). */
+    for (int64_t c = 0; c < k; c++) {
+        const double *S = covs + c * DD;
+        for (int64_t i = 0; i < DD; i++)
+            if (!isfinite(S[i]))
+                return hosmi_fail(NULL, HOSM_E_ARG,
+                                  "%s: covariance of component %lld has a NaN or Inf (entry "
+                                  "(%lld, %lld))",
+                                  fn, (long long)c, (long long)(i / D), (long long)(i % D));
+        for (int64_t i = 0; i < D; i++)
+            for (int64_t j = i + 1; j < D; j++) {
+                const double a = S[i * D + j], b = S[j * D + i];
+                double scale = sqrt(fabs(S[i * D + i])) * sqrt(fabs(S[j * D + j]));
+                scale = fmax(scale, fmax(fabs(a), fabs(b)));
+                if (fabs(a - b) > SYM_RTOL * scale)
+                    return hosmi_fail(NULL, HOSM_E_ARG,
+                                      "%s: covariance of component %lld is not symmetric "
+                                      "(entries (%lld, %lld) = %g and (%lld, %lld) = %g)",
+                                      fn, (long long)c, (long long)i, (long long)j, a,
+                                      (long long)j, (long long)i, b);
+            }
+    }
+
+    hosm_mixture *m = calloc(1, sizeof *m);
+    if (!m)
+        return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
+    m->k = k;
+    m->dim = D;
+    m->logw = hosmi_alloc(k, sizeof(double));
+    m->cumw = hosmi_alloc(k, sizeof(double));
+    m->mu = hosmi_alloc(kD, sizeof(double));
+    m->cov = hosmi_alloc(kDD, sizeof(double));
+    m->chol = hosmi_alloc(kDD, sizeof(double));
+    if (!m->logw || !m->cumw || !m->mu || !m->cov || !m->chol) {
+        hosm_mixture_free(m);
+        return hosmi_fail(NULL, HOSM_E_NOMEM,
+                          "%s: out of memory for %lld components of dimension %lld", fn,
+                          (long long)k, (long long)D);
+    }
+
+    /* Normalise in logs so that a tiny weight next to a huge one stays exact. */
+    const double lsum = log(wsum);
+    double acc = 0.0;
+    for (int64_t c = 0; c < k; c++) {
+        m->logw[c] = log(weights[c]) - lsum;
+        acc += weights[c] / wsum;
+        m->cumw[c] = acc;
+    }
+    m->cumw[k - 1] = 1.0;
+    memcpy(m->mu, means, (size_t)kD * sizeof(double));
+
+    for (int64_t c = 0; c < k; c++) {
+        const double *S = covs + c * DD;
+        double *T = m->cov + c * DD;
+        for (int64_t i = 0; i < D; i++)
+            for (int64_t j = 0; j < D; j++)
+                T[i * D + j] = 0.5 * (S[i * D + j] + S[j * D + i]);
+        double *L = m->chol + c * DD;
+        memcpy(L, T, (size_t)DD * sizeof(double));
+        if (cholesky(L, D) != 0) {
+            hosm_mixture_free(m);
+            return hosmi_fail(NULL, HOSM_E_ARG,
+                              "%s: covariance of component %lld is not positive definite", fn,
+                              (long long)c);
+        }
+    }
+    *out = m;
+    return HOSM_OK;
+}
+
+const char *hosm_mixture_errmsg(const hosm_mixture *mix)
+{
+    return mix ? mix->errmsg : "";
+}
+
+int hosm_mixture_dim(const hosm_mixture *mix, int64_t *out)
+{
+    if (!mix)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_mixture_dim: mix is NULL");
+    if (!out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_mixture_dim: out is NULL");
+    *out = mix->dim;
+    return HOSM_OK;
+}
+
+/* ---- sampling ------------------------------------------------------------ */
+
+int hosm_mixture_sample(const hosm_mixture *mix, uint64_t seed, int64_t n, float *out)
+{
+    static const char fn[] = "hosm_mixture_sample";
+    if (!mix)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: mix is NULL", fn);
+    if (n < 0)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: n = %lld is negative", fn, (long long)n);
+    const int64_t D = mix->dim;
+    if (hosmi_mul(n, D) < 0)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: n = %lld points is too many", fn, (long long)n);
+    if (n == 0)
+        return HOSM_OK;
+    if (!out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
+    float *z = hosmi_alloc(D, sizeof(float));
+    if (!z)
+        return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
+    hosmi_rng rng;
+    hosmi_rng_seed(&rng, seed, SAMPLE_STREAM);
+    const int64_t DD = D * D;
+    for (int64_t p = 0; p < n; p++) {
+        /* Component: the first c with u <= cumw[c] (binary search). */
+        const double u = hosmi_rng_uniform(&rng);
+        int64_t lo = 0, hi = mix->k - 1;
+        while (lo < hi) {
+            const int64_t mid = lo + (hi - lo) / 2;
+            if (u <= mix->cumw[mid])
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        hosmi_rng_normal(&rng, z, D);
+        const double *mu = mix->mu + lo * D, *L = mix->chol + lo * DD;
+        float *o = out + p * D;
+        for (int64_t i = 0; i < D; i++) {
+            const double *li = L + i * D;
+            double s = mu[i];
+            for (int64_t m = 0; m <= i; m++)
+                s += li[m] * (double)z[m];
+            o[i] = (float)s;
+        }
+    }
+    free(z);
+    return HOSM_OK;
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+enum query_kind { Q_LOGDENS, Q_SCORE, Q_HESS, Q_PMEAN, Q_PCOV };
+
+static const char *const query_name[] = {
+    "hosm_mixture_log_density", "hosm_mixture_score", "hosm_mixture_hessian",
+    "hosm_mixture_posterior_mean", "hosm_mixture_posterior_cov"};
+
+/* Per-call state: factors of the C_k at one sigma, and per-point scratch. */
+typedef struct {
+    double *chol;   /* k x D x D: Cholesky factors of C_k */
+    double *logc;   /* k: log w_k - (D log(2 pi) + log det C_k) / 2 */
+    double *mats;   /* k x D x D: C_k^-1 (Hessian) or sigma^2 Sigma_k C_k^-1 (cov); or NULL */
+    double *g;      /* k x D: g_k = -C_k^-1 (x - mu_k) */
+    double *a;      /* k: log w_k + log N(x; mu_k, C_k), then responsibilities */
+    double *x;      /* D: the point in double */
+    double *s1;     /* D */
+    double *d;      /* D: scratch of the matrix queries */
+    double *acc;    /* D x D accumulator (Hessian / cov), or NULL */
+} query_ws;
+
+static void ws_free(query_ws *w)
+{
+    free(w->chol);
+    free(w->logc);
+    free(w->mats);
+    free(w->g);
+    free(w->a);
+    free(w->x);
+    free(w->s1);
+    free(w->d);
+    free(w->acc);
+}
+
+/* Factor every C_k = Sigma_k + sigma^2 I once, and precompute what the query
+ * needs per component. */
+static int ws_init(query_ws *w, const hosm_mixture *mix, double sigma, enum query_kind kind,
+                   const char *fn)
+{
+    const int64_t k = mix->k, D = mix->dim, DD = D * D, kD = k * D, kDD = k * DD;
+    const int need_mats = kind == Q_HESS || kind == Q_PCOV;
+    memset(w, 0, sizeof *w);
+    w->chol = hosmi_alloc(kDD, sizeof(double));
+    w->logc = hosmi_alloc(k, sizeof(double));
+    w->g = hosmi_alloc(kD, sizeof(double));
+    w->a = hosmi_alloc(k, sizeof(double));
+    w->x = hosmi_alloc(D, sizeof(double));
+    w->s1 = hosmi_alloc(D, sizeof(double));
+    w->d = hosmi_alloc(D, sizeof(double));
+    if (need_mats) {
+        w->mats = hosmi_alloc(kDD, sizeof(double));
+        w->acc = hosmi_alloc(DD, sizeof(double));
+    }
+    double *tmp = need_mats ? hosmi_alloc(2 * DD, sizeof(double)) : NULL;
+    if (!w->chol || !w->logc || !w->g || !w->a || !w->x || !w->s1 || !w->d ||
+        (need_mats && (!w->mats || !w->acc || !tmp))) {
+        free(tmp);
+        ws_free(w);
+        return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
+    }
+    const double s2 = sigma * sigma;
+    const double log2pi = 1.8378770664093454835606594728112;
+    for (int64_t c = 0; c < k; c++) {
+        double *L = w->chol + c * DD;
+        const double *S = mix->cov + c * DD;
+        memcpy(L, S, (size_t)DD * sizeof(double));
+        for (int64_t i = 0; i < D; i++)
+            L[i * D + i] += s2;
+        if (cholesky(L, D) != 0) {
+            free(tmp);
+            ws_free(w);
+            return hosmi_fail(NULL, HOSM_E_ARG,
+                              "%s: Sigma + sigma^2 I of component %lld is not positive definite "
+                              "at sigma = %g",
+                              fn, (long long)c, sigma);
+        }
+        double logdet = 0.0;
+        for (int64_t i = 0; i < D; i++)
+            logdet += log(L[i * D + i]);
+        logdet *= 2.0;
+        w->logc[c] = mix->logw[c] - 0.5 * ((double)D * log2pi + logdet);
+        if (!need_mats)
+            continue;
+        double *M = w->mats + c * DD;
+        if (kind == Q_HESS) {
+            chol_inverse(L, D, M, tmp);
+        } else {
+            /* Posterior covariance of component c: Sigma - Sigma C^-1 Sigma
+             * = sigma^2 Sigma C^-1 (Sigma and C commute, so it is symmetric);
+             * this product form stays accurate when sigma^2 dominates Sigma. */
+            double *Ci = tmp + DD;
+            chol_inverse(L, D, Ci, tmp);
+            for (int64_t i = 0; i < D; i++)
+                for (int64_t j = i; j < D; j++) {
+                    double s = 0.0;
+                    for (int64_t m = 0; m < D; m++)
+                        s += S[i * D + m] * Ci[m * D + j];
+                    M[i * D + j] = s2 * s;
+                    M[j * D + i] = s2 * s;
+                }
+        }
+    }
+    free(tmp);
+    return HOSM_OK;
+}
+
+/* For the point w->x: g_k, responsibilities (into w->a) and s1; returns the
+ * log-density. */
+static double eval_point(query_ws *w, const hosm_mixture *mix)
+{
+    const int64_t k = mix->k, D = mix->dim, DD = D * D;
+    double amax = -INFINITY;
+    for (int64_t c = 0; c < k; c++) {
+        double *g = w->g + c * D;
+        const double *mu = mix->mu + c * D, *L = w->chol + c * DD;
+        for (int64_t i = 0; i < D; i++)
+            g[i] = w->x[i] - mu[i];
+        solve_lower(L, D, g, g); /* y = L^-1 (x - mu) */
+        double q = 0.0;
+        for (int64_t i = 0; i < D; i++)
+            q += g[i] * g[i];
+        solve_lower_t(L, D, g, g); /* C^-1 (x - mu) */
+        for (int64_t i = 0; i < D; i++)
+            g[i] = -g[i];
+        w->a[c] = w->logc[c] - 0.5 * q;
+        if (w->a[c] > amax)
+            amax = w->a[c];
+    }
+    double sum = 0.0;
+    for (int64_t c = 0; c < k; c++) {
+        w->a[c] = exp(w->a[c] - amax);
+        sum += w->a[c];
+    }
+    for (int64_t i = 0; i < D; i++)
+        w->s1[i] = 0.0;
+    for (int64_t c = 0; c < k; c++) {
+        w->a[c] /= sum;
+        const double r = w->a[c], *g = w->g + c * D;
+        for (int64_t i = 0; i < D; i++)
+            w->s1[i] += r * g[i];
+    }
+    return amax + log(sum);
+}
+
+/* The D x D result of the point into w->acc (upper triangle only):
+ *   Hessian:  sum_k r_k (d_k d_k^T - C_k^-1),             d_k = g_k - s1
+ *   cov:      sum_k r_k (P_k + e_k e_k^T),                e_k = sigma^2 d_k
+ * Both equal MATH.md 5 (s2 = sum r (g g^T - C^-1) - s1 s1^T; cov = sigma^4 s2
+ * + sigma^2 I); the centred form avoids cancellation and makes the covariance
+ * a sum of positive semidefinite terms. */
+static void eval_matrix(query_ws *w, const hosm_mixture *mix, double sigma, enum query_kind kind)
+{
+    const int64_t k = mix->k, D = mix->dim, DD = D * D;
+    const double sign = kind == Q_HESS ? -1.0 : 1.0;
+    const double scale = kind == Q_HESS ? 1.0 : sigma * sigma;
+    for (int64_t i = 0; i < DD; i++)
+        w->acc[i] = 0.0;
+    double *d = w->d;
+    for (int64_t c = 0; c < k; c++) {
+        const double r = w->a[c];
+        if (r == 0.0)
+            continue;
+        const double *g = w->g + c * D, *M = w->mats + c * DD;
+        for (int64_t i = 0; i < D; i++)
+            d[i] = scale * (g[i] - w->s1[i]);
+        for (int64_t i = 0; i < D; i++) {
+            const double rdi = r * d[i];
+            double *ai = w->acc + i * D;
+            const double *mi = M + i * D;
+            for (int64_t j = i; j < D; j++)
+                ai[j] += rdi * d[j] + sign * r * mi[j];
+        }
+    }
+}
+
+static int query(const hosm_mixture *mix, enum query_kind kind, double sigma, const float *x,
+                 int64_t n, double *outd, float *outf)
+{
+    const char *fn = query_name[kind];
+    if (!mix)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: mix is NULL", fn);
+    if (!isfinite(sigma) || sigma < 0.0)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: sigma = %g (must be finite and >= 0)", fn, sigma);
+    if (!isfinite(sigma * sigma))
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: sigma = %g is too large (sigma^2 overflows)", fn,
+                          sigma);
+    if (n < 0)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: n = %lld is negative", fn, (long long)n);
+    const int64_t D = mix->dim, DD = D * D;
+    const int matrix_out = kind == Q_HESS || kind == Q_PCOV;
+    const int64_t nin = hosmi_mul(n, D);
+    const int64_t nout = kind == Q_LOGDENS ? n : matrix_out ? hosmi_mul(n, DD) : nin;
+    if (nin < 0 || nout < 0)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: n = %lld points is too many", fn, (long long)n);
+    if (n == 0)
+        return HOSM_OK;
+    if (!x)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: x is NULL", fn);
+    if (!outd && !outf)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
+    for (int64_t i = 0; i < nin; i++)
+        if (!isfinite(x[i]))
+            return hosmi_fail(NULL, HOSM_E_NONFINITE,
+                              "%s: x has a NaN or Inf (point %lld, coordinate %lld)", fn,
+                              (long long)(i / D), (long long)(i % D));
+
+    query_ws w;
+    int st = ws_init(&w, mix, sigma, kind, fn);
+    if (st)
+        return st;
+    const double s2 = sigma * sigma;
+    for (int64_t p = 0; p < n; p++) {
+        const float *xp = x + p * D;
+        for (int64_t i = 0; i < D; i++)
+            w.x[i] = (double)xp[i];
+        const double logq = eval_point(&w, mix);
+        switch (kind) {
+        case Q_LOGDENS:
+            outd[p] = logq;
+            break;
+        case Q_SCORE:
+            for (int64_t i = 0; i < D; i++)
+                outf[p * D + i] = (float)w.s1[i];
+            break;
+        case Q_PMEAN:
+            for (int64_t i = 0; i < D; i++)
+                outf[p * D + i] = (float)(w.x[i] + s2 * w.s1[i]);
+            break;
+        case Q_HESS:
+        case Q_PCOV: {
+            eval_matrix(&w, mix, sigma, kind);
+            float *o = outf + p * DD;
+            for (int64_t i = 0; i < D; i++)
+                for (int64_t j = i; j < D; j++) {
+                    const float v = (float)w.acc[i * D + j];
+                    o[i * D + j] = v;
+                    o[j * D + i] = v;
+                }
+            break;
+        }
+        }
+    }
+    ws_free(&w);
+    return HOSM_OK;
+}
+
+int hosm_mixture_log_density(const hosm_mixture *mix, double sigma, const float *x, int64_t n,
+                             double *out)
+{
+    return query(mix, Q_LOGDENS, sigma, x, n, out, NULL);
+}
+
+int hosm_mixture_score(const hosm_mixture *mix, double sigma, const float *x, int64_t n,
+                       float *out)
+{
+    return query(mix, Q_SCORE, sigma, x, n, NULL, out);
+}
+
+int hosm_mixture_hessian(const hosm_mixture *mix, double sigma, const float *x, int64_t n,
+                         float *out)
+{
+    return query(mix, Q_HESS, sigma, x, n, NULL, out);
+}
+
+int hosm_mixture_posterior_mean(const hosm_mixture *mix, double sigma, const float *x,
+                                int64_t n, float *out)
+{
+    return query(mix, Q_PMEAN, sigma, x, n, NULL, out);
+}
+
+int hosm_mixture_posterior_cov(const hosm_mixture *mix, double sigma, const float *x, int64_t n,
+                               float *out)
+{
+    return query(mix, Q_PCOV, sigma, x, n, NULL, out);
+}

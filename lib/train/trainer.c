@@ -1,0 +1,531 @@
+/* Trainer: DSM and DSM-VR losses with exact gradients, Adam(W), clipping,
+ * EMA, minibatch fitting and checkpoints. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "model/model.h"
+
+#define TAG_ADAM HOSMI_TAG('A', 'D', 'A', 'M')
+#define TAG_EMA1 HOSMI_TAG('E', 'M', 'A', '1')
+#define TAG_RNG1 HOSMI_TAG('R', 'N', 'G', '1')
+
+/* RNG streams of one seed: 0 initialises weights (model), 1 draws training
+ * noise, PERM_STREAM + e shuffles epoch e. */
+#define NOISE_STREAM 1
+#define PERM_STREAM ((uint64_t)1 << 32)
+
+struct hosm_trainer {
+    hosm_model *model;
+    int objective;
+    double lr, beta1, beta2, adam_eps, weight_decay, clip, ema_decay;
+    int64_t batch, steps, epochs, seed;
+    hosmi_blas blas;
+    hosmi_rng rng;
+    int64_t step;
+    float *grad, *adam_m, *adam_v, *ema; /* nparams each */
+    /* Workspace for up to cap points (2 cap network rows for DSM-VR). */
+    int64_t cap;
+    hosmi_mlp_ws ws;
+    float *rows_in, *rows_out, *rows_dout, *noise, *batch_x;
+    int64_t *rows_level, *levels;
+    /* The current epoch's permutation in fit. */
+    int64_t *perm, perm_n, perm_epoch;
+    char errmsg[HOSMI_MSG_CAP];
+};
+
+static void free_workspace(hosm_trainer *t)
+{
+    hosmi_mlp_ws_free(&t->ws);
+    free(t->rows_in);
+    free(t->rows_out);
+    free(t->rows_dout);
+    free(t->noise);
+    free(t->batch_x);
+    free(t->rows_level);
+    free(t->levels);
+    t->rows_in = t->rows_out = t->rows_dout = t->noise = t->batch_x = NULL;
+    t->rows_level = t->levels = NULL;
+    t->cap = 0;
+}
+
+/* Grows the workspace to hold n points; allocation happens only on growth. */
+static int reserve(hosm_trainer *t, int64_t n)
+{
+    if (n <= t->cap)
+        return HOSM_OK;
+    free_workspace(t);
+    const int64_t D = t->model->arch.dim, rows = 2 * n;
+    int ok = hosmi_mlp_ws_alloc(&t->ws, &t->model->net, rows) == 0;
+    t->rows_in = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
+    t->rows_out = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
+    t->rows_dout = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
+    t->noise = hosmi_alloc(hosmi_mul(n, D), sizeof(float));
+    t->batch_x = hosmi_alloc(hosmi_mul(n, D), sizeof(float));
+    t->rows_level = hosmi_alloc(rows, sizeof(int64_t));
+    t->levels = hosmi_alloc(n, sizeof(int64_t));
+    if (!ok || !t->rows_in || !t->rows_out || !t->rows_dout || !t->noise || !t->batch_x ||
+        !t->rows_level || !t->levels) {
+        free_workspace(t);
+        return hosmi_fail(t->errmsg, HOSM_E_NOMEM, "cannot allocate a workspace for %lld points",
+                          (long long)n);
+    }
+    t->cap = n;
+    return HOSM_OK;
+}
+
+int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *cfg)
+{
+    if (!out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_new: out is NULL");
+    *out = NULL;
+    if (!model)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_new: model is NULL");
+    struct hosm_config defaults;
+    if (!cfg) {
+        hosmi_config_defaults(&defaults);
+        cfg = &defaults;
+    }
+    hosm_trainer *t = calloc(1, sizeof *t);
+    if (!t)
+        return hosmi_fail(NULL, HOSM_E_NOMEM, "hosm_trainer_new: out of memory");
+    t->model = model;
+    t->objective = (int)cfg->ival[HOSM_KEY_OBJECTIVE];
+    t->lr = cfg->dval[HOSM_KEY_LR];
+    t->beta1 = cfg->dval[HOSM_KEY_BETA1];
+    t->beta2 = cfg->dval[HOSM_KEY_BETA2];
+    t->adam_eps = cfg->dval[HOSM_KEY_ADAM_EPS];
+    t->weight_decay = cfg->dval[HOSM_KEY_WEIGHT_DECAY];
+    t->clip = cfg->dval[HOSM_KEY_CLIP];
+    t->ema_decay = cfg->dval[HOSM_KEY_EMA];
+    t->batch = cfg->ival[HOSM_KEY_BATCH];
+    t->steps = cfg->ival[HOSM_KEY_STEPS];
+    t->epochs = cfg->ival[HOSM_KEY_EPOCHS];
+    t->seed = cfg->ival[HOSM_KEY_SEED];
+    t->blas.threads = (int)cfg->ival[HOSM_KEY_THREADS];
+    hosmi_rng_seed(&t->rng, (uint64_t)t->seed, NOISE_STREAM);
+    t->perm_n = -1;
+    const int64_t P = model->net.nparams;
+    t->grad = hosmi_alloc(P, sizeof(float));
+    t->adam_m = hosmi_calloc(P, sizeof(float));
+    t->adam_v = hosmi_calloc(P, sizeof(float));
+    t->ema = hosmi_alloc(P, sizeof(float));
+    if (!t->grad || !t->adam_m || !t->adam_v || !t->ema) {
+        hosm_trainer_free(t);
+        return hosmi_fail(NULL, HOSM_E_NOMEM, "hosm_trainer_new: cannot allocate optimiser state");
+    }
+    memcpy(t->ema, model->params, (size_t)P * sizeof(float));
+    *out = t;
+    return HOSM_OK;
+}
+
+void hosm_trainer_free(hosm_trainer *t)
+{
+    if (!t)
+        return;
+    free_workspace(t);
+    free(t->grad);
+    free(t->adam_m);
+    free(t->adam_v);
+    free(t->ema);
+    free(t->perm);
+    free(t);
+}
+
+/* Loss and gradient (into t->grad) of the first-order objective on n points
+ * with noise z and levels lv (MATH.md 3.1). Row i of the network batch is the
+ * noisy point x_i + sigma_i z_i; for DSM-VR, row n + i is the clean x_i. With
+ * a ladder, level l is weighted by sigma_l^2. */
+static double loss_grad(hosm_trainer *t, const float *x, const float *z, const int64_t *lv,
+                        int64_t n)
+{
+    const hosm_model *m = t->model;
+    const int64_t D = m->arch.dim;
+    const int vr = t->objective == HOSM_OBJ_DSM_VR;
+    const int64_t rows = vr ? 2 * n : n;
+    for (int64_t i = 0; i < n; i++) {
+        const float s = (float)m->sigmas[lv[i]];
+        for (int64_t j = 0; j < D; j++)
+            t->rows_in[i * D + j] = x[i * D + j] + s * z[i * D + j];
+        t->rows_level[i] = lv[i];
+        if (vr) {
+            memcpy(t->rows_in + (n + i) * D, x + i * D, (size_t)D * sizeof(float));
+            t->rows_level[n + i] = lv[i];
+        }
+    }
+    hosmi_mlp_forward(&m->net, &t->blas, m->params, t->rows_in, t->rows_level, 0, rows, &t->ws,
+                      t->rows_out);
+    double loss = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const double sigma = m->sigmas[lv[i]], inv = 1.0 / sigma;
+        const double w = m->arch.levels > 1 ? sigma * sigma : 1.0;
+        const double g = 2.0 * w * inv / (double)n; /* d loss / d net = g * (d / d s1) / 2 */
+        double acc = 0.0;
+        for (int64_t j = 0; j < D; j++) {
+            const int64_t k = i * D + j;
+            double r = ((double)t->rows_out[k] + z[k]) * inv; /* s1 + z / sigma */
+            acc += r * r;
+            t->rows_dout[k] = (float)(g * r);
+            if (vr) {
+                const int64_t c = (n + i) * D + j;
+                double s1 = t->rows_out[c] * inv, zi = z[k] * inv;
+                acc -= 2.0 * s1 * zi + zi * zi;
+                t->rows_dout[c] = (float)(-g * zi);
+            }
+        }
+        loss += w * acc;
+    }
+    memset(t->grad, 0, (size_t)m->net.nparams * sizeof(float));
+    hosmi_mlp_backward(&m->net, &t->blas, m->params, t->rows_in, t->rows_level, 0, rows, &t->ws,
+                       t->rows_dout, t->grad, NULL);
+    return loss / (double)n;
+}
+
+/* Adam(W) update with gradient clipping, then the EMA. */
+static void adam_update(hosm_trainer *t)
+{
+    const int64_t P = t->model->net.nparams;
+    float *p = t->model->params;
+    double scale = 1.0;
+    if (t->clip > 0.0) {
+        double sq = 0.0;
+        for (int64_t i = 0; i < P; i++)
+            sq += (double)t->grad[i] * t->grad[i];
+        double norm = sqrt(sq);
+        if (norm > t->clip)
+            scale = t->clip / norm;
+    }
+    t->step++;
+    const double bc1 = 1.0 - pow(t->beta1, (double)t->step);
+    const double bc2 = 1.0 - pow(t->beta2, (double)t->step);
+    const float b1 = (float)t->beta1, b2 = (float)t->beta2;
+    const float step = (float)(t->lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
+    const float eps = (float)t->adam_eps, decay = (float)(t->lr * t->weight_decay);
+    const float sc = (float)scale, e = (float)t->ema_decay;
+    for (int64_t i = 0; i < P; i++) {
+        float g = t->grad[i] * sc;
+        t->adam_m[i] = b1 * t->adam_m[i] + (1.0f - b1) * g;
+        t->adam_v[i] = b2 * t->adam_v[i] + (1.0f - b2) * g * g;
+        p[i] -= step * t->adam_m[i] / (sqrtf(t->adam_v[i]) * rbc2 + eps) + decay * p[i];
+        t->ema[i] = e * t->ema[i] + (1.0f - e) * p[i];
+    }
+}
+
+/* One step on n validated points (n <= t->cap). */
+static int step_points(hosm_trainer *t, const float *x, int64_t n, double *loss)
+{
+    const hosm_model *m = t->model;
+    for (int64_t i = 0; i < n; i++)
+        t->levels[i] = m->arch.levels > 1 ? (int64_t)hosmi_rng_below(&t->rng, (uint64_t)m->arch.levels) : 0;
+    hosmi_rng_normal(&t->rng, t->noise, n * m->arch.dim);
+    double l = loss_grad(t, x, t->noise, t->levels, n);
+    if (!isfinite(l) || !hosmi_all_finite(t->grad, m->net.nparams))
+        return hosmi_fail(t->errmsg, HOSM_E_NONFINITE,
+                          "step %lld: the loss or its gradient is not finite; weights unchanged "
+                          "(lower the learning rate or set 'clip')",
+                          (long long)t->step);
+    adam_update(t);
+    if (loss)
+        *loss = l;
+    return HOSM_OK;
+}
+
+static int check_batch(hosm_trainer *t, const char *fn, const float *x, int64_t n)
+{
+    int st = hosmi_check_points(t->errmsg, fn, x, n, t->model->arch.dim);
+    if (st)
+        return st;
+    if (n == 0)
+        return hosmi_fail(t->errmsg, HOSM_E_ARG, "%s: n = 0 points", fn);
+    return reserve(t, n);
+}
+
+int hosm_trainer_step(hosm_trainer *t, const float *x, int64_t n, double *loss)
+{
+    if (!t)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_step: trainer is NULL");
+    int st = check_batch(t, "hosm_trainer_step", x, n);
+    return st ? st : step_points(t, x, n, loss);
+}
+
+int hosm_trainer_gradient(hosm_trainer *t, const float *x, const float *noise,
+                          const int64_t *levels, int64_t n, double *loss, float *grad)
+{
+    if (!t)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_gradient: trainer is NULL");
+    if (!grad)
+        return hosmi_fail(t->errmsg, HOSM_E_NULL, "hosm_trainer_gradient: grad is NULL");
+    int st = check_batch(t, "hosm_trainer_gradient", x, n);
+    if (st)
+        return st;
+    st = hosmi_check_points(t->errmsg, "hosm_trainer_gradient (noise)", noise, n,
+                            t->model->arch.dim);
+    if (st)
+        return st;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t l = levels ? levels[i] : 0;
+        if (l < 0 || l >= t->model->arch.levels)
+            return hosmi_fail(t->errmsg, HOSM_E_ARG, "hosm_trainer_gradient: levels[%lld] = %lld "
+                              "is outside [0, %lld)", (long long)i, (long long)l,
+                              (long long)t->model->arch.levels);
+        t->levels[i] = l;
+    }
+    double l = loss_grad(t, x, noise, t->levels, n);
+    memcpy(grad, t->grad, (size_t)t->model->net.nparams * sizeof(float));
+    if (loss)
+        *loss = l;
+    return HOSM_OK;
+}
+
+/* The permutation of epoch e depends only on the seed, e and n. */
+static int epoch_perm(hosm_trainer *t, int64_t n, int64_t e)
+{
+    if (t->perm_n == n && t->perm_epoch == e)
+        return HOSM_OK;
+    if (t->perm_n != n) {
+        free(t->perm);
+        t->perm = hosmi_alloc(n, sizeof(int64_t));
+        t->perm_n = -1;
+        if (!t->perm)
+            return hosmi_fail(t->errmsg, HOSM_E_NOMEM, "hosm_trainer_fit: out of memory");
+    }
+    hosmi_rng r;
+    hosmi_rng_seed(&r, (uint64_t)t->seed, PERM_STREAM + (uint64_t)e);
+    for (int64_t i = 0; i < n; i++)
+        t->perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)hosmi_rng_below(&r, (uint64_t)i + 1);
+        int64_t tmp = t->perm[i];
+        t->perm[i] = t->perm[j];
+        t->perm[j] = tmp;
+    }
+    t->perm_n = n;
+    t->perm_epoch = e;
+    return HOSM_OK;
+}
+
+int hosm_trainer_fit(hosm_trainer *t, const float *data, int64_t n, hosm_progress_fn cb,
+                     void *user_data)
+{
+    if (!t)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_fit: trainer is NULL");
+    const int64_t B = n < t->batch ? n : t->batch;
+    int st = hosmi_check_points(t->errmsg, "hosm_trainer_fit", data, n, t->model->arch.dim);
+    if (st)
+        return st;
+    if (n == 0)
+        return hosmi_fail(t->errmsg, HOSM_E_ARG, "hosm_trainer_fit: the data set is empty");
+    if ((st = reserve(t, B)) != HOSM_OK)
+        return st;
+    const int64_t D = t->model->arch.dim, per_epoch = (n + B - 1) / B;
+    const int64_t target = t->epochs > 0 ? hosmi_mul(t->epochs, per_epoch) : t->steps;
+    if (target < 0)
+        return hosmi_fail(t->errmsg, HOSM_E_ARG, "hosm_trainer_fit: too many epochs");
+    while (t->step < target) {
+        const int64_t e = t->step / per_epoch, k = t->step % per_epoch;
+        if ((st = epoch_perm(t, n, e)) != HOSM_OK)
+            return st;
+        const int64_t rows = n - k * B < B ? n - k * B : B;
+        for (int64_t i = 0; i < rows; i++)
+            memcpy(t->batch_x + i * D, data + t->perm[k * B + i] * D, (size_t)D * sizeof(float));
+        double loss;
+        if ((st = step_points(t, t->batch_x, rows, &loss)) != HOSM_OK)
+            return st;
+        if (cb && cb(t->step, loss, user_data) != 0)
+            return HOSM_STOPPED;
+    }
+    return HOSM_OK;
+}
+
+int hosm_trainer_step_count(const hosm_trainer *t, int64_t *out)
+{
+    if (!t || !out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_step_count: trainer or out is NULL");
+    *out = t->step;
+    return HOSM_OK;
+}
+
+int hosm_trainer_copy_ema(const hosm_trainer *t, hosm_model *dst)
+{
+    if (!t || !dst)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_copy_ema: trainer or dst is NULL");
+    if (!hosmi_same_arch(t->model, dst))
+        return hosmi_fail(dst->errmsg, HOSM_E_MISMATCH,
+                          "hosm_trainer_copy_ema: dst has another architecture");
+    memcpy(dst->params, t->ema, (size_t)dst->net.nparams * sizeof(float));
+    return HOSM_OK;
+}
+
+/* ---- checkpoints ---- */
+
+static void write_checkpoint(hosmi_writer *w, const hosm_trainer *t)
+{
+    const int64_t P = t->model->net.nparams;
+    hosmi_model_write(w, t->model);
+    hosmi_w_section(w, TAG_ADAM);
+    hosmi_w_u64(w, (uint64_t)t->step);
+    hosmi_w_f32s(w, t->adam_m, P);
+    hosmi_w_f32s(w, t->adam_v, P);
+    hosmi_w_section_end(w);
+    hosmi_w_section(w, TAG_EMA1);
+    hosmi_w_f32s(w, t->ema, P);
+    hosmi_w_section_end(w);
+    hosmi_w_section(w, TAG_RNG1);
+    for (int i = 0; i < 4; i++)
+        hosmi_w_u64(w, t->rng.s[i]);
+    hosmi_w_section_end(w);
+}
+
+int hosm_trainer_save_size(const hosm_trainer *t, int64_t *bytes)
+{
+    if (!t || !bytes)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_save_size: trainer or bytes is NULL");
+    hosmi_writer w;
+    hosmi_w_begin(&w, NULL, HOSMI_MAGIC_CHECKPOINT);
+    write_checkpoint(&w, t);
+    *bytes = hosmi_w_end(&w);
+    return HOSM_OK;
+}
+
+int hosm_trainer_save_mem(const hosm_trainer *t, void *buf, int64_t cap, int64_t *written)
+{
+    int64_t size;
+    int st = hosm_trainer_save_size(t, &size);
+    if (st)
+        return st;
+    if (!buf)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_save_mem: buf is NULL");
+    if (cap < size)
+        return hosmi_fail(NULL, HOSM_E_BUFFER,
+                          "hosm_trainer_save_mem: %lld bytes needed, %lld given", (long long)size,
+                          (long long)cap);
+    hosmi_writer w;
+    hosmi_w_begin(&w, buf, HOSMI_MAGIC_CHECKPOINT);
+    write_checkpoint(&w, t);
+    hosmi_w_end(&w);
+    if (written)
+        *written = size;
+    return HOSM_OK;
+}
+
+int hosm_trainer_save(const hosm_trainer *t, const char *path)
+{
+    if (!t || !path)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_save: trainer or path is NULL");
+    int64_t size;
+    hosm_trainer_save_size(t, &size);
+    void *buf = hosmi_alloc(size, 1);
+    if (!buf)
+        return hosmi_fail(NULL, HOSM_E_NOMEM, "hosm_trainer_save: out of memory");
+    hosm_trainer_save_mem(t, buf, size, NULL);
+    char msg[HOSMI_MSG_CAP];
+    int st = hosmi_write_file(path, buf, size, msg);
+    free(buf);
+    if (st)
+        return hosmi_fail(NULL, st, "hosm_trainer_save: %s", msg);
+    return HOSM_OK;
+}
+
+/* Where the trainer sections of a checkpoint are read to, before commit. */
+typedef struct {
+    int64_t nparams, step;
+    float *m, *v, *ema;
+    uint64_t rng[4];
+    int seen; /* bit per section */
+} ckpt_state;
+
+static int read_trainer_section(uint32_t tag, hosmi_reader *p, void *ctx, char *msg)
+{
+    ckpt_state *c = ctx;
+    const int64_t P = c->nparams;
+    int bit = tag == TAG_ADAM ? 1 : tag == TAG_EMA1 ? 2 : tag == TAG_RNG1 ? 4 : 0;
+    if (!bit || (c->seen & bit))
+        return hosmi_fail(msg, HOSM_E_CORRUPT, "unexpected section (tag 0x%08x)", tag);
+    c->seen |= bit;
+    int64_t expect = tag == TAG_ADAM ? 8 + 8 * P : tag == TAG_EMA1 ? 4 * P : 32;
+    if (p->size != expect)
+        return hosmi_fail(msg, HOSM_E_MISMATCH,
+                          "the checkpoint's optimiser state does not fit this model");
+    if (tag == TAG_ADAM) {
+        c->step = (int64_t)hosmi_r_u64(p);
+        hosmi_r_f32s(p, c->m, P);
+        hosmi_r_f32s(p, c->v, P);
+    } else if (tag == TAG_EMA1) {
+        hosmi_r_f32s(p, c->ema, P);
+    } else {
+        for (int i = 0; i < 4; i++)
+            c->rng[i] = hosmi_r_u64(p);
+    }
+    if (p->bad || c->step < 0)
+        return hosmi_fail(msg, HOSM_E_CORRUPT, "malformed trainer section");
+    return HOSM_OK;
+}
+
+int hosm_trainer_load_mem(hosm_trainer *t, const void *buf, int64_t size)
+{
+    if (!t)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_load_mem: trainer is NULL");
+    if (!buf)
+        return hosmi_fail(t->errmsg, HOSM_E_NULL, "hosm_trainer_load: buf is NULL");
+    if (size < 0)
+        return hosmi_fail(t->errmsg, HOSM_E_ARG, "hosm_trainer_load: size is negative");
+    const int64_t P = t->model->net.nparams;
+    ckpt_state c = {.nparams = P};
+    c.m = hosmi_alloc(P, sizeof(float));
+    c.v = hosmi_alloc(P, sizeof(float));
+    c.ema = hosmi_alloc(P, sizeof(float));
+    char msg[HOSMI_MSG_CAP];
+    hosm_model *saved = NULL;
+    hosmi_reader r;
+    uint32_t sections;
+    int st = (!c.m || !c.v || !c.ema) ? hosmi_fail(msg, HOSM_E_NOMEM, "out of memory")
+                                      : hosmi_r_open(&r, buf, size, HOSMI_MAGIC_CHECKPOINT,
+                                                     &sections, msg);
+    if (!st)
+        st = hosmi_model_read(&r, sections, &saved, read_trainer_section, &c, msg);
+    if (!st && c.seen != 7)
+        st = hosmi_fail(msg, HOSM_E_CORRUPT, "a trainer section is missing");
+    if (!st && !hosmi_same_arch(saved, t->model))
+        st = hosmi_fail(msg, HOSM_E_MISMATCH, "the checkpoint is of another architecture");
+    if (!st && (!hosmi_all_finite(c.m, P) || !hosmi_all_finite(c.v, P) ||
+                !hosmi_all_finite(c.ema, P)))
+        st = hosmi_fail(msg, HOSM_E_CORRUPT, "non-finite optimiser state");
+    if (!st) {
+        memcpy(t->model->params, saved->params, (size_t)P * sizeof(float));
+        memcpy(t->adam_m, c.m, (size_t)P * sizeof(float));
+        memcpy(t->adam_v, c.v, (size_t)P * sizeof(float));
+        memcpy(t->ema, c.ema, (size_t)P * sizeof(float));
+        memcpy(t->rng.s, c.rng, sizeof c.rng);
+        t->step = c.step;
+    }
+    hosm_model_free(saved);
+    free(c.m);
+    free(c.v);
+    free(c.ema);
+    if (st)
+        return hosmi_fail(t->errmsg, st, "hosm_trainer_load: %s", msg);
+    return HOSM_OK;
+}
+
+int hosm_trainer_load(hosm_trainer *t, const char *path)
+{
+    if (!t)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_load: trainer is NULL");
+    if (!path)
+        return hosmi_fail(t->errmsg, HOSM_E_NULL, "hosm_trainer_load: path is NULL");
+    void *buf;
+    int64_t size;
+    char msg[HOSMI_MSG_CAP];
+    int st = hosmi_read_file(path, &buf, &size, msg);
+    if (st)
+        return hosmi_fail(t->errmsg, st, "hosm_trainer_load: %s", msg);
+    st = hosm_trainer_load_mem(t, buf, size);
+    free(buf);
+    return st;
+}
+
+const char *hosm_trainer_errmsg(const hosm_trainer *t)
+{
+    return t ? t->errmsg : "";
+}

@@ -1,0 +1,58 @@
+/* The libhosm container format (docs/format.md): little-endian,
+ *   magic[8] | u32 format version | u32 section count | u64 total size |
+ *   sections: u32 tag | u32 reserved (0) | u64 payload bytes | payload |
+ *   u32 CRC-32 of every byte before it.
+ * A writer with buf == NULL only counts, so the size is known before writing. */
+#ifndef HOSM_FORMAT_H
+#define HOSM_FORMAT_H
+
+#include "core/internal.h"
+
+#define HOSMI_FORMAT_VERSION 1
+#define HOSMI_HEADER_BYTES 24
+#define HOSMI_MAGIC_MODEL "HOSMMODL"
+#define HOSMI_MAGIC_CHECKPOINT "HOSMCKPT"
+
+/* Section tags: four ASCII characters read as a little-endian u32. */
+#define HOSMI_TAG(a, b, c, d) \
+    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+
+typedef struct {
+    uint8_t *buf; /* NULL: count only */
+    int64_t pos;
+    int64_t section_start;
+    uint32_t sections;
+} hosmi_writer;
+
+void hosmi_w_begin(hosmi_writer *w, void *buf, const char *magic);
+void hosmi_w_section(hosmi_writer *w, uint32_t tag);
+void hosmi_w_section_end(hosmi_writer *w);
+void hosmi_w_u32(hosmi_writer *w, uint32_t v);
+void hosmi_w_u64(hosmi_writer *w, uint64_t v);
+void hosmi_w_f64(hosmi_writer *w, double v);
+void hosmi_w_f32s(hosmi_writer *w, const float *v, int64_t n);
+/* Finishes header and checksum; returns the total size. */
+int64_t hosmi_w_end(hosmi_writer *w);
+
+typedef struct {
+    const uint8_t *p;
+    int64_t size, pos;
+    int bad; /* set when a read runs past the end */
+} hosmi_reader;
+
+/* Checks magic, version, size and checksum of a whole buffer, then positions
+ * r at the first section. Returns a status; msg receives the detail. */
+int hosmi_r_open(hosmi_reader *r, const void *buf, int64_t size, const char *magic,
+                 uint32_t *sections, char *msg);
+/* Reads the next section header: its tag, and a reader over its payload. */
+int hosmi_r_section(hosmi_reader *r, uint32_t *tag, hosmi_reader *payload);
+uint32_t hosmi_r_u32(hosmi_reader *r);
+uint64_t hosmi_r_u64(hosmi_reader *r);
+double hosmi_r_f64(hosmi_reader *r);
+void hosmi_r_f32s(hosmi_reader *r, float *v, int64_t n);
+
+/* Whole-file helpers: atomic write (temporary, fsync, rename) and read. */
+int hosmi_write_file(const char *path, const void *buf, int64_t size, char *msg);
+int hosmi_read_file(const char *path, void **buf, int64_t *size, char *msg);
+
+#endif
