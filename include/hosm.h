@@ -64,7 +64,8 @@ enum hosm_status {
     HOSM_E_TRUNCATED = -12,   /**< the file or buffer ends too early */
     HOSM_E_MISMATCH = -13,    /**< sizes or architectures of two objects disagree */
     HOSM_E_BUFFER = -14,      /**< a caller buffer is too small */
-    HOSM_E_PARSE = -15        /**< configuration text could not be parsed */
+    HOSM_E_PARSE = -15,       /**< configuration text could not be parsed */
+    HOSM_E_UNSUPPORTED = -16  /**< the model's structure cannot answer this query */
 };
 /** @} */
 
@@ -124,7 +125,15 @@ enum hosm_key {
     /* sampler */
     HOSM_KEY_SAMPLER = 21,      /**< int "sampler": enum hosm_sampler_kind, default langevin */
     HOSM_KEY_STEP_SIZE = 22,    /**< double "step_size": Langevin eps (at the smallest level), (0, 1e6], default 1e-3 */
-    HOSM_KEY_SAMPLE_STEPS = 23  /**< int "sample_steps": steps (per level when annealed), 1..2^40, default 100 */
+    HOSM_KEY_SAMPLE_STEPS = 23, /**< int "sample_steps": steps (per level when annealed), 1..2^40, default 100 */
+    /* second-order scores */
+    HOSM_KEY_S2 = 24,           /**< int "s2": enum hosm_s2 structure of the s2 network, default none */
+    HOSM_KEY_RANK = 25,         /**< int "rank": rank r of a low-rank s2, 1..4096, default 50, capped at D */
+    HOSM_KEY_S2_HIDDEN = 26,    /**< int "s2_hidden": s2 MLP width, 0..65536, 0 (default) = "hidden" */
+    HOSM_KEY_S2_DEPTH = 27,     /**< int "s2_depth": s2 hidden layers, 0..64, 0 (default) = "depth" */
+    HOSM_KEY_S2_OBJECTIVE = 28, /**< int "s2_objective": enum hosm_s2_objective, default d2sm */
+    HOSM_KEY_W1 = 29,           /**< double "w1": weight of the first-order loss in joint training, [0, 1e6], default 1 */
+    HOSM_KEY_FREEZE_S1 = 30     /**< int "freeze_s1": 1 = train s2 only with s1 detached, 0..1, default 0 */
 };
 
 /** Activations (values of HOSM_KEY_ACT; text names in quotes). */
@@ -139,6 +148,20 @@ enum hosm_act {
 enum hosm_objective {
     HOSM_OBJ_DSM = 0,   /**< "dsm": denoising score matching */
     HOSM_OBJ_DSM_VR = 1 /**< "dsm_vr": DSM with the control variate at the clean point */
+};
+
+/** Structures of the learned s2 (values of HOSM_KEY_S2), MATH.md 3.3. */
+enum hosm_s2 {
+    HOSM_S2_NONE = 0,    /**< "none": first-order model only */
+    HOSM_S2_DIAG = 1,    /**< "diag": s2 = diag(d), O(D) a point */
+    HOSM_S2_LOWRANK = 2, /**< "lowrank": s2 = U U^T + diag(d), U D x r, O(D r^2) a point */
+    HOSM_S2_FULL = 3     /**< "full": symmetric D x D from D(D+1)/2 outputs, O(D^2) a point */
+};
+
+/** Second-order objectives (values of HOSM_KEY_S2_OBJECTIVE), MATH.md 3.2. */
+enum hosm_s2_objective {
+    HOSM_OBJ_D2SM = 0,   /**< "d2sm" */
+    HOSM_OBJ_D2SM_VR = 1 /**< "d2sm_vr": antithetic pair plus control variate at the clean point */
 };
 
 /** Samplers (values of HOSM_KEY_SAMPLER). */
@@ -238,6 +261,62 @@ HOSM_API int hosm_model_score(const hosm_model *model, int64_t level, const floa
  *  of n points into out (n x D). out may equal x. */
 HOSM_API int hosm_model_denoise(const hosm_model *model, int64_t level, const float *x,
                                 int64_t n, float *out);
+
+/** The structure of the learned s2 (enum hosm_s2) and its effective rank
+ *  (min(rank, D) for "lowrank", else 0); either pointer may be NULL. */
+HOSM_API int hosm_model_s2_structure(const hosm_model *model, int *structure, int64_t *rank);
+/** @} */
+
+/** @name Second-order queries
+ * The learned s2 (Hessian of log q_sigma) scaled by 1/sigma^2, as learned by
+ * D2SM. Queries the structure cannot answer (any s2 query on a model with
+ * s2 = none; the factors of a non-low-rank s2) return HOSM_E_UNSUPPORTED.
+ * "clamp" (0 or 1) makes the posterior covariance positive semidefinite by
+ * raising the eigenvalues of s2 below -1/sigma^2 to -1/sigma^2: exactly for
+ * "full" (symmetric eigendecomposition) and "diag", and through the diagonal
+ * d_i >= -1/sigma^2 for "lowrank" (U U^T is already PSD; this is sufficient,
+ * not necessary, and never forms D x D). The Jacobian of s1, the autodiff
+ * baseline, works on every model. */
+/** @{ */
+
+/** The learned s2 as dense matrices: out is n x D x D. */
+HOSM_API int hosm_model_hessian(const hosm_model *model, int64_t level, const float *x, int64_t n,
+                                float *out);
+/** The diagonal of the learned s2: out is n x D. O(D r) for "lowrank". */
+HOSM_API int hosm_model_hessian_diag(const hosm_model *model, int64_t level, const float *x,
+                                     int64_t n, float *out);
+/** The factors of a "lowrank" s2 = U U^T + diag(d): u is n x D x r (row-major,
+ *  U[i][a][j]) with r from hosm_model_s2_structure(), d is n x D. */
+HOSM_API int hosm_model_hessian_factors(const hosm_model *model, int64_t level, const float *x,
+                                        int64_t n, float *u, float *d);
+/** Hessian-vector products s2(x_i) v_i: v and out are n x D; no dense matrix
+ *  is formed for "diag" and "lowrank". */
+HOSM_API int hosm_model_hvp(const hosm_model *model, int64_t level, const float *x, const float *v,
+                            int64_t n, float *out);
+/** The exact Jacobian of s1 (the autodiff baseline, MATH.md 3.4), by D
+ *  forward-mode tangents a point batched as GEMM rows: out is n x D x D with
+ *  out[i][a][b] = d s1_a / d x_b at x_i, or its symmetric part
+ *  (J + J^T) / 2 if symmetrize is 1. */
+HOSM_API int hosm_model_score_jacobian(const hosm_model *model, int64_t level, const float *x,
+                                       int64_t n, int symmetrize, float *out);
+/** The diagonal of the Jacobian of s1: out is n x D. */
+HOSM_API int hosm_model_score_jacobian_diag(const hosm_model *model, int64_t level,
+                                            const float *x, int64_t n, float *out);
+/** The Tweedie posterior covariance sigma^4 s2 + sigma^2 I, dense: out is n x D x D. */
+HOSM_API int hosm_model_posterior_cov(const hosm_model *model, int64_t level, const float *x,
+                                      int64_t n, int clamp, float *out);
+/** The posterior variances (the covariance's diagonal): out is n x D. */
+HOSM_API int hosm_model_posterior_var(const hosm_model *model, int64_t level, const float *x,
+                                      int64_t n, int clamp, float *out);
+/** The k (1..D) leading eigenpairs of the posterior covariance, largest
+ *  first: vals is n x k, vecs is n x k x D (unit vectors). "lowrank" uses
+ *  Lanczos iterations on products with the covariance, never D x D. */
+HOSM_API int hosm_model_posterior_topk(const hosm_model *model, int64_t level, const float *x,
+                                       int64_t n, int64_t k, int clamp, float *vals, float *vecs);
+/** @} */
+
+/** @name Model files */
+/** @{ */
 
 /** Save to a file atomically (temporary file, fsync, rename). */
 HOSM_API int hosm_model_save(const hosm_model *model, const char *path);

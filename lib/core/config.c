@@ -21,6 +21,8 @@ typedef struct {
 static const char *const act_names[] = {"softplus", "silu", "tanh", "elu", NULL};
 static const char *const objective_names[] = {"dsm", "dsm_vr", NULL};
 static const char *const sampler_names[] = {"langevin", "annealed", NULL};
+static const char *const s2_names[] = {"none", "diag", "lowrank", "full", NULL};
+static const char *const s2_objective_names[] = {"d2sm", "d2sm_vr", NULL};
 
 #define I HOSM_TYPE_INT
 #define D HOSM_TYPE_DOUBLE
@@ -48,6 +50,13 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_SAMPLER] = {"sampler", I, 0, 1, HOSM_SAMPLER_LANGEVIN, 0, sampler_names},
     [HOSM_KEY_STEP_SIZE] = {"step_size", D, 0, 1e6, 1e-3, OPEN_LO, NULL},
     [HOSM_KEY_SAMPLE_STEPS] = {"sample_steps", I, 1, 1099511627776.0, 100, 0, NULL},
+    [HOSM_KEY_S2] = {"s2", I, 0, 3, HOSM_S2_NONE, 0, s2_names},
+    [HOSM_KEY_RANK] = {"rank", I, 1, 4096, 50, 0, NULL},
+    [HOSM_KEY_S2_HIDDEN] = {"s2_hidden", I, 0, 65536, 0, 0, NULL},
+    [HOSM_KEY_S2_DEPTH] = {"s2_depth", I, 0, 64, 0, 0, NULL},
+    [HOSM_KEY_S2_OBJECTIVE] = {"s2_objective", I, 0, 1, HOSM_OBJ_D2SM, 0, s2_objective_names},
+    [HOSM_KEY_W1] = {"w1", D, 0, 1e6, 1.0, 0, NULL},
+    [HOSM_KEY_FREEZE_S1] = {"freeze_s1", I, 0, 1, 0, 0, NULL},
 };
 #undef I
 #undef D

@@ -4,7 +4,7 @@
 
 #include "core/internal.h"
 
-#define HOSMI_NUM_KEYS 24 /* one past the largest key value */
+#define HOSMI_NUM_KEYS 31 /* one past the largest key value */
 
 struct hosm_config {
     int64_t ival[HOSMI_NUM_KEYS];

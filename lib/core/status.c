@@ -29,6 +29,7 @@ const char *hosm_strerror(int status)
     case HOSM_E_MISMATCH: return "sizes or architectures do not match";
     case HOSM_E_BUFFER: return "caller buffer too small";
     case HOSM_E_PARSE: return "configuration text could not be parsed";
+    case HOSM_E_UNSUPPORTED: return "the model's structure cannot answer this query";
     default: return "unknown status code";
     }
 }

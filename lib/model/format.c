@@ -52,6 +52,7 @@ void hosmi_w_begin(hosmi_writer *w, void *buf, const char *magic)
     w->buf = buf;
     w->pos = 0;
     w->sections = 0;
+    w->version = 1;
     w->section_start = -1;
     if (w->buf)
         memcpy(w->buf, magic, 8);
@@ -103,7 +104,7 @@ int64_t hosmi_w_end(hosmi_writer *w)
 {
     int64_t total = w->pos + 4;
     if (w->buf) {
-        put_le(w->buf + 8, HOSMI_FORMAT_VERSION, 4);
+        put_le(w->buf + 8, w->version, 4);
         put_le(w->buf + 12, w->sections, 4);
         put_le(w->buf + 16, (uint64_t)total, 8);
         put_le(w->buf + w->pos, hosmi_crc32(0, w->buf, (size_t)w->pos), 4);
@@ -130,8 +131,8 @@ int hosmi_r_open(hosmi_reader *r, const void *buf, int64_t size, const char *mag
         return hosmi_fail(msg, HOSM_E_TRUNCATED, "data ends after %lld bytes, inside the header",
                           (long long)size);
     uint32_t version = (uint32_t)get_le(p + 8, 4);
-    if (version != HOSMI_FORMAT_VERSION)
-        return hosmi_fail(msg, HOSM_E_VERSION, "format version %u; this library reads version %d",
+    if (version < 1 || version > HOSMI_FORMAT_VERSION)
+        return hosmi_fail(msg, HOSM_E_VERSION, "format version %u; this library reads 1 to %d",
                           version, HOSMI_FORMAT_VERSION);
     uint64_t total = get_le(p + 16, 8);
     if (total > (uint64_t)size)
@@ -148,6 +149,7 @@ int hosmi_r_open(hosmi_reader *r, const void *buf, int64_t size, const char *mag
     r->size = size - 4;
     r->pos = HOSMI_HEADER_BYTES;
     r->bad = 0;
+    r->version = version;
     return HOSM_OK;
 }
 

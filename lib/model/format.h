@@ -8,7 +8,9 @@
 
 #include "core/internal.h"
 
-#define HOSMI_FORMAT_VERSION 1
+/* The newest format version this library reads; it writes version 1 unless a
+ * file holds something only version 2 defines (an s2 network). */
+#define HOSMI_FORMAT_VERSION 2
 #define HOSMI_HEADER_BYTES 24
 #define HOSMI_MAGIC_MODEL "HOSMMODL"
 #define HOSMI_MAGIC_CHECKPOINT "HOSMCKPT"
@@ -22,6 +24,7 @@ typedef struct {
     int64_t pos;
     int64_t section_start;
     uint32_t sections;
+    uint32_t version; /* raised by writers of newer sections */
 } hosmi_writer;
 
 void hosmi_w_begin(hosmi_writer *w, void *buf, const char *magic);
@@ -38,6 +41,7 @@ typedef struct {
     const uint8_t *p;
     int64_t size, pos;
     int bad; /* set when a read runs past the end */
+    uint32_t version; /* the file's format version */
 } hosmi_reader;
 
 /* Checks magic, version, size and checksum of a whole buffer, then positions

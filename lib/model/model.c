@@ -8,6 +8,10 @@
 
 #define TAG_ARCH HOSMI_TAG('A', 'R', 'C', 'H')
 #define TAG_PRM1 HOSMI_TAG('P', 'R', 'M', '1')
+#define TAG_S2NT HOSMI_TAG('S', '2', 'N', 'T')
+
+/* RNG stream of a seed that initialises the s2 network (s1 uses stream 0). */
+#define S2_INIT_STREAM 3
 
 /* Rows per chunk in queries: bounds the per-call workspace. */
 #define QUERY_CHUNK 1024
@@ -24,9 +28,12 @@ static int arch_check(const hosmi_arch *a, char *msg)
     if (a->dim < 1 || a->dim > HOSMI_MAX_DIM)
         return hosmi_fail(msg, HOSM_E_ARG, "dimension %lld is outside [1, %lld]", (long long)a->dim,
                           (long long)HOSMI_MAX_DIM);
-    static const int int_keys[] = {HOSM_KEY_HIDDEN, HOSM_KEY_DEPTH, HOSM_KEY_LEVELS,
-                                   HOSM_KEY_SEED, HOSM_KEY_THREADS, HOSM_KEY_ACT};
-    const int64_t vals[] = {a->hidden, a->depth, a->levels, a->seed, a->threads, a->act};
+    static const int int_keys[] = {HOSM_KEY_HIDDEN, HOSM_KEY_DEPTH,    HOSM_KEY_LEVELS,
+                                   HOSM_KEY_SEED,   HOSM_KEY_THREADS,  HOSM_KEY_ACT,
+                                   HOSM_KEY_S2,     HOSM_KEY_RANK,     HOSM_KEY_S2_HIDDEN,
+                                   HOSM_KEY_S2_DEPTH};
+    const int64_t vals[] = {a->hidden, a->depth,   a->levels, a->seed,      a->threads,
+                            a->act,    a->s2,      a->rank,   a->s2_hidden, a->s2_depth};
     for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++)
         if (!int_key_ok(int_keys[i], vals[i]))
             return hosmi_fail(msg, HOSM_E_RANGE, "key '%s': %lld is out of range",
@@ -52,17 +59,27 @@ static int model_alloc(hosm_model **out, const hosmi_arch *arch, char *msg)
         return hosmi_fail(msg, HOSM_E_NOMEM, "out of memory");
     m->arch = *arch;
     m->blas.threads = (int)arch->threads;
+    m->rank = arch->s2 == HOSM_S2_LOWRANK ? (arch->rank < arch->dim ? arch->rank : arch->dim) : 0;
+    int64_t outputs2 = hosmi_s2_outputs(arch->s2, arch->dim, m->rank);
     if (hosmi_mlp_shape(&m->net, arch->dim, arch->hidden, arch->depth, arch->dim, arch->levels,
-                        arch->act) != 0) {
+                        arch->act) != 0 ||
+        outputs2 < 0 ||
+        hosmi_mlp_shape(&m->net2, arch->dim, arch->s2_hidden ? arch->s2_hidden : arch->hidden,
+                        arch->s2_depth ? arch->s2_depth : arch->depth, outputs2, arch->levels,
+                        arch->act) != 0 ||
+        m->net.nparams > HOSMI_MAX_ELEMS - m->net2.nparams) {
         free(m);
         return hosmi_fail(msg, HOSM_E_ARG, "the network is too large");
     }
-    m->params = hosmi_alloc(m->net.nparams, sizeof(float));
+    if (arch->s2 == HOSM_S2_NONE)
+        memset(&m->net2, 0, sizeof m->net2);
+    m->nparams = m->net.nparams + m->net2.nparams;
+    m->params = hosmi_alloc(m->nparams, sizeof(float));
     m->sigmas = hosmi_alloc(arch->levels, sizeof(double));
     if (!m->params || !m->sigmas) {
         hosm_model_free(m);
         return hosmi_fail(msg, HOSM_E_NOMEM, "cannot allocate %lld parameters",
-                          (long long)m->net.nparams);
+                          (long long)m->nparams);
     }
     *out = m;
     return HOSM_OK;
@@ -84,6 +101,10 @@ int hosmi_model_create(hosm_model **out, const hosmi_arch *arch, char *msg)
     hosmi_rng rng;
     hosmi_rng_seed(&rng, (uint64_t)arch->seed, 0);
     hosmi_mlp_init_params(&m->net, m->params, &rng);
+    if (arch->s2 != HOSM_S2_NONE) {
+        hosmi_rng_seed(&rng, (uint64_t)arch->seed, S2_INIT_STREAM);
+        hosmi_mlp_init_params(&m->net2, hosmi_params2(m), &rng);
+    }
     *out = m;
     return HOSM_OK;
 }
@@ -109,6 +130,10 @@ int hosm_model_new(hosm_model **out, int64_t dim, const hosm_config *cfg)
         .sigma = cfg->dval[HOSM_KEY_SIGMA],
         .sigma_max = cfg->dval[HOSM_KEY_SIGMA_MAX],
         .sigma_min = cfg->dval[HOSM_KEY_SIGMA_MIN],
+        .s2 = (int)cfg->ival[HOSM_KEY_S2],
+        .rank = cfg->ival[HOSM_KEY_RANK],
+        .s2_hidden = cfg->ival[HOSM_KEY_S2_HIDDEN],
+        .s2_depth = cfg->ival[HOSM_KEY_S2_DEPTH],
     };
     char msg[HOSMI_MSG_CAP];
     int st = hosmi_model_create(out, &a, msg);
@@ -130,7 +155,9 @@ int hosmi_same_arch(const hosm_model *a, const hosm_model *b)
 {
     const hosmi_arch *x = &a->arch, *y = &b->arch;
     if (x->dim != y->dim || x->hidden != y->hidden || x->depth != y->depth ||
-        x->levels != y->levels || x->act != y->act || a->net.nparams != b->net.nparams)
+        x->levels != y->levels || x->act != y->act || x->s2 != y->s2 || a->rank != b->rank ||
+        a->net.nparams != b->net.nparams || a->net2.nparams != b->net2.nparams ||
+        a->net2.hidden != b->net2.hidden || a->net2.depth != b->net2.depth)
         return 0;
     for (int64_t l = 0; l < x->levels; l++)
         if (a->sigmas[l] != b->sigmas[l])
@@ -187,7 +214,7 @@ int hosm_model_num_params(const hosm_model *model, int64_t *out)
     NEED_MODEL("hosm_model_num_params");
     if (!out)
         return hosmi_fail(NULL, HOSM_E_NULL, "hosm_model_num_params: out is NULL");
-    *out = model->net.nparams;
+    *out = model->nparams;
     return HOSM_OK;
 }
 
@@ -196,10 +223,10 @@ int hosm_model_get_params(const hosm_model *model, float *out, int64_t count)
     NEED_MODEL("hosm_model_get_params");
     if (!out)
         return hosmi_fail(NULL, HOSM_E_NULL, "hosm_model_get_params: out is NULL");
-    if (count != model->net.nparams)
+    if (count != model->nparams)
         return hosmi_fail(NULL, HOSM_E_MISMATCH,
                           "hosm_model_get_params: count %lld, but the model has %lld parameters",
-                          (long long)count, (long long)model->net.nparams);
+                          (long long)count, (long long)model->nparams);
     memcpy(out, model->params, (size_t)count * sizeof *out);
     return HOSM_OK;
 }
@@ -209,10 +236,10 @@ int hosm_model_set_params(hosm_model *model, const float *params, int64_t count)
     NEED_MODEL("hosm_model_set_params");
     if (!params)
         return hosmi_fail(model->errmsg, HOSM_E_NULL, "hosm_model_set_params: params is NULL");
-    if (count != model->net.nparams)
+    if (count != model->nparams)
         return hosmi_fail(model->errmsg, HOSM_E_MISMATCH,
                           "hosm_model_set_params: count %lld, but the model has %lld parameters",
-                          (long long)count, (long long)model->net.nparams);
+                          (long long)count, (long long)model->nparams);
     if (!hosmi_all_finite(params, count))
         return hosmi_fail(model->errmsg, HOSM_E_NONFINITE,
                           "hosm_model_set_params: NaN or Inf among the parameters");
@@ -235,6 +262,20 @@ int hosm_model_get_config(const hosm_model *model, hosm_config *cfg)
     cfg->dval[HOSM_KEY_SIGMA] = a->sigma;
     cfg->dval[HOSM_KEY_SIGMA_MAX] = a->sigma_max;
     cfg->dval[HOSM_KEY_SIGMA_MIN] = a->sigma_min;
+    cfg->ival[HOSM_KEY_S2] = a->s2;
+    cfg->ival[HOSM_KEY_RANK] = a->rank;
+    cfg->ival[HOSM_KEY_S2_HIDDEN] = a->s2_hidden;
+    cfg->ival[HOSM_KEY_S2_DEPTH] = a->s2_depth;
+    return HOSM_OK;
+}
+
+int hosm_model_s2_structure(const hosm_model *model, int *structure, int64_t *rank)
+{
+    NEED_MODEL("hosm_model_s2_structure");
+    if (structure)
+        *structure = model->arch.s2;
+    if (rank)
+        *rank = model->rank;
     return HOSM_OK;
 }
 
@@ -328,80 +369,122 @@ void hosmi_model_write(hosmi_writer *w, const hosm_model *m)
     hosmi_w_section(w, TAG_PRM1);
     hosmi_w_f32s(w, m->params, m->net.nparams);
     hosmi_w_section_end(w);
+    if (a->s2 == HOSM_S2_NONE)
+        return;
+    /* Files with an s2 network need a version 2 reader; others stay version 1. */
+    w->version = 2;
+    hosmi_w_section(w, TAG_S2NT);
+    hosmi_w_u32(w, (uint32_t)a->s2);
+    hosmi_w_u32(w, 0);
+    hosmi_w_u64(w, (uint64_t)a->rank);
+    hosmi_w_u64(w, (uint64_t)a->s2_hidden);
+    hosmi_w_u64(w, (uint64_t)a->s2_depth);
+    hosmi_w_u64(w, (uint64_t)m->net2.nparams);
+    hosmi_w_f32s(w, hosmi_params2(m), m->net2.nparams);
+    hosmi_w_section_end(w);
 }
 
-static int read_arch(hosmi_reader *r, hosm_model **out, char *msg)
+/* Reads the ARCH payload into a and the ladder into sigmas (allocated). */
+static int read_arch(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams, double **sigmas,
+                     char *msg)
 {
-    hosmi_arch a;
-    a.dim = (int64_t)hosmi_r_u64(r);
-    a.hidden = (int64_t)hosmi_r_u64(r);
-    a.depth = (int64_t)hosmi_r_u64(r);
-    a.act = (int)hosmi_r_u32(r);
+    a->dim = (int64_t)hosmi_r_u64(r);
+    a->hidden = (int64_t)hosmi_r_u64(r);
+    a->depth = (int64_t)hosmi_r_u64(r);
+    a->act = (int)hosmi_r_u32(r);
     uint32_t reserved = hosmi_r_u32(r);
-    a.levels = (int64_t)hosmi_r_u64(r);
-    a.sigma = hosmi_r_f64(r);
-    a.sigma_max = hosmi_r_f64(r);
-    a.sigma_min = hosmi_r_f64(r);
-    a.seed = (int64_t)hosmi_r_u64(r);
-    a.threads = (int64_t)hosmi_r_u64(r);
-    uint64_t nparams = hosmi_r_u64(r);
-    if (r->bad || reserved != 0)
+    a->levels = (int64_t)hosmi_r_u64(r);
+    a->sigma = hosmi_r_f64(r);
+    a->sigma_max = hosmi_r_f64(r);
+    a->sigma_min = hosmi_r_f64(r);
+    a->seed = (int64_t)hosmi_r_u64(r);
+    a->threads = (int64_t)hosmi_r_u64(r);
+    *nparams = hosmi_r_u64(r);
+    a->s2 = HOSM_S2_NONE;
+    a->rank = 1;
+    a->s2_hidden = a->s2_depth = 0;
+    int64_t L = a->levels;
+    if (r->bad || reserved != 0 || L < 1 || L > (r->size - r->pos) / 8)
         return hosmi_fail(msg, HOSM_E_CORRUPT, "malformed architecture section");
-    char detail[HOSMI_MSG_CAP];
-    hosm_model *m;
-    if (model_alloc(&m, &a, detail) != HOSM_OK)
-        return hosmi_fail(msg, HOSM_E_CORRUPT, "invalid architecture: %s", detail);
-    if (nparams != (uint64_t)m->net.nparams) {
-        hosm_model_free(m);
-        return hosmi_fail(msg, HOSM_E_CORRUPT, "parameter count does not match the architecture");
-    }
-    for (int64_t l = 0; l < a.levels; l++) {
-        m->sigmas[l] = hosmi_r_f64(r);
-        if (!(m->sigmas[l] > 0.0) || !isfinite(m->sigmas[l]) ||
-            (l > 0 && !(m->sigmas[l] < m->sigmas[l - 1])))
+    *sigmas = hosmi_alloc(L, sizeof(double));
+    if (!*sigmas)
+        return hosmi_fail(msg, HOSM_E_NOMEM, "out of memory");
+    for (int64_t l = 0; l < L; l++) {
+        double s = (*sigmas)[l] = hosmi_r_f64(r);
+        if (!(s > 0.0) || !isfinite(s) || (l > 0 && !(s < (*sigmas)[l - 1])))
             r->bad = 1;
     }
-    if (r->bad || r->pos != r->size) {
-        hosm_model_free(m);
+    if (r->bad || r->pos != r->size)
         return hosmi_fail(msg, HOSM_E_CORRUPT, "malformed noise levels");
-    }
-    *out = m;
+    return HOSM_OK;
+}
+
+static int read_s2_header(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams2, char *msg)
+{
+    a->s2 = (int)hosmi_r_u32(r);
+    uint32_t reserved = hosmi_r_u32(r);
+    a->rank = (int64_t)hosmi_r_u64(r);
+    a->s2_hidden = (int64_t)hosmi_r_u64(r);
+    a->s2_depth = (int64_t)hosmi_r_u64(r);
+    *nparams2 = hosmi_r_u64(r);
+    if (r->bad || reserved != 0 || a->s2 == HOSM_S2_NONE)
+        return hosmi_fail(msg, HOSM_E_CORRUPT, "malformed s2 section");
     return HOSM_OK;
 }
 
 int hosmi_model_read(hosmi_reader *r, uint32_t sections, hosm_model **out, hosmi_section_fn extra,
                      void *ctx, char *msg)
 {
-    hosm_model *m = NULL;
-    int have_params = 0;
+    /* Sections are located first and decoded once the architecture is whole. */
+    hosmi_reader arch_p = {0}, prm1_p = {0}, s2_p = {0};
+    int have = 0; /* bits: 1 ARCH, 2 PRM1, 4 S2NT */
     for (uint32_t s = 0; s < sections; s++) {
         uint32_t tag;
         hosmi_reader p;
-        if (hosmi_r_section(r, &tag, &p) != 0) {
-            hosm_model_free(m);
+        if (hosmi_r_section(r, &tag, &p) != 0)
             return hosmi_fail(msg, HOSM_E_CORRUPT, "section %u overruns the data", s);
+        int bit = tag == TAG_ARCH ? 1 : tag == TAG_PRM1 ? 2 : tag == TAG_S2NT ? 4 : 0;
+        if (bit == 4 && r->version < 2)
+            return hosmi_fail(msg, HOSM_E_CORRUPT, "an s2 section in a version %u file",
+                              r->version);
+        if (bit && !(have & bit)) {
+            have |= bit;
+            *(bit == 1 ? &arch_p : bit == 2 ? &prm1_p : &s2_p) = p;
+            continue;
         }
-        int st = HOSM_OK;
-        if (tag == TAG_ARCH && !m) {
-            st = read_arch(&p, &m, msg);
-        } else if (tag == TAG_PRM1 && m && !have_params) {
-            hosmi_r_f32s(&p, m->params, m->net.nparams);
-            if (p.bad || p.pos != p.size || !hosmi_all_finite(m->params, m->net.nparams))
-                st = hosmi_fail(msg, HOSM_E_CORRUPT, "malformed parameter section");
-            have_params = 1;
-        } else if (m && extra) {
-            st = extra(tag, &p, ctx, msg);
-        } else {
-            st = hosmi_fail(msg, HOSM_E_CORRUPT, "unexpected section %u (tag 0x%08x)", s, tag);
-        }
-        if (st) {
-            hosm_model_free(m);
+        int st = extra && !bit ? extra(tag, &p, ctx, msg)
+                               : hosmi_fail(msg, HOSM_E_CORRUPT,
+                                            "unexpected section %u (tag 0x%08x)", s, tag);
+        if (st)
             return st;
-        }
     }
-    if (!m || !have_params || r->pos != r->size) {
-        hosm_model_free(m);
+    if ((have & 3) != 3 || r->pos != r->size)
         return hosmi_fail(msg, HOSM_E_CORRUPT, "missing or trailing sections");
+    hosmi_arch a;
+    uint64_t n1, n2 = 0;
+    double *sigmas = NULL;
+    int st = read_arch(&arch_p, &a, &n1, &sigmas, msg);
+    if (!st && (have & 4))
+        st = read_s2_header(&s2_p, &a, &n2, msg);
+    char detail[HOSMI_MSG_CAP];
+    hosm_model *m = NULL;
+    if (!st && model_alloc(&m, &a, detail) != HOSM_OK)
+        st = hosmi_fail(msg, HOSM_E_CORRUPT, "invalid architecture: %s", detail);
+    if (!st && (n1 != (uint64_t)m->net.nparams || n2 != (uint64_t)m->net2.nparams))
+        st = hosmi_fail(msg, HOSM_E_CORRUPT, "parameter count does not match the architecture");
+    if (!st) {
+        memcpy(m->sigmas, sigmas, (size_t)a.levels * sizeof(double));
+        hosmi_r_f32s(&prm1_p, m->params, m->net.nparams);
+        if (have & 4)
+            hosmi_r_f32s(&s2_p, hosmi_params2(m), m->net2.nparams);
+        if (prm1_p.bad || prm1_p.pos != prm1_p.size || ((have & 4) && s2_p.pos != s2_p.size) ||
+            s2_p.bad || !hosmi_all_finite(m->params, m->nparams))
+            st = hosmi_fail(msg, HOSM_E_CORRUPT, "malformed parameter section");
+    }
+    free(sigmas);
+    if (st) {
+        hosm_model_free(m);
+        return st;
     }
     *out = m;
     return HOSM_OK;

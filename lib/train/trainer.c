@@ -6,6 +6,7 @@
 
 #include "core/config.h"
 #include "model/model.h"
+#include "train/d2sm.h"
 
 #define TAG_ADAM HOSMI_TAG('A', 'D', 'A', 'M')
 #define TAG_EMA1 HOSMI_TAG('E', 'M', 'A', '1')
@@ -18,17 +19,20 @@
 
 struct hosm_trainer {
     hosm_model *model;
-    int objective;
+    int objective, s2_objective, freeze_s1;
+    double w1;
     double lr, beta1, beta2, adam_eps, weight_decay, clip, ema_decay;
     int64_t batch, steps, epochs, seed;
     hosmi_blas blas;
     hosmi_rng rng;
     int64_t step;
     float *grad, *adam_m, *adam_v, *ema; /* nparams each */
-    /* Workspace for up to cap points (2 cap network rows for DSM-VR). */
+    /* Workspace for up to cap points: up to 3 cap network rows (the noisy,
+     * clean and antithetic points), for s1 and for s2. */
     int64_t cap;
-    hosmi_mlp_ws ws;
-    float *rows_in, *rows_out, *rows_dout, *noise, *batch_x;
+    hosmi_mlp_ws ws, ws2;
+    float *rows_in, *rows_out, *rows_dout, *rows_out2, *rows_dout2, *noise, *batch_x;
+    float *point_s1, *point_ds1, *point_w, *s2_work;
     int64_t *rows_level, *levels;
     /* The current epoch's permutation in fit. */
     int64_t *perm, perm_n, perm_epoch;
@@ -38,14 +42,16 @@ struct hosm_trainer {
 static void free_workspace(hosm_trainer *t)
 {
     hosmi_mlp_ws_free(&t->ws);
-    free(t->rows_in);
-    free(t->rows_out);
-    free(t->rows_dout);
-    free(t->noise);
-    free(t->batch_x);
+    hosmi_mlp_ws_free(&t->ws2);
+    float **bufs[] = {&t->rows_in,   &t->rows_out,   &t->rows_dout, &t->rows_out2,
+                      &t->rows_dout2, &t->noise,     &t->batch_x,   &t->point_s1,
+                      &t->point_ds1, &t->point_w,    &t->s2_work};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        free(*bufs[i]);
+        *bufs[i] = NULL;
+    }
     free(t->rows_level);
     free(t->levels);
-    t->rows_in = t->rows_out = t->rows_dout = t->noise = t->batch_x = NULL;
     t->rows_level = t->levels = NULL;
     t->cap = 0;
 }
@@ -56,17 +62,27 @@ static int reserve(hosm_trainer *t, int64_t n)
     if (n <= t->cap)
         return HOSM_OK;
     free_workspace(t);
-    const int64_t D = t->model->arch.dim, rows = 2 * n;
-    int ok = hosmi_mlp_ws_alloc(&t->ws, &t->model->net, rows) == 0;
+    const hosm_model *m = t->model;
+    const int64_t D = m->arch.dim, rows = 3 * n, has2 = m->arch.s2 != HOSM_S2_NONE;
+    const int64_t rows2 = has2 ? rows : 0, out2 = m->net2.out;
+    int ok = hosmi_mlp_ws_alloc(&t->ws, &m->net, rows) == 0 &&
+             (!has2 || hosmi_mlp_ws_alloc(&t->ws2, &m->net2, rows2) == 0);
     t->rows_in = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
     t->rows_out = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
     t->rows_dout = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
+    t->rows_out2 = hosmi_alloc(hosmi_mul(rows2, out2), sizeof(float));
+    t->rows_dout2 = hosmi_alloc(hosmi_mul(rows2, out2), sizeof(float));
     t->noise = hosmi_alloc(hosmi_mul(n, D), sizeof(float));
     t->batch_x = hosmi_alloc(hosmi_mul(n, D), sizeof(float));
+    t->point_s1 = hosmi_alloc(D, sizeof(float));
+    t->point_ds1 = hosmi_alloc(D, sizeof(float));
+    t->point_w = hosmi_alloc(D, sizeof(float));
+    t->s2_work = hosmi_alloc(has2 ? hosmi_s2_work_floats(m) : 1, sizeof(float));
     t->rows_level = hosmi_alloc(rows, sizeof(int64_t));
     t->levels = hosmi_alloc(n, sizeof(int64_t));
-    if (!ok || !t->rows_in || !t->rows_out || !t->rows_dout || !t->noise || !t->batch_x ||
-        !t->rows_level || !t->levels) {
+    if (!ok || !t->rows_in || !t->rows_out || !t->rows_dout || !t->rows_out2 ||
+        !t->rows_dout2 || !t->noise || !t->batch_x || !t->point_s1 || !t->point_ds1 ||
+        !t->point_w || !t->s2_work || !t->rows_level || !t->levels) {
         free_workspace(t);
         return hosmi_fail(t->errmsg, HOSM_E_NOMEM, "cannot allocate a workspace for %lld points",
                           (long long)n);
@@ -92,6 +108,9 @@ int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *c
         return hosmi_fail(NULL, HOSM_E_NOMEM, "hosm_trainer_new: out of memory");
     t->model = model;
     t->objective = (int)cfg->ival[HOSM_KEY_OBJECTIVE];
+    t->s2_objective = (int)cfg->ival[HOSM_KEY_S2_OBJECTIVE];
+    t->freeze_s1 = model->arch.s2 != HOSM_S2_NONE && cfg->ival[HOSM_KEY_FREEZE_S1] != 0;
+    t->w1 = cfg->dval[HOSM_KEY_W1];
     t->lr = cfg->dval[HOSM_KEY_LR];
     t->beta1 = cfg->dval[HOSM_KEY_BETA1];
     t->beta2 = cfg->dval[HOSM_KEY_BETA2];
@@ -106,7 +125,7 @@ int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *c
     t->blas.threads = (int)cfg->ival[HOSM_KEY_THREADS];
     hosmi_rng_seed(&t->rng, (uint64_t)t->seed, NOISE_STREAM);
     t->perm_n = -1;
-    const int64_t P = model->net.nparams;
+    const int64_t P = model->nparams;
     t->grad = hosmi_alloc(P, sizeof(float));
     t->adam_m = hosmi_calloc(P, sizeof(float));
     t->adam_v = hosmi_calloc(P, sizeof(float));
@@ -133,64 +152,115 @@ void hosm_trainer_free(hosm_trainer *t)
     free(t);
 }
 
-/* Loss and gradient (into t->grad) of the first-order objective on n points
- * with noise z and levels lv (MATH.md 3.1). Row i of the network batch is the
- * noisy point x_i + sigma_i z_i; for DSM-VR, row n + i is the clean x_i. With
- * a ladder, level l is weighted by sigma_l^2. */
+/* Loss and gradient (into t->grad) on n points with noise z and levels lv.
+ * Network rows, in blocks of n: the noisy points x + sigma z; the clean
+ * points x (for DSM-VR and D2SM-VR); the antithetic points x - sigma z (for
+ * D2SM-VR). s1 runs on every row, s2 on the rows where psi is needed.
+ * Per point the loss is lambda * (c1 L1 + L2) with c1 = w1 / sigma^2 when s2
+ * is trained (0 with s1 frozen) and 1 without s2, and lambda = 1 for one
+ * level or sigma^2 (s1 only) / sigma^4 (with s2) on a ladder; the batch loss
+ * is the mean over points (MATH.md 3.1-3.2, docs/training.md). */
 static double loss_grad(hosm_trainer *t, const float *x, const float *z, const int64_t *lv,
                         int64_t n)
 {
     const hosm_model *m = t->model;
-    const int64_t D = m->arch.dim;
-    const int vr = t->objective == HOSM_OBJ_DSM_VR;
-    const int64_t rows = vr ? 2 * n : n;
+    const int64_t D = m->arch.dim, out2 = m->net2.out;
+    const int has2 = m->arch.s2 != HOSM_S2_NONE;
+    const int vr2 = has2 && t->s2_objective == HOSM_OBJ_D2SM_VR;
+    const int l1 = !t->freeze_s1;
+    const int vr1 = l1 && t->objective == HOSM_OBJ_DSM_VR;
+    const int64_t clean = (vr1 || vr2) ? 1 : 0, anti = vr2 ? 2 : 0;
+    const int64_t rows = (1 + (vr1 || vr2) + vr2) * n, rows2 = vr2 ? rows : n;
     for (int64_t i = 0; i < n; i++) {
         const float s = (float)m->sigmas[lv[i]];
-        for (int64_t j = 0; j < D; j++)
+        for (int64_t j = 0; j < D; j++) {
             t->rows_in[i * D + j] = x[i * D + j] + s * z[i * D + j];
-        t->rows_level[i] = lv[i];
-        if (vr) {
-            memcpy(t->rows_in + (n + i) * D, x + i * D, (size_t)D * sizeof(float));
-            t->rows_level[n + i] = lv[i];
+            if (anti)
+                t->rows_in[(anti * n + i) * D + j] = x[i * D + j] - s * z[i * D + j];
         }
+        if (clean)
+            memcpy(t->rows_in + (clean * n + i) * D, x + i * D, (size_t)D * sizeof(float));
+        for (int64_t b = 0; b < rows / n; b++)
+            t->rows_level[b * n + i] = lv[i];
     }
     hosmi_mlp_forward(&m->net, &t->blas, m->params, t->rows_in, t->rows_level, 0, rows, &t->ws,
                       t->rows_out);
+    memset(t->rows_dout, 0, (size_t)(rows * D) * sizeof(float));
+    if (has2) {
+        hosmi_mlp_forward(&m->net2, &t->blas, hosmi_params2(m), t->rows_in, t->rows_level, 0,
+                          rows2, &t->ws2, t->rows_out2);
+        memset(t->rows_dout2, 0, (size_t)(rows2 * out2) * sizeof(float));
+    }
     double loss = 0.0;
     for (int64_t i = 0; i < n; i++) {
         const double sigma = m->sigmas[lv[i]], inv = 1.0 / sigma;
-        const double w = m->arch.levels > 1 ? sigma * sigma : 1.0;
-        const double g = 2.0 * w * inv / (double)n; /* d loss / d net = g * (d / d s1) / 2 */
+        const double lambda = m->arch.levels == 1 ? 1.0 : has2 ? pow(sigma, 4) : sigma * sigma;
+        const double c1 = !l1 ? 0.0 : has2 ? t->w1 * inv * inv : 1.0;
+        const double scale = lambda / (double)n; /* d(batch loss) / d(point loss) */
+        /* First order: DSM (and the DSM-VR control variate at the clean row). */
         double acc = 0.0;
-        for (int64_t j = 0; j < D; j++) {
-            const int64_t k = i * D + j;
-            double r = ((double)t->rows_out[k] + z[k]) * inv; /* s1 + z / sigma */
-            acc += r * r;
-            t->rows_dout[k] = (float)(g * r);
-            if (vr) {
-                const int64_t c = (n + i) * D + j;
-                double s1 = t->rows_out[c] * inv, zi = z[k] * inv;
-                acc -= 2.0 * s1 * zi + zi * zi;
-                t->rows_dout[c] = (float)(-g * zi);
+        if (c1 != 0.0) {
+            const double g = 2.0 * scale * c1 * inv; /* through s1 = net / sigma */
+            for (int64_t j = 0; j < D; j++) {
+                const int64_t k = i * D + j;
+                double r = ((double)t->rows_out[k] + z[k]) * inv; /* s1 + z / sigma */
+                acc += r * r;
+                t->rows_dout[k] += (float)(g * r);
+                if (vr1) {
+                    const int64_t c = (clean * n + i) * D + j;
+                    double s1 = t->rows_out[c] * inv, zi = z[k] * inv;
+                    acc -= 2.0 * s1 * zi + zi * zi;
+                    t->rows_dout[c] += (float)(-g * zi);
+                }
             }
         }
-        loss += w * acc;
+        double point = c1 * acc;
+        /* Second order: psi = s2 + s1 s1^T against T = w w^T - I / sigma^2. */
+        if (has2) {
+            float *w = t->point_w;
+            for (int64_t j = 0; j < D; j++)
+                w[j] = (float)(z[i * D + j] * inv);
+            static const double vr_alpha[3] = {0.5, 0.0, 0.5}, vr_beta[3] = {-1.0, 2.0, -1.0};
+            for (int64_t b = 0; b < (vr2 ? 3 : 1); b++) {
+                const int64_t row = b * n + i;
+                for (int64_t j = 0; j < D; j++) {
+                    t->point_s1[j] = (float)(t->rows_out[row * D + j] * inv);
+                    t->point_ds1[j] = 0.0f;
+                }
+                const double alpha = vr2 ? vr_alpha[b] : 1.0, beta = vr2 ? vr_beta[b] : -2.0;
+                point += hosmi_s2_term(m, &t->blas, sigma, t->rows_out2 + row * out2,
+                                       t->point_s1, w, alpha, beta, scale,
+                                       t->rows_dout2 + row * out2,
+                                       t->freeze_s1 ? NULL : t->point_ds1, t->s2_work);
+                if (!t->freeze_s1)
+                    for (int64_t j = 0; j < D; j++)
+                        t->rows_dout[row * D + j] += (float)(t->point_ds1[j] * inv);
+            }
+            if (!vr2)
+                point += hosmi_s2_target_norm2(m, sigma, w);
+        }
+        loss += lambda * point;
     }
-    memset(t->grad, 0, (size_t)m->net.nparams * sizeof(float));
-    hosmi_mlp_backward(&m->net, &t->blas, m->params, t->rows_in, t->rows_level, 0, rows, &t->ws,
-                       t->rows_dout, t->grad, NULL);
+    memset(t->grad, 0, (size_t)m->nparams * sizeof(float));
+    if (!t->freeze_s1)
+        hosmi_mlp_backward(&m->net, &t->blas, m->params, t->rows_in, t->rows_level, 0, rows,
+                           &t->ws, t->rows_dout, t->grad, NULL);
+    if (has2)
+        hosmi_mlp_backward(&m->net2, &t->blas, hosmi_params2(m), t->rows_in, t->rows_level, 0,
+                           rows2, &t->ws2, t->rows_dout2, t->grad + m->net.nparams, NULL);
     return loss / (double)n;
 }
 
 /* Adam(W) update with gradient clipping, then the EMA. */
 static void adam_update(hosm_trainer *t)
 {
-    const int64_t P = t->model->net.nparams;
+    /* With s1 frozen only the s2 parameters move. */
+    const int64_t first = t->freeze_s1 ? t->model->net.nparams : 0, P = t->model->nparams;
     float *p = t->model->params;
     double scale = 1.0;
     if (t->clip > 0.0) {
         double sq = 0.0;
-        for (int64_t i = 0; i < P; i++)
+        for (int64_t i = first; i < P; i++)
             sq += (double)t->grad[i] * t->grad[i];
         double norm = sqrt(sq);
         if (norm > t->clip)
@@ -203,7 +273,7 @@ static void adam_update(hosm_trainer *t)
     const float step = (float)(t->lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
     const float eps = (float)t->adam_eps, decay = (float)(t->lr * t->weight_decay);
     const float sc = (float)scale, e = (float)t->ema_decay;
-    for (int64_t i = 0; i < P; i++) {
+    for (int64_t i = first; i < P; i++) {
         float g = t->grad[i] * sc;
         t->adam_m[i] = b1 * t->adam_m[i] + (1.0f - b1) * g;
         t->adam_v[i] = b2 * t->adam_v[i] + (1.0f - b2) * g * g;
@@ -220,7 +290,7 @@ static int step_points(hosm_trainer *t, const float *x, int64_t n, double *loss)
         t->levels[i] = m->arch.levels > 1 ? (int64_t)hosmi_rng_below(&t->rng, (uint64_t)m->arch.levels) : 0;
     hosmi_rng_normal(&t->rng, t->noise, n * m->arch.dim);
     double l = loss_grad(t, x, t->noise, t->levels, n);
-    if (!isfinite(l) || !hosmi_all_finite(t->grad, m->net.nparams))
+    if (!isfinite(l) || !hosmi_all_finite(t->grad, m->nparams))
         return hosmi_fail(t->errmsg, HOSM_E_NONFINITE,
                           "step %lld: the loss or its gradient is not finite; weights unchanged "
                           "(lower the learning rate or set 'clip')",
@@ -272,7 +342,7 @@ int hosm_trainer_gradient(hosm_trainer *t, const float *x, const float *noise,
         t->levels[i] = l;
     }
     double l = loss_grad(t, x, noise, t->levels, n);
-    memcpy(grad, t->grad, (size_t)t->model->net.nparams * sizeof(float));
+    memcpy(grad, t->grad, (size_t)t->model->nparams * sizeof(float));
     if (loss)
         *loss = l;
     return HOSM_OK;
@@ -353,7 +423,7 @@ int hosm_trainer_copy_ema(const hosm_trainer *t, hosm_model *dst)
     if (!hosmi_same_arch(t->model, dst))
         return hosmi_fail(dst->errmsg, HOSM_E_MISMATCH,
                           "hosm_trainer_copy_ema: dst has another architecture");
-    memcpy(dst->params, t->ema, (size_t)dst->net.nparams * sizeof(float));
+    memcpy(dst->params, t->ema, (size_t)dst->nparams * sizeof(float));
     return HOSM_OK;
 }
 
@@ -361,7 +431,7 @@ int hosm_trainer_copy_ema(const hosm_trainer *t, hosm_model *dst)
 
 static void write_checkpoint(hosmi_writer *w, const hosm_trainer *t)
 {
-    const int64_t P = t->model->net.nparams;
+    const int64_t P = t->model->nparams;
     hosmi_model_write(w, t->model);
     hosmi_w_section(w, TAG_ADAM);
     hosmi_w_u64(w, (uint64_t)t->step);
@@ -470,7 +540,7 @@ int hosm_trainer_load_mem(hosm_trainer *t, const void *buf, int64_t size)
         return hosmi_fail(t->errmsg, HOSM_E_NULL, "hosm_trainer_load: buf is NULL");
     if (size < 0)
         return hosmi_fail(t->errmsg, HOSM_E_ARG, "hosm_trainer_load: size is negative");
-    const int64_t P = t->model->net.nparams;
+    const int64_t P = t->model->nparams;
     ckpt_state c = {.nparams = P};
     c.m = hosmi_alloc(P, sizeof(float));
     c.v = hosmi_alloc(P, sizeof(float));

@@ -1,0 +1,22 @@
+/* Small dense symmetric eigenproblems and Lanczos, in double precision. */
+#ifndef HOSM_LINALG_H
+#define HOSM_LINALG_H
+
+#include "core/internal.h"
+
+/* Eigen-decomposition of the symmetric n x n matrix a (row-major; destroyed)
+ * by cyclic Jacobi rotations: eigenvalues into w in descending order, unit
+ * eigenvectors into the columns of v (v[i * n + j] is entry i of vector j). */
+void hosmi_sym_eig(int64_t n, double *a, double *w, double *v);
+
+/* y = A x for a symmetric operator of dimension n. */
+typedef void (*hosmi_apply_fn)(const double *x, double *y, void *ctx);
+
+/* The k largest eigenpairs of a symmetric operator by Lanczos with full
+ * reorthogonalisation (restarted with a fresh direction on an invariant
+ * subspace): vals (k, descending), vecs (k x n, unit rows). Returns 0, or
+ * -1 when memory runs out. */
+int hosmi_lanczos_topk(int64_t n, int64_t k, hosmi_apply_fn apply, void *ctx, double *vals,
+                       double *vecs);
+
+#endif
