@@ -228,7 +228,11 @@ typedef int (*hosm_progress_fn)(int64_t step, double value, void *user_data);
  * "hidden", "depth" hidden layers, activation "act". With one level the noise
  * level is "sigma"; with L > 1 levels the ladder is geometric from sigma_max
  * (level 0) down to sigma_min (level L-1) and each level adds its own learned
- * bias to the first hidden layer. Weights are initialised from "seed". */
+ * bias to the first hidden layer. Weights are initialised from "seed".
+ * With "s2" other than none the model also has an s2 network (its own
+ * "s2_hidden" and "s2_depth", the same level conditioning) whose outputs,
+ * scaled by 1/sigma^2, form the structured Hessian (docs/second-order.md).
+ * The flat parameter vector holds the s1 network's parameters, then s2's. */
 /** @{ */
 typedef struct hosm_model hosm_model;
 
@@ -339,8 +343,12 @@ HOSM_API const char *hosm_model_errmsg(const hosm_model *model);
 /** @name Trainers
  * A trainer updates a model's weights with Adam on the chosen objective. The
  * model must outlive the trainer and must not be queried from another thread
- * during a step. With L > 1 levels each point of a batch gets a uniformly
- * drawn level and the loss weights level l by sigma_l^2 (docs/training.md). */
+ * during a step. The loss is the first-order objective ("objective") for a
+ * model without s2, and w1 * L1 / sigma^2 + L2 with the second-order
+ * objective L2 ("s2_objective") otherwise, L2 alone with "freeze_s1" (s1 is
+ * then detached and not updated). With L > 1 levels each point of a batch
+ * gets a uniformly drawn level and its loss is weighted by sigma_l^2
+ * (without s2) or sigma_l^4 (with s2) (docs/training.md). */
 /** @{ */
 typedef struct hosm_trainer hosm_trainer;
 
