@@ -113,6 +113,50 @@ int64_t hosmi_w_end(hosmi_writer *w)
     return total;
 }
 
+int64_t hosmi_encoded_size(const char *magic, hosmi_encode_fn fn, const void *obj)
+{
+    hosmi_writer w;
+    hosmi_w_begin(&w, NULL, magic);
+    fn(&w, obj);
+    return hosmi_w_end(&w);
+}
+
+int hosmi_encode(const char *fname, const char *magic, hosmi_encode_fn fn, const void *obj,
+                 void *buf, int64_t cap, int64_t *written)
+{
+    int64_t size = hosmi_encoded_size(magic, fn, obj);
+    if (!buf)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: buf is NULL", fname);
+    if (cap < size)
+        return hosmi_fail(NULL, HOSM_E_BUFFER, "%s: %lld bytes needed, %lld given", fname,
+                          (long long)size, (long long)cap);
+    hosmi_writer w;
+    hosmi_w_begin(&w, buf, magic);
+    fn(&w, obj);
+    hosmi_w_end(&w);
+    if (written)
+        *written = size;
+    return HOSM_OK;
+}
+
+int hosmi_save(const char *fname, const char *magic, hosmi_encode_fn fn, const void *obj,
+               const char *path)
+{
+    if (!path)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: path is NULL", fname);
+    int64_t size = hosmi_encoded_size(magic, fn, obj);
+    void *buf = hosmi_alloc(size, 1);
+    if (!buf)
+        return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fname);
+    hosmi_encode(fname, magic, fn, obj, buf, size, NULL);
+    char msg[HOSMI_MSG_CAP];
+    int st = hosmi_write_file(path, buf, size, msg);
+    free(buf);
+    if (st)
+        return hosmi_fail(NULL, st, "%s: %s", fname, msg);
+    return HOSM_OK;
+}
+
 int hosmi_r_open(hosmi_reader *r, const void *buf, int64_t size, const char *magic,
                  uint32_t *sections, char *msg)
 {

@@ -490,55 +490,31 @@ int hosmi_model_read(hosmi_reader *r, uint32_t sections, hosm_model **out, hosmi
     return HOSM_OK;
 }
 
+static void encode_model(hosmi_writer *w, const void *model)
+{
+    hosmi_model_write(w, model);
+}
+
 int hosm_model_save_size(const hosm_model *model, int64_t *bytes)
 {
     NEED_MODEL("hosm_model_save_size");
     if (!bytes)
         return hosmi_fail(NULL, HOSM_E_NULL, "hosm_model_save_size: bytes is NULL");
-    hosmi_writer w;
-    hosmi_w_begin(&w, NULL, HOSMI_MAGIC_MODEL);
-    hosmi_model_write(&w, model);
-    *bytes = hosmi_w_end(&w);
+    *bytes = hosmi_encoded_size(HOSMI_MAGIC_MODEL, encode_model, model);
     return HOSM_OK;
 }
 
 int hosm_model_save_mem(const hosm_model *model, void *buf, int64_t cap, int64_t *written)
 {
-    int64_t size;
-    int st = hosm_model_save_size(model, &size);
-    if (st)
-        return st;
-    if (!buf)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_model_save_mem: buf is NULL");
-    if (cap < size)
-        return hosmi_fail(NULL, HOSM_E_BUFFER, "hosm_model_save_mem: %lld bytes needed, %lld given",
-                          (long long)size, (long long)cap);
-    hosmi_writer w;
-    hosmi_w_begin(&w, buf, HOSMI_MAGIC_MODEL);
-    hosmi_model_write(&w, model);
-    hosmi_w_end(&w);
-    if (written)
-        *written = size;
-    return HOSM_OK;
+    NEED_MODEL("hosm_model_save_mem");
+    return hosmi_encode("hosm_model_save_mem", HOSMI_MAGIC_MODEL, encode_model, model, buf, cap,
+                        written);
 }
 
 int hosm_model_save(const hosm_model *model, const char *path)
 {
     NEED_MODEL("hosm_model_save");
-    if (!path)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_model_save: path is NULL");
-    int64_t size;
-    hosm_model_save_size(model, &size);
-    void *buf = hosmi_alloc(size, 1);
-    if (!buf)
-        return hosmi_fail(NULL, HOSM_E_NOMEM, "hosm_model_save: out of memory");
-    hosm_model_save_mem(model, buf, size, NULL);
-    char msg[HOSMI_MSG_CAP];
-    int st = hosmi_write_file(path, buf, size, msg);
-    free(buf);
-    if (st)
-        return hosmi_fail(NULL, st, "hosm_model_save: %s", msg);
-    return HOSM_OK;
+    return hosmi_save("hosm_model_save", HOSMI_MAGIC_MODEL, encode_model, model, path);
 }
 
 int hosm_model_load_mem(hosm_model **out, const void *buf, int64_t size)

@@ -32,6 +32,22 @@ struct hosm_mixture {
 
 /* ---- small dense linear algebra (row-major, D x D) ---------------------- */
 
+/* Dot product with four partial sums (independent chains keep the FPU busy). */
+static double dot(const double *a, const double *b, int64_t n)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++)
+        s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
 /* In-place lower Cholesky factor of the symmetric a (only the lower triangle
  * is read; the strict upper triangle is zeroed). Returns 0 on success, -1 when
  * a is not numerically positive definite: a pivot that is not positive and
@@ -42,19 +58,14 @@ static int cholesky(double *a, int64_t D)
     const double tiny = (double)D * DBL_EPSILON;
     for (int64_t j = 0; j < D; j++) {
         double *aj = a + j * D;
-        double d = aj[j];
-        for (int64_t m = 0; m < j; m++)
-            d -= aj[m] * aj[m];
+        const double d = aj[j] - dot(aj, aj, j);
         if (!(d > tiny * aj[j]) || !isfinite(d))
             return -1;
         const double ljj = sqrt(d);
         aj[j] = ljj;
         for (int64_t i = j + 1; i < D; i++) {
             double *ai = a + i * D;
-            double s = ai[j];
-            for (int64_t m = 0; m < j; m++)
-                s -= ai[m] * aj[m];
-            ai[j] = s / ljj;
+            ai[j] = (ai[j] - dot(ai, aj, j)) / ljj;
         }
         for (int64_t m = j + 1; m < D; m++)
             aj[m] = 0.0;
@@ -62,53 +73,23 @@ static int cholesky(double *a, int64_t D)
     return 0;
 }
 
-/* y = L^-1 b (forward substitution); y may equal b. */
-static void solve_lower(const double *L, int64_t D, const double *b, double *y)
-{
-    for (int64_t i = 0; i < D; i++) {
-        const double *li = L + i * D;
-        double s = b[i];
-        for (int64_t m = 0; m < i; m++)
-            s -= li[m] * y[m];
-        y[i] = s / li[i];
-    }
-}
-
-/* x = L^-T y (back substitution on the transpose); x may equal y. */
-static void solve_lower_t(const double *L, int64_t D, const double *y, double *x)
-{
-    if (x != y)
-        memcpy(x, y, (size_t)D * sizeof *x);
-    for (int64_t i = D - 1; i >= 0; i--) {
-        x[i] /= L[i * D + i];
-        const double xi = x[i];
-        const double *li = L + i * D;
-        for (int64_t m = 0; m < i; m++)
-            x[m] -= li[m] * xi;
-    }
-}
-
-/* inv = (L L^T)^-1 = L^-T L^-1, exactly symmetric. work: D x D. */
+/* inv = (L L^T)^-1, exactly symmetric. work: D x D, receives U = L^-T (upper
+ * triangular), built row by row: row j of U is column j of L^-1. */
 static void chol_inverse(const double *L, int64_t D, double *inv, double *work)
 {
-    /* work = L^-1 (lower triangular), column by column. */
-    memset(work, 0, (size_t)(D * D) * sizeof *work);
+    double *U = work;
     for (int64_t j = 0; j < D; j++) {
-        work[j * D + j] = 1.0 / L[j * D + j];
-        for (int64_t i = j + 1; i < D; i++) {
-            const double *li = L + i * D;
-            double s = 0.0;
-            for (int64_t m = j; m < i; m++)
-                s -= li[m] * work[m * D + j];
-            work[i * D + j] = s / li[i];
-        }
+        double *uj = U + j * D;
+        for (int64_t i = 0; i < j; i++)
+            uj[i] = 0.0;
+        uj[j] = 1.0 / L[j * D + j];
+        for (int64_t i = j + 1; i < D; i++)
+            uj[i] = -dot(L + i * D + j, uj + j, i - j) / L[i * D + i];
     }
-    /* inv_ij = sum_{m >= max(i, j)} W_mi W_mj, upper triangle then mirrored. */
+    /* inv_ij = sum_{m >= max(i, j)} U_im U_jm: upper triangle, then mirrored. */
     for (int64_t i = 0; i < D; i++)
         for (int64_t j = i; j < D; j++) {
-            double s = 0.0;
-            for (int64_t m = j; m < D; m++)
-                s += work[m * D + i] * work[m * D + j];
+            const double s = dot(U + i * D + j, U + j * D + j, D - j);
             inv[i * D + j] = s;
             inv[j * D + i] = s;
         }
@@ -270,8 +251,12 @@ int hosm_mixture_sample(const hosm_mixture *mix, uint64_t seed, int64_t n, float
     if (!out)
         return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
     float *z = hosmi_alloc(D, sizeof(float));
-    if (!z)
+    double *zd = hosmi_alloc(D, sizeof(double));
+    if (!z || !zd) {
+        free(z);
+        free(zd);
         return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
+    }
     hosmi_rng rng;
     hosmi_rng_seed(&rng, seed, SAMPLE_STREAM);
     const int64_t DD = D * D;
@@ -287,21 +272,79 @@ int hosm_mixture_sample(const hosm_mixture *mix, uint64_t seed, int64_t n, float
                 lo = mid + 1;
         }
         hosmi_rng_normal(&rng, z, D);
+        for (int64_t i = 0; i < D; i++)
+            zd[i] = (double)z[i];
         const double *mu = mix->mu + lo * D, *L = mix->chol + lo * DD;
         float *o = out + p * D;
-        for (int64_t i = 0; i < D; i++) {
-            const double *li = L + i * D;
-            double s = mu[i];
-            for (int64_t m = 0; m <= i; m++)
-                s += li[m] * (double)z[m];
-            o[i] = (float)s;
-        }
+        for (int64_t i = 0; i < D; i++)
+            o[i] = (float)(mu[i] + dot(L + i * D, zd, i + 1));
     }
     free(z);
+    free(zd);
     return HOSM_OK;
 }
 
-/* ---- queries ------------------------------------------------------------- */
+/* ---- queries --------------------------------------------------------------
+ * Points are processed in blocks of BLK, stored transposed (D x BLK, one
+ * column a point), so that every inner loop runs over the BLK points of a
+ * block: a fixed-length loop without dependences between iterations, which
+ * compilers vectorise. The last block is padded with zeros. */
+
+#define BLK 32
+
+/* Kernels over the BLK points of a block. The restrict parameters let the
+ * compiler vectorise them once inlined. */
+static void blk_sub(double *restrict y, const double *restrict x, double v)
+{
+    for (int p = 0; p < BLK; p++)
+        y[p] = x[p] - v;
+}
+
+static void blk_axpy(double *restrict y, const double *restrict x, double a)
+{
+    for (int p = 0; p < BLK; p++)
+        y[p] += a * x[p];
+}
+
+static void blk_div(double *restrict y, double d)
+{
+    for (int p = 0; p < BLK; p++)
+        y[p] /= d;
+}
+
+static void blk_neg(double *restrict y)
+{
+    for (int p = 0; p < BLK; p++)
+        y[p] = -y[p];
+}
+
+static void blk_sumsq(double *restrict q, const double *restrict y)
+{
+    for (int p = 0; p < BLK; p++)
+        q[p] += y[p] * y[p];
+}
+
+/* y += a .* x */
+static void blk_fma(double *restrict y, const double *restrict a, const double *restrict x)
+{
+    for (int p = 0; p < BLK; p++)
+        y[p] += a[p] * x[p];
+}
+
+/* y = s (y - x) */
+static void blk_center(double *restrict y, const double *restrict x, double s)
+{
+    for (int p = 0; p < BLK; p++)
+        y[p] = s * (y[p] - x[p]);
+}
+
+/* y += a .* x + m b */
+static void blk_rank1(double *restrict y, const double *restrict a, const double *restrict x,
+                      double m, const double *restrict b)
+{
+    for (int p = 0; p < BLK; p++)
+        y[p] += a[p] * x[p] + m * b[p];
+}
 
 enum query_kind { Q_LOGDENS, Q_SCORE, Q_HESS, Q_PMEAN, Q_PCOV };
 
@@ -309,17 +352,17 @@ static const char *const query_name[] = {
     "hosm_mixture_log_density", "hosm_mixture_score", "hosm_mixture_hessian",
     "hosm_mixture_posterior_mean", "hosm_mixture_posterior_cov"};
 
-/* Per-call state: factors of the C_k at one sigma, and per-point scratch. */
+/* Per-call state: factors of the C_k at one sigma, and per-block scratch. */
 typedef struct {
-    double *chol;   /* k x D x D: Cholesky factors of C_k */
-    double *logc;   /* k: log w_k - (D log(2 pi) + log det C_k) / 2 */
-    double *mats;   /* k x D x D: C_k^-1 (Hessian) or sigma^2 Sigma_k C_k^-1 (cov); or NULL */
-    double *g;      /* k x D: g_k = -C_k^-1 (x - mu_k) */
-    double *a;      /* k: log w_k + log N(x; mu_k, C_k), then responsibilities */
-    double *x;      /* D: the point in double */
-    double *s1;     /* D */
-    double *d;      /* D: scratch of the matrix queries */
-    double *acc;    /* D x D accumulator (Hessian / cov), or NULL */
+    double *chol; /* k x D x D: Cholesky factors of C_k */
+    double *logc; /* k: log w_k - (D log(2 pi) + log det C_k) / 2 */
+    double *mats; /* k x D x D: C_k^-1 (Hessian) or sigma^2 Sigma_k C_k^-1 (cov), or NULL */
+    double *xt;   /* D x BLK: the points of the block */
+    double *g;    /* k x D x BLK: g_k = -C_k^-1 (x - mu_k), later d_k (see eval_matrix) */
+    double *a;    /* k x BLK: log w_k + log N(x; mu_k, C_k), then responsibilities */
+    double *s1;   /* D x BLK */
+    double *lq;   /* BLK: log q */
+    double *row;  /* D x BLK: one row of the matrix outputs, or NULL */
 } query_ws;
 
 static void ws_free(query_ws *w)
@@ -327,12 +370,12 @@ static void ws_free(query_ws *w)
     free(w->chol);
     free(w->logc);
     free(w->mats);
+    free(w->xt);
     free(w->g);
     free(w->a);
-    free(w->x);
     free(w->s1);
-    free(w->d);
-    free(w->acc);
+    free(w->lq);
+    free(w->row);
 }
 
 /* Factor every C_k = Sigma_k + sigma^2 I once, and precompute what the query
@@ -340,23 +383,27 @@ static void ws_free(query_ws *w)
 static int ws_init(query_ws *w, const hosm_mixture *mix, double sigma, enum query_kind kind,
                    const char *fn)
 {
-    const int64_t k = mix->k, D = mix->dim, DD = D * D, kD = k * D, kDD = k * DD;
+    const int64_t k = mix->k, D = mix->dim, DD = D * D;
+    const int64_t kDD = hosmi_mul(k, DD), DB = hosmi_mul(D, BLK), kDB = hosmi_mul(k, DB);
     const int need_mats = kind == Q_HESS || kind == Q_PCOV;
     memset(w, 0, sizeof *w);
-    w->chol = hosmi_alloc(kDD, sizeof(double));
-    w->logc = hosmi_alloc(k, sizeof(double));
-    w->g = hosmi_alloc(kD, sizeof(double));
-    w->a = hosmi_alloc(k, sizeof(double));
-    w->x = hosmi_alloc(D, sizeof(double));
-    w->s1 = hosmi_alloc(D, sizeof(double));
-    w->d = hosmi_alloc(D, sizeof(double));
-    if (need_mats) {
-        w->mats = hosmi_alloc(kDD, sizeof(double));
-        w->acc = hosmi_alloc(DD, sizeof(double));
+    double *tmp = NULL;
+    if (kDD >= 0 && DB >= 0 && kDB >= 0) {
+        w->chol = hosmi_alloc(kDD, sizeof(double));
+        w->logc = hosmi_alloc(k, sizeof(double));
+        w->xt = hosmi_alloc(DB, sizeof(double));
+        w->g = hosmi_alloc(kDB, sizeof(double));
+        w->a = hosmi_alloc(k * BLK, sizeof(double));
+        w->s1 = hosmi_alloc(DB, sizeof(double));
+        w->lq = hosmi_alloc(BLK, sizeof(double));
+        if (need_mats) {
+            w->mats = hosmi_alloc(kDD, sizeof(double));
+            w->row = hosmi_alloc(DB, sizeof(double));
+            tmp = hosmi_alloc(2 * DD, sizeof(double));
+        }
     }
-    double *tmp = need_mats ? hosmi_alloc(2 * DD, sizeof(double)) : NULL;
-    if (!w->chol || !w->logc || !w->g || !w->a || !w->x || !w->s1 || !w->d ||
-        (need_mats && (!w->mats || !w->acc || !tmp))) {
+    if (!w->chol || !w->logc || !w->xt || !w->g || !w->a || !w->s1 || !w->lq ||
+        (need_mats && (!w->mats || !w->row || !tmp))) {
         free(tmp);
         ws_free(w);
         return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
@@ -390,16 +437,15 @@ static int ws_init(query_ws *w, const hosm_mixture *mix, double sigma, enum quer
         } else {
             /* Posterior covariance of component c: Sigma - Sigma C^-1 Sigma
              * = sigma^2 Sigma C^-1 (Sigma and C commute, so it is symmetric);
-             * this product form stays accurate when sigma^2 dominates Sigma. */
+             * this product form stays accurate when sigma^2 dominates Sigma.
+             * Column j of C^-1 is its row j. */
             double *Ci = tmp + DD;
             chol_inverse(L, D, Ci, tmp);
             for (int64_t i = 0; i < D; i++)
                 for (int64_t j = i; j < D; j++) {
-                    double s = 0.0;
-                    for (int64_t m = 0; m < D; m++)
-                        s += S[i * D + m] * Ci[m * D + j];
-                    M[i * D + j] = s2 * s;
-                    M[j * D + i] = s2 * s;
+                    const double v = s2 * dot(S + i * D, Ci + j * D, D);
+                    M[i * D + j] = v;
+                    M[j * D + i] = v;
                 }
         }
     }
@@ -407,72 +453,118 @@ static int ws_init(query_ws *w, const hosm_mixture *mix, double sigma, enum quer
     return HOSM_OK;
 }
 
-/* For the point w->x: g_k, responsibilities (into w->a) and s1; returns the
- * log-density. */
-static double eval_point(query_ws *w, const hosm_mixture *mix)
+/* For the block in w->xt: g_k, responsibilities (into w->a), s1 and log q. */
+static void eval_block(query_ws *w, const hosm_mixture *mix)
 {
     const int64_t k = mix->k, D = mix->dim, DD = D * D;
-    double amax = -INFINITY;
+    double q[BLK];
     for (int64_t c = 0; c < k; c++) {
-        double *g = w->g + c * D;
+        double *Y = w->g + c * D * BLK;
         const double *mu = mix->mu + c * D, *L = w->chol + c * DD;
+        /* Y = L^-1 (x - mu), row by row (forward substitution). */
+        for (int64_t i = 0; i < D; i++) {
+            double *yi = Y + i * BLK;
+            const double *li = L + i * D;
+            blk_sub(yi, w->xt + i * BLK, mu[i]);
+            for (int64_t m = 0; m < i; m++)
+                blk_axpy(yi, Y + m * BLK, -li[m]);
+            blk_div(yi, li[i]);
+        }
+        for (int p = 0; p < BLK; p++)
+            q[p] = 0.0;
         for (int64_t i = 0; i < D; i++)
-            g[i] = w->x[i] - mu[i];
-        solve_lower(L, D, g, g); /* y = L^-1 (x - mu) */
-        double q = 0.0;
+            blk_sumsq(q, Y + i * BLK);
+        /* Y = L^-T Y = C^-1 (x - mu) (back substitution, by columns of L^T). */
+        for (int64_t i = D - 1; i >= 0; i--) {
+            double *yi = Y + i * BLK;
+            const double *li = L + i * D;
+            blk_div(yi, li[i]);
+            for (int64_t m = 0; m < i; m++)
+                blk_axpy(Y + m * BLK, yi, -li[m]);
+        }
         for (int64_t i = 0; i < D; i++)
-            q += g[i] * g[i];
-        solve_lower_t(L, D, g, g); /* C^-1 (x - mu) */
-        for (int64_t i = 0; i < D; i++)
-            g[i] = -g[i];
-        w->a[c] = w->logc[c] - 0.5 * q;
-        if (w->a[c] > amax)
-            amax = w->a[c];
+            blk_neg(Y + i * BLK);
+        double *restrict ac = w->a + c * BLK;
+        const double lc = w->logc[c];
+        for (int p = 0; p < BLK; p++)
+            ac[p] = lc - 0.5 * q[p];
     }
-    double sum = 0.0;
+    /* Responsibilities and log q by log-sum-exp over the components. */
+    double amax[BLK], sum[BLK];
+    for (int p = 0; p < BLK; p++) {
+        amax[p] = -HUGE_VAL;
+        sum[p] = 0.0;
+    }
     for (int64_t c = 0; c < k; c++) {
-        w->a[c] = exp(w->a[c] - amax);
-        sum += w->a[c];
+        const double *restrict ac = w->a + c * BLK;
+        for (int p = 0; p < BLK; p++)
+            amax[p] = ac[p] > amax[p] ? ac[p] : amax[p];
     }
-    for (int64_t i = 0; i < D; i++)
+    for (int64_t c = 0; c < k; c++) {
+        double *restrict ac = w->a + c * BLK;
+        for (int p = 0; p < BLK; p++) {
+            ac[p] = exp(ac[p] - amax[p]);
+            sum[p] += ac[p];
+        }
+    }
+    for (int p = 0; p < BLK; p++)
+        w->lq[p] = amax[p] + log(sum[p]);
+    for (int64_t i = 0; i < D * BLK; i++)
         w->s1[i] = 0.0;
     for (int64_t c = 0; c < k; c++) {
-        w->a[c] /= sum;
-        const double r = w->a[c], *g = w->g + c * D;
+        double *restrict ac = w->a + c * BLK;
+        for (int p = 0; p < BLK; p++)
+            ac[p] /= sum[p];
+        const double *g = w->g + c * D * BLK;
         for (int64_t i = 0; i < D; i++)
-            w->s1[i] += r * g[i];
+            blk_fma(w->s1 + i * BLK, ac, g + i * BLK);
     }
-    return amax + log(sum);
 }
 
-/* The D x D result of the point into w->acc (upper triangle only):
- *   Hessian:  sum_k r_k (d_k d_k^T - C_k^-1),             d_k = g_k - s1
- *   cov:      sum_k r_k (P_k + e_k e_k^T),                e_k = sigma^2 d_k
+/* The D x D results of the block's first nb points into out (n x D x D
+ * floats, starting at the block's first point):
+ *   Hessian:  sum_k r_k (d_k d_k^T - C_k^-1),   d_k = g_k - s1
+ *   cov:      sum_k r_k (P_k + e_k e_k^T),      e_k = sigma^2 d_k
  * Both equal MATH.md 5 (s2 = sum r (g g^T - C^-1) - s1 s1^T; cov = sigma^4 s2
  * + sigma^2 I); the centred form avoids cancellation and makes the covariance
- * a sum of positive semidefinite terms. */
-static void eval_matrix(query_ws *w, const hosm_mixture *mix, double sigma, enum query_kind kind)
+ * a sum of positive semidefinite terms. The upper triangle is computed (one
+ * row at a time for all points of the block) and mirrored, so the results are
+ * exactly symmetric. */
+static void eval_matrix(query_ws *w, const hosm_mixture *mix, double sigma, enum query_kind kind,
+                        int64_t nb, float *out)
 {
     const int64_t k = mix->k, D = mix->dim, DD = D * D;
     const double sign = kind == Q_HESS ? -1.0 : 1.0;
     const double scale = kind == Q_HESS ? 1.0 : sigma * sigma;
-    for (int64_t i = 0; i < DD; i++)
-        w->acc[i] = 0.0;
-    double *d = w->d;
+    /* g_k -> d_k (or e_k) in place. */
     for (int64_t c = 0; c < k; c++) {
-        const double r = w->a[c];
-        if (r == 0.0)
-            continue;
-        const double *g = w->g + c * D, *M = w->mats + c * DD;
+        double *g = w->g + c * D * BLK;
         for (int64_t i = 0; i < D; i++)
-            d[i] = scale * (g[i] - w->s1[i]);
-        for (int64_t i = 0; i < D; i++) {
-            const double rdi = r * d[i];
-            double *ai = w->acc + i * D;
-            const double *mi = M + i * D;
+            blk_center(g + i * BLK, w->s1 + i * BLK, scale);
+    }
+    double rd[BLK];
+    for (int64_t i = 0; i < D; i++) {
+        for (int64_t j = i * BLK; j < D * BLK; j++)
+            w->row[j] = 0.0;
+        for (int64_t c = 0; c < k; c++) {
+            const double *r = w->a + c * BLK;
+            const double *d = w->g + c * D * BLK, *M = w->mats + c * DD + i * D;
+            for (int p = 0; p < BLK; p++)
+                rd[p] = r[p] * d[i * BLK + p];
             for (int64_t j = i; j < D; j++)
-                ai[j] += rdi * d[j] + sign * r * mi[j];
+                blk_rank1(w->row + j * BLK, rd, d + j * BLK, sign * M[j], r);
         }
+        for (int64_t p = 0; p < nb; p++) {
+            float *o = out + p * DD + i * D;
+            for (int64_t j = i; j < D; j++)
+                o[j] = (float)w->row[j * BLK + p];
+        }
+    }
+    for (int64_t p = 0; p < nb; p++) {
+        float *o = out + p * DD;
+        for (int64_t i = 1; i < D; i++)
+            for (int64_t j = 0; j < i; j++)
+                o[i * D + j] = o[j * D + i];
     }
 }
 
@@ -512,35 +604,40 @@ static int query(const hosm_mixture *mix, enum query_kind kind, double sigma, co
     if (st)
         return st;
     const double s2 = sigma * sigma;
-    for (int64_t p = 0; p < n; p++) {
-        const float *xp = x + p * D;
-        for (int64_t i = 0; i < D; i++)
-            w.x[i] = (double)xp[i];
-        const double logq = eval_point(&w, mix);
+    for (int64_t p0 = 0; p0 < n; p0 += BLK) {
+        const int64_t nb = n - p0 < BLK ? n - p0 : BLK;
+        const float *xb = x + p0 * D;
+        for (int64_t i = 0; i < D; i++) {
+            double *xi = w.xt + i * BLK;
+            for (int64_t p = 0; p < nb; p++)
+                xi[p] = (double)xb[p * D + i];
+            for (int64_t p = nb; p < BLK; p++)
+                xi[p] = 0.0;
+        }
+        eval_block(&w, mix);
         switch (kind) {
         case Q_LOGDENS:
-            outd[p] = logq;
+            for (int64_t p = 0; p < nb; p++)
+                outd[p0 + p] = w.lq[p];
             break;
         case Q_SCORE:
-            for (int64_t i = 0; i < D; i++)
-                outf[p * D + i] = (float)w.s1[i];
+            for (int64_t p = 0; p < nb; p++) {
+                float *o = outf + (p0 + p) * D;
+                for (int64_t i = 0; i < D; i++)
+                    o[i] = (float)w.s1[i * BLK + p];
+            }
             break;
         case Q_PMEAN:
-            for (int64_t i = 0; i < D; i++)
-                outf[p * D + i] = (float)(w.x[i] + s2 * w.s1[i]);
+            for (int64_t p = 0; p < nb; p++) {
+                float *o = outf + (p0 + p) * D;
+                for (int64_t i = 0; i < D; i++)
+                    o[i] = (float)(w.xt[i * BLK + p] + s2 * w.s1[i * BLK + p]);
+            }
             break;
         case Q_HESS:
-        case Q_PCOV: {
-            eval_matrix(&w, mix, sigma, kind);
-            float *o = outf + p * DD;
-            for (int64_t i = 0; i < D; i++)
-                for (int64_t j = i; j < D; j++) {
-                    const float v = (float)w.acc[i * D + j];
-                    o[i * D + j] = v;
-                    o[j * D + i] = v;
-                }
+        case Q_PCOV:
+            eval_matrix(&w, mix, sigma, kind, nb, outf + p0 * DD);
             break;
-        }
         }
     }
     ws_free(&w);

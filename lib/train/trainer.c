@@ -429,8 +429,9 @@ int hosm_trainer_copy_ema(const hosm_trainer *t, hosm_model *dst)
 
 /* ---- checkpoints ---- */
 
-static void write_checkpoint(hosmi_writer *w, const hosm_trainer *t)
+static void write_checkpoint(hosmi_writer *w, const void *obj)
 {
+    const hosm_trainer *t = obj;
     const int64_t P = t->model->nparams;
     hosmi_model_write(w, t->model);
     hosmi_w_section(w, TAG_ADAM);
@@ -451,50 +452,23 @@ int hosm_trainer_save_size(const hosm_trainer *t, int64_t *bytes)
 {
     if (!t || !bytes)
         return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_save_size: trainer or bytes is NULL");
-    hosmi_writer w;
-    hosmi_w_begin(&w, NULL, HOSMI_MAGIC_CHECKPOINT);
-    write_checkpoint(&w, t);
-    *bytes = hosmi_w_end(&w);
+    *bytes = hosmi_encoded_size(HOSMI_MAGIC_CHECKPOINT, write_checkpoint, t);
     return HOSM_OK;
 }
 
 int hosm_trainer_save_mem(const hosm_trainer *t, void *buf, int64_t cap, int64_t *written)
 {
-    int64_t size;
-    int st = hosm_trainer_save_size(t, &size);
-    if (st)
-        return st;
-    if (!buf)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_save_mem: buf is NULL");
-    if (cap < size)
-        return hosmi_fail(NULL, HOSM_E_BUFFER,
-                          "hosm_trainer_save_mem: %lld bytes needed, %lld given", (long long)size,
-                          (long long)cap);
-    hosmi_writer w;
-    hosmi_w_begin(&w, buf, HOSMI_MAGIC_CHECKPOINT);
-    write_checkpoint(&w, t);
-    hosmi_w_end(&w);
-    if (written)
-        *written = size;
-    return HOSM_OK;
+    if (!t)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_save_mem: trainer is NULL");
+    return hosmi_encode("hosm_trainer_save_mem", HOSMI_MAGIC_CHECKPOINT, write_checkpoint, t, buf,
+                        cap, written);
 }
 
 int hosm_trainer_save(const hosm_trainer *t, const char *path)
 {
-    if (!t || !path)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_save: trainer or path is NULL");
-    int64_t size;
-    hosm_trainer_save_size(t, &size);
-    void *buf = hosmi_alloc(size, 1);
-    if (!buf)
-        return hosmi_fail(NULL, HOSM_E_NOMEM, "hosm_trainer_save: out of memory");
-    hosm_trainer_save_mem(t, buf, size, NULL);
-    char msg[HOSMI_MSG_CAP];
-    int st = hosmi_write_file(path, buf, size, msg);
-    free(buf);
-    if (st)
-        return hosmi_fail(NULL, st, "hosm_trainer_save: %s", msg);
-    return HOSM_OK;
+    if (!t)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_save: trainer is NULL");
+    return hosmi_save("hosm_trainer_save", HOSMI_MAGIC_CHECKPOINT, write_checkpoint, t, path);
 }
 
 /* Where the trainer sections of a checkpoint are read to, before commit. */
