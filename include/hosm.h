@@ -231,7 +231,9 @@ typedef int (*hosm_progress_fn)(int64_t step, double value, void *user_data);
  * bias to the first hidden layer. Weights are initialised from "seed".
  * With "s2" other than none the model also has an s2 network (its own
  * "s2_hidden" and "s2_depth", the same level conditioning) whose outputs,
- * scaled by 1/sigma^2, form the structured Hessian (docs/second-order.md).
+ * scaled so that s2 carries 1/sigma^2 (U of a low-rank s2 by 1/sigma, its
+ * diagonal and a full s2 by 1/sigma^2), form the structured Hessian
+ * (docs/second-order.md).
  * The flat parameter vector holds the s1 network's parameters, then s2's. */
 /** @{ */
 typedef struct hosm_model hosm_model;
@@ -255,7 +257,8 @@ HOSM_API int hosm_model_get_params(const hosm_model *model, float *out, int64_t 
 /** Replace all parameters (HOSM_E_NONFINITE if any is NaN or Inf). */
 HOSM_API int hosm_model_set_params(hosm_model *model, const float *params, int64_t count);
 /** Write the model's architecture keys (hidden, depth, act, sigma, sigma_max,
- *  sigma_min, levels, seed, threads) into cfg. */
+ *  sigma_min, levels, seed, threads, s2, rank, s2_hidden, s2_depth) into cfg;
+ *  for a model without s2 the last three hold their defaults. */
 HOSM_API int hosm_model_get_config(const hosm_model *model, hosm_config *cfg);
 
 /** The score s1 at noise level index `level` of n points x (n x D) into out (n x D). */
@@ -366,7 +369,9 @@ HOSM_API int hosm_trainer_step(hosm_trainer *trainer, const float *x, int64_t n,
 /** Train on a data set (n x D) until the trainer's step count reaches the
  *  target ("steps", or "epochs" full passes) with shuffled minibatches of
  *  "batch" points. Batch k of the run depends only on the seed and the step
- *  count, so a trainer restored from a checkpoint continues exactly. cb (may
+ *  count, so a trainer restored from a checkpoint continues exactly when it
+ *  was created with the same "seed" and "batch" and is given the same data
+ *  (the checkpoint holds state, not hyper-parameters). cb (may
  *  be NULL) is called after every step; returns HOSM_STOPPED if it asked to
  *  stop. */
 HOSM_API int hosm_trainer_fit(hosm_trainer *trainer, const float *data, int64_t n,

@@ -275,8 +275,10 @@ static int parse_pair(hosm_config *cfg, const char *tok, size_t len)
     char *end;
     errno = 0;
     if (k->type == HOSM_TYPE_DOUBLE) {
+        /* Overflow gives +-HUGE_VAL, which the range check rejects; underflow
+         * to a subnormal is a valid value. */
         double v = strtod(val, &end);
-        if (*end || errno == ERANGE)
+        if (*end)
             return hosmi_fail(cfg->errmsg, HOSM_E_PARSE, "key '%s': '%s' is not a number", name,
                               val);
         return hosm_config_set_double(cfg, key, v);

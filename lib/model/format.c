@@ -215,6 +215,8 @@ int hosmi_r_section(hosmi_reader *r, uint32_t *tag, hosmi_reader *payload)
         return -1;
     *tag = (uint32_t)get_le(h, 4);
     uint64_t len = get_le(h + 8, 8);
+    if (get_le(h + 4, 4) != 0)
+        return -2;
     if (len > (uint64_t)(r->size - r->pos)) {
         r->bad = 1;
         return -1;

@@ -48,7 +48,8 @@ typedef struct {
  * r at the first section. Returns a status; msg receives the detail. */
 int hosmi_r_open(hosmi_reader *r, const void *buf, int64_t size, const char *magic,
                  uint32_t *sections, char *msg);
-/* Reads the next section header: its tag, and a reader over its payload. */
+/* Reads the next section header: its tag, and a reader over its payload.
+ * Returns 0, -1 when it runs past the end, -2 for a nonzero reserved field. */
 int hosmi_r_section(hosmi_reader *r, uint32_t *tag, hosmi_reader *payload);
 uint32_t hosmi_r_u32(hosmi_reader *r);
 uint64_t hosmi_r_u64(hosmi_reader *r);

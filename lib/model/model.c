@@ -58,6 +58,11 @@ static int model_alloc(hosm_model **out, const hosmi_arch *arch, char *msg)
     if (!m)
         return hosmi_fail(msg, HOSM_E_NOMEM, "out of memory");
     m->arch = *arch;
+    if (arch->s2 == HOSM_S2_NONE) {
+        /* Keys without effect hold their defaults, so files round-trip them. */
+        hosm_config_int_bounds(HOSM_KEY_RANK, NULL, NULL, &m->arch.rank);
+        m->arch.s2_hidden = m->arch.s2_depth = 0;
+    }
     m->blas.threads = (int)arch->threads;
     m->rank = arch->s2 == HOSM_S2_LOWRANK ? (arch->rank < arch->dim ? arch->rank : arch->dim) : 0;
     int64_t outputs2 = hosmi_s2_outputs(arch->s2, arch->dim, m->rank);
@@ -400,7 +405,7 @@ static int read_arch(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams, double *
     a->seed = (int64_t)hosmi_r_u64(r);
     a->threads = (int64_t)hosmi_r_u64(r);
     *nparams = hosmi_r_u64(r);
-    a->s2 = HOSM_S2_NONE;
+    a->s2 = HOSM_S2_NONE; /* until an S2NT section says otherwise */
     a->rank = 1;
     a->s2_hidden = a->s2_depth = 0;
     int64_t L = a->levels;
@@ -441,8 +446,10 @@ int hosmi_model_read(hosmi_reader *r, uint32_t sections, hosm_model **out, hosmi
     for (uint32_t s = 0; s < sections; s++) {
         uint32_t tag;
         hosmi_reader p;
-        if (hosmi_r_section(r, &tag, &p) != 0)
-            return hosmi_fail(msg, HOSM_E_CORRUPT, "section %u overruns the data", s);
+        int bad = hosmi_r_section(r, &tag, &p);
+        if (bad)
+            return hosmi_fail(msg, HOSM_E_CORRUPT, "section %u %s", s,
+                              bad == -2 ? "has a nonzero reserved field" : "overruns the data");
         int bit = tag == TAG_ARCH ? 1 : tag == TAG_PRM1 ? 2 : tag == TAG_S2NT ? 4 : 0;
         if (bit == 4 && r->version < 2)
             return hosmi_fail(msg, HOSM_E_CORRUPT, "an s2 section in a version %u file",
@@ -468,8 +475,9 @@ int hosmi_model_read(hosmi_reader *r, uint32_t sections, hosm_model **out, hosmi
         st = read_s2_header(&s2_p, &a, &n2, msg);
     char detail[HOSMI_MSG_CAP];
     hosm_model *m = NULL;
-    if (!st && model_alloc(&m, &a, detail) != HOSM_OK)
-        st = hosmi_fail(msg, HOSM_E_CORRUPT, "invalid architecture: %s", detail);
+    if (!st && (st = model_alloc(&m, &a, detail)) != HOSM_OK)
+        st = hosmi_fail(msg, st == HOSM_E_NOMEM ? st : HOSM_E_CORRUPT, "invalid architecture: %s",
+                        detail);
     if (!st && (n1 != (uint64_t)m->net.nparams || n2 != (uint64_t)m->net2.nparams))
         st = hosmi_fail(msg, HOSM_E_CORRUPT, "parameter count does not match the architecture");
     if (!st) {

@@ -503,6 +503,8 @@ static int read_trainer_section(uint32_t tag, hosmi_reader *p, void *ctx, char *
     }
     if (p->bad || c->step < 0)
         return hosmi_fail(msg, HOSM_E_CORRUPT, "malformed trainer section");
+    if (tag == TAG_RNG1 && !(c->rng[0] | c->rng[1] | c->rng[2] | c->rng[3]))
+        return hosmi_fail(msg, HOSM_E_CORRUPT, "an all-zero RNG state");
     return HOSM_OK;
 }
 
@@ -511,9 +513,9 @@ int hosm_trainer_load_mem(hosm_trainer *t, const void *buf, int64_t size)
     if (!t)
         return hosmi_fail(NULL, HOSM_E_NULL, "hosm_trainer_load_mem: trainer is NULL");
     if (!buf)
-        return hosmi_fail(t->errmsg, HOSM_E_NULL, "hosm_trainer_load: buf is NULL");
+        return hosmi_fail(t->errmsg, HOSM_E_NULL, "hosm_trainer_load_mem: buf is NULL");
     if (size < 0)
-        return hosmi_fail(t->errmsg, HOSM_E_ARG, "hosm_trainer_load: size is negative");
+        return hosmi_fail(t->errmsg, HOSM_E_ARG, "hosm_trainer_load_mem: size is negative");
     const int64_t P = t->model->nparams;
     ckpt_state c = {.nparams = P};
     c.m = hosmi_alloc(P, sizeof(float));
@@ -535,6 +537,9 @@ int hosm_trainer_load_mem(hosm_trainer *t, const void *buf, int64_t size)
     if (!st && (!hosmi_all_finite(c.m, P) || !hosmi_all_finite(c.v, P) ||
                 !hosmi_all_finite(c.ema, P)))
         st = hosmi_fail(msg, HOSM_E_CORRUPT, "non-finite optimiser state");
+    for (int64_t i = 0; !st && i < P; i++)
+        if (c.v[i] < 0.0f)
+            st = hosmi_fail(msg, HOSM_E_CORRUPT, "negative second moment in the optimiser state");
     if (!st) {
         memcpy(t->model->params, saved->params, (size_t)P * sizeof(float));
         memcpy(t->adam_m, c.m, (size_t)P * sizeof(float));
