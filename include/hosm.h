@@ -316,8 +316,9 @@ HOSM_API int hosm_model_posterior_cov(const hosm_model *model, int64_t level, co
 HOSM_API int hosm_model_posterior_var(const hosm_model *model, int64_t level, const float *x,
                                       int64_t n, int clamp, float *out);
 /** The k (1..D) leading eigenpairs of the posterior covariance, largest
- *  first: vals is n x k, vecs is n x k x D (unit vectors). "lowrank" uses
- *  Lanczos iterations on products with the covariance, never D x D. */
+ *  first: vals is n x k, vecs is n x k x D (unit vectors). "lowrank" and
+ *  "full" use Lanczos iterations on products with the covariance (O(D r) and
+ *  O(D^2) a product), never a dense eigensolver or a D x D copy. */
 HOSM_API int hosm_model_posterior_topk(const hosm_model *model, int64_t level, const float *x,
                                        int64_t n, int64_t k, int clamp, float *vals, float *vecs);
 /** @} */

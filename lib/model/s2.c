@@ -233,22 +233,17 @@ static int point_query(const s2_view *v, double sigma, int64_t i, const query_ar
                 vecs[c * D + best] = 1.0f;
                 w[best] = -INFINITY;
             }
-        } else if (v->kind == HOSM_S2_FULL) {
-            double *m = w, *a = w + D * D, *qv = w + 2 * D * D, *ev = w + 3 * D * D;
-            dense_point(v, sigma, 1, q->clamp, m, a);
-            hosmi_sym_eig(D, m, ev, qv);
-            for (int64_t c = 0; c < k; c++) {
-                vals[c] = (float)ev[c];
-                for (int64_t t = 0; t < D; t++)
-                    vecs[c * D + t] = (float)qv[t * D + c];
-            }
         } else {
+            /* Lanczos on products with the covariance: never D x D beyond the
+             * network's own packed output. Clamping a full s2 maps each
+             * covariance eigenvalue to max(value, 0) and keeps the vectors;
+             * a low-rank s2 is clamped through d inside the product. */
             cov_op op = {v, s2, s4, floor_};
             double *ev = w, *vv = w + k;
             if (hosmi_lanczos_topk(D, k, cov_apply, &op, ev, vv) != 0)
                 return -1;
             for (int64_t c = 0; c < k; c++) {
-                vals[c] = (float)ev[c];
+                vals[c] = (float)(v->kind == HOSM_S2_FULL && q->clamp ? fmax(ev[c], 0.0) : ev[c]);
                 for (int64_t t = 0; t < D; t++)
                     vecs[c * D + t] = (float)vv[c * D + t];
             }
@@ -263,9 +258,9 @@ static int point_query(const s2_view *v, double sigma, int64_t i, const query_ar
 static int64_t work_doubles(const hosm_model *m, const query_args *q)
 {
     const int64_t D = m->arch.dim;
-    if (q->kind == Q_TOPK && m->arch.s2 == HOSM_S2_LOWRANK)
+    if (q->kind == Q_TOPK && m->arch.s2 != HOSM_S2_DIAG)
         return q->k * (D + 1);
-    if (q->kind == Q_DENSE || q->kind == Q_COV || q->kind == Q_TOPK ||
+    if (q->kind == Q_DENSE || q->kind == Q_COV ||
         (q->kind == Q_VAR && m->arch.s2 == HOSM_S2_FULL))
         return hosmi_mul(4 * D + 1, D);
     return 2 * D;
