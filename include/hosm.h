@@ -356,8 +356,8 @@ HOSM_API const char *hosm_model_errmsg(const hosm_model *model);
 /** @{ */
 typedef struct hosm_trainer hosm_trainer;
 
-/** Create a trainer for model from cfg (NULL: defaults). The EMA starts at
- *  the model's current weights; the RNG is seeded from cfg's "seed". */
+/** Create a trainer for model from cfg (NULL: defaults); the RNG is seeded
+ *  from cfg's "seed". */
 HOSM_API int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *cfg);
 /** Release a trainer (NULL is allowed); the model is not freed. */
 HOSM_API void hosm_trainer_free(hosm_trainer *trainer);
@@ -388,7 +388,10 @@ HOSM_API int hosm_trainer_gradient(hosm_trainer *trainer, const float *x, const 
 /** The number of Adam steps taken (restored by a checkpoint). */
 HOSM_API int hosm_trainer_step_count(const hosm_trainer *trainer, int64_t *out);
 /** Copy the EMA of the weights into dst, a model of the same architecture
- *  (it may be the trained model itself). */
+ *  (it may be the trained model itself): the exponentially weighted average
+ *  with decay "ema" of the weights after each step, normalised by
+ *  1 - ema^steps so that the initial weights carry no weight (the current
+ *  weights before any step). */
 HOSM_API int hosm_trainer_copy_ema(const hosm_trainer *trainer, hosm_model *dst);
 
 /** Save a checkpoint (weights, Adam moments, step count, RNG state, EMA)

@@ -1,5 +1,6 @@
 /* Keyed, typed settings with ranges, defaults and a text form. */
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
@@ -255,6 +256,27 @@ const char *hosm_config_errmsg(const hosm_config *cfg)
     return cfg ? cfg->errmsg : "";
 }
 
+/* strtod in the "C" notation whatever the process locale: the text may hold
+ * only digits, signs, 'e' and '.', and the '.' is handed to strtod as the
+ * locale's decimal point. Returns 0 and *out, or -1. */
+static int parse_double(const char *text, double *out)
+{
+    char buf[64];
+    const char *point = localeconv()->decimal_point;
+    size_t n = strlen(text);
+    if (n == 0 || n >= sizeof buf || !point || strlen(point) != 1)
+        return -1;
+    for (size_t i = 0; i <= n; i++) {
+        char c = text[i];
+        if (c && !(c >= '0' && c <= '9') && !strchr("+-eE.", c))
+            return -1;
+        buf[i] = c == '.' ? point[0] : c;
+    }
+    char *end;
+    *out = strtod(buf, &end);
+    return *end ? -1 : 0;
+}
+
 /* Parses one "name=value" token into a scratch config. */
 static int parse_pair(hosm_config *cfg, const char *tok, size_t len)
 {
@@ -277,8 +299,8 @@ static int parse_pair(hosm_config *cfg, const char *tok, size_t len)
     if (k->type == HOSM_TYPE_DOUBLE) {
         /* Overflow gives +-HUGE_VAL, which the range check rejects; underflow
          * to a subnormal is a valid value. */
-        double v = strtod(val, &end);
-        if (*end)
+        double v;
+        if (parse_double(val, &v) != 0)
             return hosmi_fail(cfg->errmsg, HOSM_E_PARSE, "key '%s': '%s' is not a number", name,
                               val);
         return hosm_config_set_double(cfg, key, v);

@@ -59,18 +59,23 @@ int64_t hosmi_mul(int64_t n, int64_t m)
     return n * m;
 }
 
+/* Debian's BLIS 0.9 packing reads a few elements past the end of small
+ * operands; every buffer gets this much slack (and caller inputs are staged
+ * into such buffers before a GEMM) so that no read leaves an allocation. */
+#define SLACK_BYTES 256
+
 void *hosmi_alloc(int64_t count, size_t size)
 {
-    if (count < 0 || count > HOSMI_MAX_ELEMS || (uint64_t)count > SIZE_MAX / size)
+    if (count < 0 || count > HOSMI_MAX_ELEMS || (uint64_t)count > (SIZE_MAX - SLACK_BYTES) / size)
         return NULL;
-    return malloc(count ? (size_t)count * size : 1);
+    return malloc((size_t)count * size + SLACK_BYTES);
 }
 
 void *hosmi_calloc(int64_t count, size_t size)
 {
-    if (count < 0 || count > HOSMI_MAX_ELEMS || (uint64_t)count > SIZE_MAX / size)
+    if (count < 0 || count > HOSMI_MAX_ELEMS || (uint64_t)count > (SIZE_MAX - SLACK_BYTES) / size)
         return NULL;
-    return calloc(count ? (size_t)count : 1, size);
+    return calloc(1, (size_t)count * size + SLACK_BYTES);
 }
 
 int hosmi_all_finite(const float *x, int64_t n)

@@ -62,6 +62,7 @@ void hosmi_mlp_init_params(const hosmi_mlp *m, float *params, hosmi_rng *rng)
 int hosmi_mlp_ws_alloc(hosmi_mlp_ws *ws, const hosmi_mlp *m, int64_t cap)
 {
     int64_t count = hosmi_mul(hosmi_mul(2 * m->depth + 2, cap), m->hidden);
+    count = count < 0 ? -1 : count + hosmi_mul(cap, m->in);
     ws->buf = count < 0 ? NULL : hosmi_alloc(count, sizeof(float));
     ws->cap = ws->buf ? cap : 0;
     return ws->buf ? 0 : -1;
@@ -87,6 +88,11 @@ static float *ws_a(const hosmi_mlp *m, hosmi_mlp_ws *ws, int64_t l)
 static float *ws_scratch(const hosmi_mlp *m, hosmi_mlp_ws *ws, int64_t i)
 {
     return ws->buf + (2 * m->depth + i) * ws->cap * m->hidden;
+}
+
+static float *ws_input(const hosmi_mlp *m, hosmi_mlp_ws *ws)
+{
+    return ws_scratch(m, ws, 2);
 }
 
 /* Numerically stable activations and their first derivatives. */
@@ -123,7 +129,8 @@ void hosmi_mlp_forward(const hosmi_mlp *m, const hosmi_blas *blas, const float *
                        hosmi_mlp_ws *ws, float *out)
 {
     const int64_t H = m->hidden;
-    const float *in = x;
+    float *in = ws_input(m, ws);
+    memcpy(in, x, (size_t)(n * m->in) * sizeof(float));
     int64_t ld_in = m->in;
     for (int64_t l = 0; l < m->depth; l++) {
         float *z = ws_z(m, ws, l), *a = ws_a(m, ws, l);
@@ -158,8 +165,8 @@ static void add_colsum(float *g, const float *d, int64_t n, int64_t cols)
 }
 
 void hosmi_mlp_backward(const hosmi_mlp *m, const hosmi_blas *blas, const float *params,
-                        const float *x, const int64_t *levels, int64_t level_all, int64_t n,
-                        hosmi_mlp_ws *ws, const float *dout, float *grad, float *dx)
+                        const int64_t *levels, int64_t level_all, int64_t n, hosmi_mlp_ws *ws,
+                        const float *dout, float *grad, float *dx)
 {
     const int64_t H = m->hidden, L = m->depth;
     float *da = ws_scratch(m, ws, 0), *dz = ws_scratch(m, ws, 1);
@@ -174,7 +181,7 @@ void hosmi_mlp_backward(const hosmi_mlp *m, const hosmi_blas *blas, const float 
         const float *z = ws_z(m, ws, l), *a = ws_a(m, ws, l);
         for (int64_t i = 0; i < n * H; i++)
             dz[i] = da[i] * act_df(m->act, z[i], a[i]);
-        const float *in = l == 0 ? x : ws_a(m, ws, l - 1);
+        const float *in = l == 0 ? ws_input(m, ws) : ws_a(m, ws, l - 1);
         int64_t k = l == 0 ? m->in : H;
         int64_t w = hosmi_mlp_w_off(m, l);
         hosmi_sgemm(blas, 1, 0, H, k, n, 1.0f, dz, H, in, k, 1.0f, grad + w, k);

@@ -18,7 +18,8 @@ typedef struct {
 } hosmi_mlp;
 
 /* Workspace for up to cap rows: per hidden layer the pre-activations Z and
- * activations A, plus two n x hidden scratch blocks for the backward pass. */
+ * activations A, two n x hidden scratch blocks for the backward pass, and a
+ * copy of the input rows (caller memory never reaches BLIS). */
 typedef struct {
     float *buf;
     int64_t cap;
@@ -47,8 +48,8 @@ void hosmi_mlp_forward(const hosmi_mlp *m, const hosmi_blas *blas, const float *
  * of sum_i dout_i . out_i into grad, and writes the input gradient into dx
  * (n x in) unless dx is NULL. */
 void hosmi_mlp_backward(const hosmi_mlp *m, const hosmi_blas *blas, const float *params,
-                        const float *x, const int64_t *levels, int64_t level_all, int64_t n,
-                        hosmi_mlp_ws *ws, const float *dout, float *grad, float *dx);
+                        const int64_t *levels, int64_t level_all, int64_t n, hosmi_mlp_ws *ws,
+                        const float *dout, float *grad, float *dx);
 
 /* After hosmi_mlp_forward on n rows: the Jacobian of the output with respect
  * to the input by forward mode, the `in` unit tangents of each row batched

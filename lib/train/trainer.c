@@ -129,12 +129,11 @@ int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *c
     t->grad = hosmi_alloc(P, sizeof(float));
     t->adam_m = hosmi_calloc(P, sizeof(float));
     t->adam_v = hosmi_calloc(P, sizeof(float));
-    t->ema = hosmi_alloc(P, sizeof(float));
+    t->ema = hosmi_calloc(P, sizeof(float));
     if (!t->grad || !t->adam_m || !t->adam_v || !t->ema) {
         hosm_trainer_free(t);
         return hosmi_fail(NULL, HOSM_E_NOMEM, "hosm_trainer_new: cannot allocate optimiser state");
     }
-    memcpy(t->ema, model->params, (size_t)P * sizeof(float));
     *out = t;
     return HOSM_OK;
 }
@@ -243,15 +242,18 @@ static double loss_grad(hosm_trainer *t, const float *x, const float *z, const i
     }
     memset(t->grad, 0, (size_t)m->nparams * sizeof(float));
     if (!t->freeze_s1)
-        hosmi_mlp_backward(&m->net, &t->blas, m->params, t->rows_in, t->rows_level, 0, rows,
+        hosmi_mlp_backward(&m->net, &t->blas, m->params, t->rows_level, 0, rows,
                            &t->ws, t->rows_dout, t->grad, NULL);
     if (has2)
-        hosmi_mlp_backward(&m->net2, &t->blas, hosmi_params2(m), t->rows_in, t->rows_level, 0,
+        hosmi_mlp_backward(&m->net2, &t->blas, hosmi_params2(m), t->rows_level, 0,
                            rows2, &t->ws2, t->rows_dout2, t->grad + m->net.nparams, NULL);
     return loss / (double)n;
 }
 
-/* Adam(W) update with gradient clipping, then the EMA. */
+/* Adam(W) update with gradient clipping, then the EMA. The EMA accumulator
+ * starts at zero and hosm_trainer_copy_ema divides it by 1 - decay^step, so
+ * the copy is the normalised exponentially weighted average of the weights
+ * after steps 1..step, free of the initial weights. */
 static void adam_update(hosm_trainer *t)
 {
     /* With s1 frozen only the s2 parameters move. */
@@ -278,8 +280,9 @@ static void adam_update(hosm_trainer *t)
         t->adam_m[i] = b1 * t->adam_m[i] + (1.0f - b1) * g;
         t->adam_v[i] = b2 * t->adam_v[i] + (1.0f - b2) * g * g;
         p[i] -= step * t->adam_m[i] / (sqrtf(t->adam_v[i]) * rbc2 + eps) + decay * p[i];
-        t->ema[i] = e * t->ema[i] + (1.0f - e) * p[i];
     }
+    for (int64_t i = 0; i < P; i++)
+        t->ema[i] = e * t->ema[i] + (1.0f - e) * p[i];
 }
 
 /* One step on n validated points (n <= t->cap). */
@@ -423,7 +426,15 @@ int hosm_trainer_copy_ema(const hosm_trainer *t, hosm_model *dst)
     if (!hosmi_same_arch(t->model, dst))
         return hosmi_fail(dst->errmsg, HOSM_E_MISMATCH,
                           "hosm_trainer_copy_ema: dst has another architecture");
-    memcpy(dst->params, t->ema, (size_t)dst->nparams * sizeof(float));
+    const int64_t P = dst->nparams;
+    if (t->step == 0) { /* no average yet: the current weights */
+        memcpy(dst->params, t->model->params, (size_t)P * sizeof(float));
+        return HOSM_OK;
+    }
+    const double norm = 1.0 - pow(t->ema_decay, (double)t->step);
+    const float inv = (float)(norm > 0.0 ? 1.0 / norm : 1.0);
+    for (int64_t i = 0; i < P; i++)
+        dst->params[i] = t->ema[i] * inv;
     return HOSM_OK;
 }
 

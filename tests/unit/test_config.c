@@ -1,4 +1,5 @@
 /* Config keys: defaults, bounds, typed access, the text form and its errors. */
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -72,7 +73,7 @@ int main(void)
     CHECK(strstr(hosm_config_errmsg(c), "act") != NULL);
     CHECK(hosm_config_parse(c, "sigma=abc") == HOSM_E_PARSE);
     CHECK(hosm_config_parse(c, "sigma=0") == HOSM_E_RANGE);
-    CHECK(hosm_config_parse(c, "lr=nan") == HOSM_E_RANGE);
+    CHECK(hosm_config_parse(c, "lr=nan") == HOSM_E_PARSE);
     CHECK(hosm_config_parse(c, "hidden") == HOSM_E_PARSE);
     CHECK(hosm_config_parse(c, "=3") == HOSM_E_PARSE);
     CHECK(hosm_config_parse(c, "hidden=") == HOSM_E_PARSE);
@@ -108,6 +109,21 @@ int main(void)
     CHECK(strstr(hosm_last_errmsg(), "sigma_max") != NULL);
     hosm_model_free(m);
     hosm_config_free(m_cfg);
+
+    /* Numbers are read in "C" notation whatever the locale (where a locale
+     * with a decimal comma is installed). */
+    const char *comma[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8"};
+    int tried = 0;
+    for (size_t i = 0; i < sizeof comma / sizeof comma[0] && !tried; i++) {
+        if (!setlocale(LC_NUMERIC, comma[i]))
+            continue;
+        tried = 1;
+        CHECK(hosm_config_parse(c, "sigma=0.125") == HOSM_OK);
+        CHECK(hosm_config_get_double(c, HOSM_KEY_SIGMA, &d) == HOSM_OK && d == 0.125);
+        CHECK(hosm_config_parse(c, "sigma=0,5") == HOSM_E_PARSE);
+        setlocale(LC_NUMERIC, "C");
+    }
+    printf("decimal-comma locale check: %s\n", tried ? "ran" : "no such locale installed");
 
     /* Version. */
     CHECK(hosm_version_number() == HOSM_VERSION_NUMBER);
