@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/config.h"
 
@@ -258,9 +259,16 @@ const char *hosm_config_errmsg(const hosm_config *cfg)
 
 /* strtod in the "C" notation whatever the process locale: the text may hold
  * only digits, signs, 'e' and '.', and the '.' is handed to strtod as the
- * locale's decimal point. Returns 0 and *out, or -1. */
+ * locale's decimal point; "nan" and "inf" are read too, for the range check
+ * to reject like hosm_config_set_double(). Returns 0 and *out, or -1. */
 static int parse_double(const char *text, double *out)
 {
+    const char *word = text + (*text == '+' || *text == '-');
+    if (strcasecmp(word, "nan") == 0 || strcasecmp(word, "inf") == 0 ||
+        strcasecmp(word, "infinity") == 0) {
+        *out = (word[0] == 'n' || word[0] == 'N') ? NAN : *text == '-' ? -INFINITY : INFINITY;
+        return 0;
+    }
     char buf[64];
     const char *point = localeconv()->decimal_point;
     size_t n = strlen(text);

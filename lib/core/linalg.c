@@ -102,53 +102,99 @@ static int fresh_direction(double *x, const double *q, int64_t j, int64_t n, hos
     return 0;
 }
 
+/* Ritz pairs of the m x m tridiagonal matrix (diagonal a, off-diagonal b):
+ * values into theta (descending), vectors into the columns of y (m x m),
+ * using a m x m scratch. */
+static void ritz(int64_t m, const double *a, const double *b, double *scratch, double *theta,
+                 double *y)
+{
+    memset(scratch, 0, (size_t)(m * m) * sizeof(double));
+    for (int64_t i = 0; i < m; i++) {
+        scratch[i * m + i] = a[i];
+        if (i + 1 < m)
+            scratch[i * m + i + 1] = scratch[(i + 1) * m + i] = b[i];
+    }
+    hosmi_sym_eig(m, scratch, theta, y);
+}
+
+/* Grows *p to hold count doubles (contents kept); 0 or -1. */
+static int grow(double **p, int64_t count)
+{
+    int64_t bytes = hosmi_mul(count, sizeof(double));
+    void *np = bytes < 0 ? NULL : realloc(*p, (size_t)bytes + 256);
+    if (!np)
+        return -1;
+    *p = np;
+    return 0;
+}
+
 int hosmi_lanczos_topk(int64_t n, int64_t k, hosmi_apply_fn apply, void *ctx, double *vals,
                        double *vecs)
 {
-    /* Krylov dimension: generous beyond k, as the gaps are not known. */
-    int64_t m = 2 * k + 40 < n ? 2 * k + 40 : n;
-    double *q = hosmi_alloc(hosmi_mul(m + 1, n), sizeof(double));
-    double *tri = hosmi_calloc(hosmi_mul(m, m), sizeof(double));
-    double *y = hosmi_alloc(hosmi_mul(m, m), sizeof(double));
-    double *w = hosmi_alloc(n, sizeof(double));
-    double *theta = hosmi_alloc(m, sizeof(double));
-    int ok = q && tri && y && w && theta;
+    /* The basis grows until the k leading Ritz pairs have converged: their
+     * residual |beta_m y_m| is below 1e-7 of the largest Ritz value, checked
+     * at geometrically growing sizes m. Memory is O(m n + m^2); at m = n the
+     * Krylov space is the whole space and the pairs are exact. */
+    const double tol = 1e-7;
+    int64_t check = k + 20 < n ? k + 20 : n, cap = check;
+    double *q = NULL, *y = NULL, *scratch = NULL;
+    double *a = hosmi_alloc(n, sizeof(double)), *b = hosmi_calloc(n, sizeof(double));
+    double *w = hosmi_alloc(n, sizeof(double)), *theta = hosmi_alloc(n, sizeof(double));
+    int ok = a && b && w && theta && grow(&q, (cap + 1) * n) == 0;
+    int64_t used = 0;
     if (ok) {
         hosmi_rng rng;
         hosmi_rng_seed(&rng, 0x6c616e637a6f73ULL, 0); /* fixed: queries are deterministic */
-        int64_t used = 0;
         ok = fresh_direction(q, q, 0, n, &rng);
-        for (int64_t j = 0; ok && j < m; j++) {
+        for (int64_t j = 0; ok && j < n; j++) {
             apply(q + j * n, w, ctx);
-            double alpha = dot(w, q + j * n, n);
-            tri[j * m + j] = alpha;
+            a[j] = dot(w, q + j * n, n);
             orthogonalise(w, q, j + 1, n);
             used = j + 1;
-            if (j + 1 == m)
-                break;
             double beta = sqrt(dot(w, w, n));
-            if (beta > 1e-10 * (fabs(alpha) + 1e-300)) {
+            int invariant = !(beta > 1e-10 * (fabs(a[j]) + 1e-300));
+            if (used == check || used == n) {
+                if (grow(&y, used * used) || grow(&scratch, used * used)) {
+                    ok = 0;
+                    break;
+                }
+                ritz(used, a, b, scratch, theta, y);
+                double worst = 0.0; /* after an invariant subspace the residuals are 0 */
+                for (int64_t c = 0; c < k && c < used && !invariant; c++)
+                    worst = fmax(worst, fabs(beta * y[(used - 1) * used + c]));
+                if (used >= k && worst <= tol * fmax(fabs(theta[0]), 1e-300))
+                    break;
+                check = check + check / 2 < n ? check + check / 2 : n;
+            }
+            if (used == n)
+                break;
+            if (used == cap) {
+                cap = check;
+                if (grow(&q, (cap + 1) * n)) {
+                    ok = 0;
+                    break;
+                }
+            }
+            if (!invariant) {
                 for (int64_t t = 0; t < n; t++)
                     q[(j + 1) * n + t] = w[t] / beta;
-                tri[j * m + j + 1] = tri[(j + 1) * m + j] = beta;
+                b[j] = beta;
             } else if (!fresh_direction(q + (j + 1) * n, q, j + 1, n, &rng)) {
                 break; /* the whole space is spanned */
             }
         }
-        /* Ritz pairs from the leading used x used block. */
-        for (int64_t i = 0; i < used; i++)
-            for (int64_t j = 0; j < used; j++)
-                tri[i * used + j] = tri[i * m + j];
-        hosmi_sym_eig(used, tri, theta, y);
-        for (int64_t c = 0; c < k; c++) {
+        if (ok && (grow(&y, used * used) || grow(&scratch, used * used)))
+            ok = 0;
+        if (ok)
+            ritz(used, a, b, scratch, theta, y);
+        for (int64_t c = 0; ok && c < k; c++) {
             double *out = vecs + c * n;
-            if (c >= used) { /* only when n < k, which callers exclude */
+            memset(out, 0, (size_t)n * sizeof(double));
+            if (c >= used) { /* only if the operator's space is smaller than k */
                 vals[c] = 0.0;
-                memset(out, 0, (size_t)n * sizeof(double));
                 continue;
             }
             vals[c] = theta[c];
-            memset(out, 0, (size_t)n * sizeof(double));
             for (int64_t j = 0; j < used; j++)
                 for (int64_t t = 0; t < n; t++)
                     out[t] += y[j * used + c] * q[j * n + t];
@@ -158,8 +204,10 @@ int hosmi_lanczos_topk(int64_t n, int64_t k, hosmi_apply_fn apply, void *ctx, do
         }
     }
     free(q);
-    free(tri);
     free(y);
+    free(scratch);
+    free(a);
+    free(b);
     free(w);
     free(theta);
     return ok ? 0 : -1;

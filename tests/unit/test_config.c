@@ -73,7 +73,9 @@ int main(void)
     CHECK(strstr(hosm_config_errmsg(c), "act") != NULL);
     CHECK(hosm_config_parse(c, "sigma=abc") == HOSM_E_PARSE);
     CHECK(hosm_config_parse(c, "sigma=0") == HOSM_E_RANGE);
-    CHECK(hosm_config_parse(c, "lr=nan") == HOSM_E_PARSE);
+    CHECK(hosm_config_parse(c, "lr=nan") == HOSM_E_RANGE);
+    CHECK(hosm_config_parse(c, "lr=-inf") == HOSM_E_RANGE);
+    CHECK(hosm_config_parse(c, "lr=1e-3x") == HOSM_E_PARSE);
     CHECK(hosm_config_parse(c, "hidden") == HOSM_E_PARSE);
     CHECK(hosm_config_parse(c, "=3") == HOSM_E_PARSE);
     CHECK(hosm_config_parse(c, "hidden=") == HOSM_E_PARSE);
