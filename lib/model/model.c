@@ -38,10 +38,15 @@ static int arch_check(const hosmi_arch *a, char *msg)
         if (!int_key_ok(int_keys[i], vals[i]))
             return hosmi_fail(msg, HOSM_E_RANGE, "key '%s': %lld is out of range",
                               hosm_config_key_name(int_keys[i]), (long long)vals[i]);
+    static const int sig_keys[] = {HOSM_KEY_SIGMA, HOSM_KEY_SIGMA_MAX, HOSM_KEY_SIGMA_MIN};
     const double sig[] = {a->sigma, a->sigma_max, a->sigma_min};
-    for (int i = 0; i < 3; i++)
-        if (!(sig[i] > 0.0) || !isfinite(sig[i]))
-            return hosmi_fail(msg, HOSM_E_RANGE, "noise levels must be positive and finite");
+    for (int i = 0; i < 3; i++) {
+        double hi;
+        hosm_config_double_bounds(sig_keys[i], NULL, &hi, NULL);
+        if (!(sig[i] > 0.0) || !(sig[i] <= hi))
+            return hosmi_fail(msg, HOSM_E_RANGE, "key '%s': %g is outside (0, %g]",
+                              hosm_config_key_name(sig_keys[i]), sig[i], hi);
+    }
     if (a->levels > 1 && !(a->sigma_max > a->sigma_min))
         return hosmi_fail(msg, HOSM_E_RANGE,
                           "key 'sigma_max': %g must exceed sigma_min %g for a ladder of %lld levels",
