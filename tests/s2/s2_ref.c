@@ -1,0 +1,222 @@
+#include "s2_ref.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "hosm.h"
+
+void sref_model_init(sref_model *m, int64_t dim, int64_t hidden, int64_t depth, int act,
+                     int64_t levels, const double *sigmas, int s2, int64_t rank, int64_t s2_hidden,
+                     int64_t s2_depth)
+{
+    m->dim = dim;
+    m->levels = levels;
+    m->sigmas = sigmas;
+    m->s2 = s2;
+    m->rank = s2 == HOSM_S2_LOWRANK ? (rank < dim ? rank : dim) : 0;
+    m->net1 = (sref_net){dim, hidden, depth, dim, levels, act};
+    int64_t out2 = s2 == HOSM_S2_DIAG      ? dim
+                   : s2 == HOSM_S2_LOWRANK ? dim * (m->rank + 1)
+                   : s2 == HOSM_S2_FULL    ? dim * (dim + 1) / 2
+                                           : 0;
+    m->net2 = (sref_net){dim, s2_hidden ? s2_hidden : hidden, s2_depth ? s2_depth : depth, out2,
+                         levels, act};
+}
+
+int64_t sref_net_params(const sref_net *n)
+{
+    if (n->out == 0)
+        return 0;
+    int64_t H = n->hidden;
+    int64_t p = H * n->in + H + (n->depth - 1) * (H * H + H) + n->out * H + n->out;
+    return p + (n->levels > 1 ? n->levels * H : 0);
+}
+
+int64_t sref_params1(const sref_model *m)
+{
+    return sref_net_params(&m->net1);
+}
+
+int64_t sref_params(const sref_model *m)
+{
+    return sref_net_params(&m->net1) + sref_net_params(&m->net2);
+}
+
+static double act(int a, double z)
+{
+    switch (a) {
+    case HOSM_ACT_SOFTPLUS: return z > 0.0 ? z + log1p(exp(-z)) : log1p(exp(z));
+    case HOSM_ACT_SILU: return z / (1.0 + exp(-z));
+    case HOSM_ACT_TANH: return tanh(z);
+    case HOSM_ACT_ELU: return z > 0.0 ? z : expm1(z);
+    default: abort();
+    }
+}
+
+void sref_net_forward(const sref_net *n, const double *params, const double *x, int64_t level,
+                      double *out)
+{
+    const int64_t H = n->hidden;
+    double *cur = malloc((size_t)H * sizeof *cur), *nxt = malloc((size_t)H * sizeof *nxt);
+    if (!cur || !nxt)
+        abort();
+    const double *emb = n->levels > 1 ? params + sref_net_params(n) - n->levels * H + level * H
+                                      : NULL;
+    const double *p = params;
+    for (int64_t j = 0; j < H; j++) {
+        double s = p[H * n->in + j] + (emb ? emb[j] : 0.0);
+        for (int64_t i = 0; i < n->in; i++)
+            s += p[j * n->in + i] * x[i];
+        cur[j] = act(n->act, s);
+    }
+    p += H * n->in + H;
+    for (int64_t l = 1; l < n->depth; l++) {
+        for (int64_t j = 0; j < H; j++) {
+            double s = p[H * H + j];
+            for (int64_t i = 0; i < H; i++)
+                s += p[j * H + i] * cur[i];
+            nxt[j] = act(n->act, s);
+        }
+        double *t = cur;
+        cur = nxt;
+        nxt = t;
+        p += H * H + H;
+    }
+    for (int64_t j = 0; j < n->out; j++) {
+        double s = p[n->out * H + j];
+        for (int64_t i = 0; i < H; i++)
+            s += p[j * H + i] * cur[i];
+        out[j] = s;
+    }
+    free(cur);
+    free(nxt);
+}
+
+void sref_s1(const sref_model *m, const double *params, const double *x, int64_t level,
+             double *s1)
+{
+    sref_net_forward(&m->net1, params, x, level, s1);
+    for (int64_t a = 0; a < m->dim; a++)
+        s1[a] /= m->sigmas[level];
+}
+
+void sref_s2(const sref_model *m, const double *params, const double *x, int64_t level,
+             double *s2)
+{
+    const int64_t D = m->dim, r = m->rank;
+    const double sg = m->sigmas[level], is = 1.0 / sg, is2 = is * is;
+    double *o = malloc((size_t)m->net2.out * sizeof *o);
+    if (!o)
+        abort();
+    sref_net_forward(&m->net2, params + sref_params1(m), x, level, o);
+    for (int64_t a = 0; a < D; a++)
+        for (int64_t b = 0; b < D; b++) {
+            double v = 0.0;
+            switch (m->s2) {
+            case HOSM_S2_DIAG: v = a == b ? o[a] * is2 : 0.0; break;
+            case HOSM_S2_LOWRANK:
+                for (int64_t j = 0; j < r; j++)
+                    v += (o[a * r + j] * is) * (o[b * r + j] * is);
+                if (a == b)
+                    v += o[D * r + a] * is2;
+                break;
+            case HOSM_S2_FULL: {
+                int64_t lo = a < b ? a : b, hi = a < b ? b : a;
+                /* Row lo of the upper triangle starts after rows 0..lo-1,
+                 * which hold D, D-1, ..., D-lo+1 entries. */
+                int64_t k = 0;
+                for (int64_t row = 0; row < lo; row++)
+                    k += D - row;
+                v = o[k + (hi - lo)] * is2;
+                break;
+            }
+            default: abort();
+            }
+            s2[a * D + b] = v;
+        }
+    free(o);
+}
+
+/* psi = s2 + s1 s1^T at y. */
+static void psi_at(const sref_model *m, const double *params, const double *y, int64_t level,
+                   double *psi, double *s1)
+{
+    const int64_t D = m->dim;
+    sref_s1(m, params, y, level, s1);
+    sref_s2(m, params, y, level, psi);
+    for (int64_t a = 0; a < D; a++)
+        for (int64_t b = 0; b < D; b++)
+            psi[a * D + b] += s1[a] * s1[b];
+}
+
+double sref_loss(const sref_model *m, const sref_objective *o, const double *params,
+                 const double *x, const double *z, const int64_t *levels, int64_t n,
+                 double *scale)
+{
+    const int64_t D = m->dim, DD = D * D;
+    double *buf = malloc((size_t)(3 * DD + 2 * D + 2 * D + DD) * sizeof *buf);
+    if (!buf)
+        abort();
+    double *pp = buf, *pm = pp + DD, *p0 = pm + DD, *s1 = p0 + DD, *s10 = s1 + D, *xp = s10 + D,
+           *xm = xp + D, *T = xm + D;
+    double total = 0.0, mag = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t l = levels ? levels[i] : 0;
+        const double sg = m->sigmas[l], is2 = 1.0 / (sg * sg);
+        const double lambda = m->levels == 1 ? 1.0 : sg * sg * sg * sg;
+        const double c1 = o->frozen ? 0.0 : o->w1 * is2;
+        const double *xi = x + i * D, *zi = z + i * D;
+        for (int64_t a = 0; a < D; a++) {
+            xp[a] = xi[a] + sg * zi[a];
+            xm[a] = xi[a] - sg * zi[a];
+        }
+        for (int64_t a = 0; a < D; a++)
+            for (int64_t b = 0; b < D; b++)
+                T[a * D + b] = (zi[a] * zi[b] - (a == b ? 1.0 : 0.0)) * is2;
+        /* First order. */
+        double l1 = 0.0, m1 = 0.0;
+        psi_at(m, params, xp, l, pp, s1);
+        if (c1 != 0.0) {
+            if (o->obj1 == HOSM_OBJ_DSM_VR)
+                sref_s1(m, params, xi, l, s10);
+            for (int64_t a = 0; a < D; a++) {
+                double r = s1[a] + zi[a] / sg;
+                l1 += r * r;
+                m1 += r * r;
+                if (o->obj1 == HOSM_OBJ_DSM_VR) {
+                    double t1 = 2.0 * s10[a] * zi[a] / sg, t2 = zi[a] * zi[a] * is2;
+                    l1 -= t1 + t2;
+                    m1 += fabs(t1) + t2;
+                }
+            }
+        }
+        /* Second order, the plain Frobenius (or diagonal) forms. */
+        double l2 = 0.0, m2 = 0.0;
+        if (o->obj2 == HOSM_OBJ_D2SM_VR) {
+            psi_at(m, params, xm, l, pm, s10);
+            psi_at(m, params, xi, l, p0, s10);
+        }
+        for (int64_t a = 0; a < D; a++)
+            for (int64_t b = 0; b < D; b++) {
+                if (m->s2 == HOSM_S2_DIAG && a != b)
+                    continue;
+                const int64_t k = a * D + b;
+                if (o->obj2 == HOSM_OBJ_D2SM) {
+                    double r = pp[k] - T[k];
+                    l2 += r * r;
+                    m2 += pp[k] * pp[k] + 2.0 * fabs(T[k] * pp[k]) + T[k] * T[k];
+                } else {
+                    l2 += 0.5 * (pp[k] * pp[k] + pm[k] * pm[k]) -
+                          T[k] * (pp[k] + pm[k] - 2.0 * p0[k]);
+                    m2 += 0.5 * (pp[k] * pp[k] + pm[k] * pm[k]) +
+                          fabs(T[k]) * (fabs(pp[k]) + fabs(pm[k]) + 2.0 * fabs(p0[k]));
+                }
+            }
+        total += lambda * (c1 * l1 + l2);
+        mag += lambda * (c1 * m1 + m2);
+    }
+    free(buf);
+    if (scale)
+        *scale = mag / (double)n;
+    return total / (double)n;
+}
