@@ -317,8 +317,9 @@ HOSM_API int hosm_model_posterior_var(const hosm_model *model, int64_t level, co
                                       int64_t n, int clamp, float *out);
 /** The k (1..D) leading eigenpairs of the posterior covariance, largest
  *  first: vals is n x k, vecs is n x k x D (unit vectors). "lowrank" and
- *  "full" use Lanczos iterations on products with the covariance (O(D r) and
- *  O(D^2) a product), never a dense eigensolver or a D x D copy. */
+ *  "full" use Lanczos with deflation (one converged pair per run, so
+ *  repeated eigenvalues are found) on products with the covariance (O(D r)
+ *  and O(D^2) a product), never a dense eigensolver or a D x D copy. */
 HOSM_API int hosm_model_posterior_topk(const hosm_model *model, int64_t level, const float *x,
                                        int64_t n, int64_t k, int clamp, float *vals, float *vecs);
 /** @} */

@@ -74,24 +74,29 @@ static double dot(const double *x, const double *y, int64_t n)
     return s;
 }
 
-/* Removes from x its components along the j rows of q, twice for stability. */
-static void orthogonalise(double *x, const double *q, int64_t j, int64_t n)
+/* Removes from x its components along the na rows of a and the nb rows of
+ * b, twice for stability. */
+static void orthogonalise(double *x, const double *a, int64_t na, const double *b, int64_t nb,
+                          int64_t n)
 {
-    for (int pass = 0; pass < 2; pass++)
-        for (int64_t i = 0; i < j; i++) {
-            double c = dot(x, q + i * n, n);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int64_t i = 0; i < na + nb; i++) {
+            const double *r = i < na ? a + i * n : b + (i - na) * n;
+            double c = dot(x, r, n);
             for (int64_t t = 0; t < n; t++)
-                x[t] -= c * q[i * n + t];
+                x[t] -= c * r[t];
         }
+    }
 }
 
-/* A fresh unit vector orthogonal to the j rows of q, or 0 if none is found. */
-static int fresh_direction(double *x, const double *q, int64_t j, int64_t n, hosmi_rng *rng)
+/* A fresh unit vector orthogonal to the given rows, or 0 if none is found. */
+static int fresh_direction(double *x, const double *a, int64_t na, const double *b, int64_t nb,
+                           int64_t n, hosmi_rng *rng)
 {
     for (int attempt = 0; attempt < 8; attempt++) {
         for (int64_t t = 0; t < n; t++)
             x[t] = hosmi_rng_uniform(rng) - 0.5;
-        orthogonalise(x, q, j, n);
+        orthogonalise(x, a, na, b, nb, n);
         double norm = sqrt(dot(x, x, n));
         if (norm > 1e-8) {
             for (int64_t t = 0; t < n; t++)
@@ -128,87 +133,105 @@ static int grow(double **p, int64_t count)
     return 0;
 }
 
+typedef struct {
+    double *q, *a, *b, *w, *theta, *y, *scratch;
+    int64_t cap;
+} lanczos_ws;
+
+/* One Lanczos run in the complement of the `found` rows of vecs: returns the
+ * top Ritz pair once its residual |beta_m y_m| is below tol * scale (checked
+ * at geometrically growing sizes m), or exactly when the Krylov space is
+ * invariant or spans the whole complement. 0, or -1 without memory. */
+static int top_pair(int64_t n, hosmi_apply_fn apply, void *ctx, const double *vecs,
+                    int64_t found, double scale, hosmi_rng *rng, lanczos_ws *ws, double *val,
+                    double *vec)
+{
+    const double tol = 1e-7;
+    const int64_t avail = n - found;
+    int64_t check = avail < 20 ? avail : 20, used = 0;
+    if (!fresh_direction(ws->q, vecs, found, NULL, 0, n, rng)) {
+        *val = 0.0; /* nothing left: callers ask for k <= n */
+        memset(vec, 0, (size_t)n * sizeof(double));
+        return 0;
+    }
+    for (int64_t j = 0; j < avail; j++) {
+        if (j + 1 >= ws->cap) {
+            ws->cap = 2 * ws->cap < avail + 1 ? 2 * ws->cap : avail + 1;
+            if (grow(&ws->q, (ws->cap + 1) * n))
+                return -1;
+        }
+        apply(ws->q + j * n, ws->w, ctx);
+        ws->a[j] = dot(ws->w, ws->q + j * n, n);
+        orthogonalise(ws->w, vecs, found, ws->q, j + 1, n);
+        used = j + 1;
+        double beta = sqrt(dot(ws->w, ws->w, n));
+        int invariant = !(beta > 1e-10 * (fabs(ws->a[j]) + 1e-300));
+        if (used == check || used == avail || invariant) {
+            if (grow(&ws->y, used * used) || grow(&ws->scratch, used * used))
+                return -1;
+            ritz(used, ws->a, ws->b, ws->scratch, ws->theta, ws->y);
+            double res = invariant ? 0.0 : fabs(beta * ws->y[(used - 1) * used]);
+            if (res <= tol * fmax(scale, fabs(ws->theta[0])) || used == avail)
+                break;
+            check = check + check / 2 < avail ? check + check / 2 : avail;
+        }
+        ws->b[j] = beta;
+        for (int64_t t = 0; t < n; t++)
+            ws->q[(j + 1) * n + t] = ws->w[t] / beta;
+    }
+    *val = ws->theta[0];
+    memset(vec, 0, (size_t)n * sizeof(double));
+    for (int64_t j = 0; j < used; j++)
+        for (int64_t t = 0; t < n; t++)
+            vec[t] += ws->y[j * used] * ws->q[j * n + t];
+    double norm = sqrt(dot(vec, vec, n));
+    for (int64_t t = 0; t < n; t++)
+        vec[t] /= norm;
+    return 0;
+}
+
 int hosmi_lanczos_topk(int64_t n, int64_t k, hosmi_apply_fn apply, void *ctx, double *vals,
                        double *vecs)
 {
-    /* The basis grows until the k leading Ritz pairs have converged: their
-     * residual |beta_m y_m| is below 1e-7 of the largest Ritz value, checked
-     * at geometrically growing sizes m. Memory is O(m n + m^2); at m = n the
-     * Krylov space is the whole space and the pairs are exact. */
-    const double tol = 1e-7;
-    int64_t check = k + 20 < n ? k + 20 : n, cap = check;
-    double *q = NULL, *y = NULL, *scratch = NULL;
-    double *a = hosmi_alloc(n, sizeof(double)), *b = hosmi_calloc(n, sizeof(double));
-    double *w = hosmi_alloc(n, sizeof(double)), *theta = hosmi_alloc(n, sizeof(double));
-    int ok = a && b && w && theta && grow(&q, (cap + 1) * n) == 0;
-    int64_t used = 0;
-    if (ok) {
-        hosmi_rng rng;
-        hosmi_rng_seed(&rng, 0x6c616e637a6f73ULL, 0); /* fixed: queries are deterministic */
-        ok = fresh_direction(q, q, 0, n, &rng);
-        for (int64_t j = 0; ok && j < n; j++) {
-            apply(q + j * n, w, ctx);
-            a[j] = dot(w, q + j * n, n);
-            orthogonalise(w, q, j + 1, n);
-            used = j + 1;
-            double beta = sqrt(dot(w, w, n));
-            int invariant = !(beta > 1e-10 * (fabs(a[j]) + 1e-300));
-            if (used == check || used == n) {
-                if (grow(&y, used * used) || grow(&scratch, used * used)) {
-                    ok = 0;
-                    break;
-                }
-                ritz(used, a, b, scratch, theta, y);
-                double worst = 0.0; /* after an invariant subspace the residuals are 0 */
-                for (int64_t c = 0; c < k && c < used && !invariant; c++)
-                    worst = fmax(worst, fabs(beta * y[(used - 1) * used + c]));
-                if (used >= k && worst <= tol * fmax(fabs(theta[0]), 1e-300))
-                    break;
-                check = check + check / 2 < n ? check + check / 2 : n;
-            }
-            if (used == n)
-                break;
-            if (used == cap) {
-                cap = check;
-                if (grow(&q, (cap + 1) * n)) {
-                    ok = 0;
-                    break;
-                }
-            }
-            if (!invariant) {
-                for (int64_t t = 0; t < n; t++)
-                    q[(j + 1) * n + t] = w[t] / beta;
-                b[j] = beta;
-            } else if (!fresh_direction(q + (j + 1) * n, q, j + 1, n, &rng)) {
-                break; /* the whole space is spanned */
-            }
-        }
-        if (ok && (grow(&y, used * used) || grow(&scratch, used * used)))
-            ok = 0;
-        if (ok)
-            ritz(used, a, b, scratch, theta, y);
-        for (int64_t c = 0; ok && c < k; c++) {
-            double *out = vecs + c * n;
-            memset(out, 0, (size_t)n * sizeof(double));
-            if (c >= used) { /* only if the operator's space is smaller than k */
-                vals[c] = 0.0;
-                continue;
-            }
-            vals[c] = theta[c];
-            for (int64_t j = 0; j < used; j++)
-                for (int64_t t = 0; t < n; t++)
-                    out[t] += y[j * used + c] * q[j * n + t];
-            double norm = sqrt(dot(out, out, n));
-            for (int64_t t = 0; t < n; t++)
-                out[t] /= norm;
+    /* Deflation: each run finds the largest eigenpair in the complement of
+     * those found before. One start vector reaches one direction per distinct
+     * eigenvalue, so taking only a run's top pair keeps repeated eigenvalues
+     * (common in low-rank plus diagonal covariances) from being skipped. */
+    lanczos_ws ws = {0};
+    ws.cap = n < 32 ? n : 32;
+    ws.a = hosmi_alloc(n, sizeof(double));
+    ws.b = hosmi_calloc(n, sizeof(double));
+    ws.w = hosmi_alloc(n, sizeof(double));
+    ws.theta = hosmi_alloc(n, sizeof(double));
+    int ok = ws.a && ws.b && ws.w && ws.theta && grow(&ws.q, (ws.cap + 1) * n) == 0;
+    hosmi_rng rng;
+    hosmi_rng_seed(&rng, 0x6c616e637a6f73ULL, 0); /* fixed: queries are deterministic */
+    for (int64_t c = 0; ok && c < k; c++)
+        ok = top_pair(n, apply, ctx, vecs, c, c ? fabs(vals[0]) : 0.0, &rng, &ws, &vals[c],
+                      vecs + c * n) == 0;
+    /* Runs give non-increasing values up to the tolerance: sort exactly. */
+    for (int64_t i = 0; ok && i < k; i++) {
+        int64_t best = i;
+        for (int64_t j = i + 1; j < k; j++)
+            if (vals[j] > vals[best])
+                best = j;
+        if (best == i)
+            continue;
+        double tv = vals[i];
+        vals[i] = vals[best];
+        vals[best] = tv;
+        for (int64_t t = 0; t < n; t++) {
+            double x = vecs[i * n + t];
+            vecs[i * n + t] = vecs[best * n + t];
+            vecs[best * n + t] = x;
         }
     }
-    free(q);
-    free(y);
-    free(scratch);
-    free(a);
-    free(b);
-    free(w);
-    free(theta);
+    free(ws.q);
+    free(ws.a);
+    free(ws.b);
+    free(ws.w);
+    free(ws.theta);
+    free(ws.y);
+    free(ws.scratch);
     return ok ? 0 : -1;
 }

@@ -117,6 +117,8 @@ typedef struct {
     const float *v;          /* Q_HVP input */
     float *out, *out2;       /* outputs (Q_FACTORS: u, d; Q_TOPK: vals, vecs) */
     double *work;            /* per-point scratch */
+    float *fwork;            /* per-point float scratch: U and U U^T of a dense low-rank s2 */
+    const hosmi_blas *blas;
 } query_args;
 
 typedef struct {
@@ -136,18 +138,30 @@ static void cov_apply(const double *x, double *y, void *ctx)
 /* Dense s2 (or, with cov, the posterior covariance) of one point into m, with
  * the clamp applied by eigenvalues for "full" and through d otherwise.
  * scratch holds 3 D^2 + D doubles. */
-static void dense_point(const s2_view *v, double sigma, int cov, int clamp, double *m,
-                        double *scratch)
+static void dense_point(const s2_view *v, const query_args *q, double sigma, int cov, int clamp,
+                        double *m, double *scratch)
 {
-    const int64_t D = v->D;
+    const int64_t D = v->D, r = v->r;
     const double floor_ = -v->inv_s2;
-    for (int64_t a = 0; a < D; a++)
-        for (int64_t b = 0; b < D; b++) {
-            double s = s2_entry(v, a, b);
-            if (clamp && a == b && v->kind != HOSM_S2_FULL)
-                s += fmax(d_at(v, a), floor_) - d_at(v, a);
-            m[a * D + b] = s;
-        }
+    if (v->kind == HOSM_S2_LOWRANK) {
+        /* U U^T as one GEMM, then the diagonal (clamped through d). */
+        float *u = q->fwork, *uut = q->fwork + D * r;
+        for (int64_t t = 0; t < D * r; t++)
+            u[t] = (float)(v->o[t] * v->inv_s);
+        hosmi_sgemm(q->blas, 0, 1, D, D, r, 1.0f, u, r, u, r, 0.0f, uut, D);
+        for (int64_t t = 0; t < D * D; t++)
+            m[t] = uut[t];
+        for (int64_t a = 0; a < D; a++)
+            m[a * D + a] += clamp ? fmax(d_at(v, a), floor_) : d_at(v, a);
+    } else {
+        for (int64_t a = 0; a < D; a++)
+            for (int64_t b = 0; b < D; b++) {
+                double s = s2_entry(v, a, b);
+                if (clamp && a == b && v->kind == HOSM_S2_DIAG)
+                    s = fmax(s, floor_);
+                m[a * D + b] = s;
+            }
+    }
     if (clamp && v->kind == HOSM_S2_FULL) {
         double *a = scratch, *q = scratch + D * D, *w = scratch + 2 * D * D;
         memcpy(a, m, (size_t)(D * D) * sizeof(double));
@@ -180,7 +194,7 @@ static int point_query(const s2_view *v, double sigma, int64_t i, const query_ar
     switch (q->kind) {
     case Q_DENSE:
     case Q_COV:
-        dense_point(v, sigma, q->kind == Q_COV, q->clamp, w, w + D * D);
+        dense_point(v, q, sigma, q->kind == Q_COV, q->clamp, w, w + D * D);
         for (int64_t t = 0; t < D * D; t++)
             q->out[i * D * D + t] = (float)w[t];
         return 0;
@@ -190,7 +204,7 @@ static int point_query(const s2_view *v, double sigma, int64_t i, const query_ar
         return 0;
     case Q_VAR:
         if (v->kind == HOSM_S2_FULL && q->clamp) {
-            dense_point(v, sigma, 1, 1, w, w + D * D);
+            dense_point(v, q, sigma, 1, 1, w, w + D * D);
             for (int64_t a = 0; a < D; a++)
                 q->out[i * D + a] = (float)w[a * D + a];
         } else {
@@ -303,7 +317,11 @@ static int s2_query(const hosm_model *model, const char *fn, int64_t level, cons
     hosmi_mlp_ws ws = {0};
     float *o = hosmi_alloc(hosmi_mul(cap, outputs), sizeof(float));
     q->work = hosmi_alloc(work_doubles(model, q), sizeof(double));
-    if (!o || !q->work || hosmi_mlp_ws_alloc(&ws, &model->net2, cap) != 0) {
+    q->blas = &model->blas;
+    const int dense_lowrank = (q->kind == Q_DENSE || q->kind == Q_COV) &&
+                              model->arch.s2 == HOSM_S2_LOWRANK;
+    q->fwork = hosmi_alloc(dense_lowrank ? hosmi_mul(D, D + model->rank) : 1, sizeof(float));
+    if (!o || !q->work || !q->fwork || hosmi_mlp_ws_alloc(&ws, &model->net2, cap) != 0) {
         st = hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
         goto done;
     }
@@ -325,6 +343,7 @@ done:
     hosmi_mlp_ws_free(&ws);
     free(o);
     free(q->work);
+    free(q->fwork);
     return st;
 }
 

@@ -205,25 +205,33 @@ void hosmi_mlp_jacobian(const hosmi_mlp *m, const hosmi_blas *blas, const float 
 {
     const int64_t H = m->hidden, T = m->in, rows = n * T;
     float *cur = tan, *next = tan + rows * H;
+    /* The activations' derivatives depend on the point only: computed once,
+     * in place of the pre-activations (no backward pass follows). */
+    for (int64_t l = 0; l < m->depth; l++) {
+        float *z = ws_z(m, ws, l);
+        const float *a = ws_a(m, ws, l);
+        for (int64_t j = 0; j < n * H; j++)
+            z[j] = act_df(m->act, z[j], a[j]);
+    }
     /* Layer 0: the tangent e_b of x maps to column b of W0. */
     const float *w0 = params;
     for (int64_t i = 0; i < n; i++) {
-        const float *z = ws_z(m, ws, 0) + i * H, *a = ws_a(m, ws, 0) + i * H;
+        const float *d = ws_z(m, ws, 0) + i * H;
         for (int64_t b = 0; b < T; b++) {
             float *t = cur + (i * T + b) * H;
             for (int64_t j = 0; j < H; j++)
-                t[j] = w0[j * T + b] * act_df(m->act, z[j], a[j]);
+                t[j] = w0[j * T + b] * d[j];
         }
     }
     for (int64_t l = 1; l < m->depth; l++) {
         hosmi_sgemm(blas, 0, 1, rows, H, H, 1.0f, cur, H, params + hosmi_mlp_w_off(m, l), H, 0.0f,
                     next, H);
         for (int64_t i = 0; i < n; i++) {
-            const float *z = ws_z(m, ws, l) + i * H, *a = ws_a(m, ws, l) + i * H;
+            const float *d = ws_z(m, ws, l) + i * H;
             for (int64_t b = 0; b < T; b++) {
                 float *t = next + (i * T + b) * H;
                 for (int64_t j = 0; j < H; j++)
-                    t[j] *= act_df(m->act, z[j], a[j]);
+                    t[j] *= d[j];
             }
         }
         float *swap = cur;

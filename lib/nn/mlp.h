@@ -51,7 +51,8 @@ void hosmi_mlp_backward(const hosmi_mlp *m, const hosmi_blas *blas, const float 
                         const int64_t *levels, int64_t level_all, int64_t n, hosmi_mlp_ws *ws,
                         const float *dout, float *grad, float *dx);
 
-/* After hosmi_mlp_forward on n rows: the Jacobian of the output with respect
+/* After hosmi_mlp_forward on n rows (whose pre-activations it overwrites,
+ * so no backward pass may follow): the Jacobian of the output with respect
  * to the input by forward mode, the `in` unit tangents of each row batched
  * as GEMM rows: jt (n x in x out) receives, for row i and input b, the
  * derivative of the output by x_b (the transposed Jacobian of each row).

@@ -56,6 +56,24 @@ static void free_workspace(hosm_trainer *t)
     t->cap = 0;
 }
 
+/* Which row blocks a step runs (see loss_grad): the noisy points always, the
+ * clean points for DSM-VR (unless s1 is frozen) or D2SM-VR, the antithetic
+ * points for D2SM-VR. */
+typedef struct {
+    int has2, vr1, vr2;
+    int64_t blocks;
+} row_plan;
+
+static row_plan plan_rows(const hosm_trainer *t)
+{
+    row_plan p;
+    p.has2 = t->model->arch.s2 != HOSM_S2_NONE;
+    p.vr2 = p.has2 && t->s2_objective == HOSM_OBJ_D2SM_VR;
+    p.vr1 = !t->freeze_s1 && t->objective == HOSM_OBJ_DSM_VR;
+    p.blocks = 1 + (p.vr1 || p.vr2) + p.vr2;
+    return p;
+}
+
 /* Grows the workspace to hold n points; allocation happens only on growth. */
 static int reserve(hosm_trainer *t, int64_t n)
 {
@@ -63,8 +81,9 @@ static int reserve(hosm_trainer *t, int64_t n)
         return HOSM_OK;
     free_workspace(t);
     const hosm_model *m = t->model;
-    const int64_t D = m->arch.dim, rows = 3 * n, has2 = m->arch.s2 != HOSM_S2_NONE;
-    const int64_t rows2 = has2 ? rows : 0, out2 = m->net2.out;
+    const row_plan plan = plan_rows(t);
+    const int64_t D = m->arch.dim, rows = plan.blocks * n, has2 = plan.has2;
+    const int64_t rows2 = has2 ? (plan.vr2 ? rows : n) : 0, out2 = m->net2.out;
     int ok = hosmi_mlp_ws_alloc(&t->ws, &m->net, rows) == 0 &&
              (!has2 || hosmi_mlp_ws_alloc(&t->ws2, &m->net2, rows2) == 0);
     t->rows_in = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
@@ -164,12 +183,10 @@ static double loss_grad(hosm_trainer *t, const float *x, const float *z, const i
 {
     const hosm_model *m = t->model;
     const int64_t D = m->arch.dim, out2 = m->net2.out;
-    const int has2 = m->arch.s2 != HOSM_S2_NONE;
-    const int vr2 = has2 && t->s2_objective == HOSM_OBJ_D2SM_VR;
-    const int l1 = !t->freeze_s1;
-    const int vr1 = l1 && t->objective == HOSM_OBJ_DSM_VR;
+    const row_plan plan = plan_rows(t);
+    const int has2 = plan.has2, vr1 = plan.vr1, vr2 = plan.vr2, l1 = !t->freeze_s1;
     const int64_t clean = (vr1 || vr2) ? 1 : 0, anti = vr2 ? 2 : 0;
-    const int64_t rows = (1 + (vr1 || vr2) + vr2) * n, rows2 = vr2 ? rows : n;
+    const int64_t rows = plan.blocks * n, rows2 = vr2 ? rows : n;
     for (int64_t i = 0; i < n; i++) {
         const float s = (float)m->sigmas[lv[i]];
         for (int64_t j = 0; j < D; j++) {
