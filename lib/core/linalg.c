@@ -4,6 +4,31 @@
 
 #include "core/linalg.h"
 
+/* Selection sort of count eigenpairs into descending order of vals; entry t
+ * of vector i is vecs[i * vec_step + t * elem_step], len entries a vector. */
+static void sort_pairs(int64_t count, double *vals, double *vecs, int64_t len, int64_t vec_step,
+                       int64_t elem_step)
+{
+    for (int64_t i = 0; i < count; i++) {
+        int64_t best = i;
+        for (int64_t j = i + 1; j < count; j++)
+            if (vals[j] > vals[best])
+                best = j;
+        if (best == i)
+            continue;
+        double tv = vals[i];
+        vals[i] = vals[best];
+        vals[best] = tv;
+        for (int64_t t = 0; t < len; t++) {
+            double *x = vecs + i * vec_step + t * elem_step;
+            double *y = vecs + best * vec_step + t * elem_step;
+            double tmp = *x;
+            *x = *y;
+            *y = tmp;
+        }
+    }
+}
+
 void hosmi_sym_eig(int64_t n, double *a, double *w, double *v)
 {
     for (int64_t i = 0; i < n; i++)
@@ -47,23 +72,7 @@ void hosmi_sym_eig(int64_t n, double *a, double *w, double *v)
     }
     for (int64_t i = 0; i < n; i++)
         w[i] = a[i * n + i];
-    /* Selection sort into descending order, permuting the vectors alike. */
-    for (int64_t i = 0; i < n; i++) {
-        int64_t best = i;
-        for (int64_t j = i + 1; j < n; j++)
-            if (w[j] > w[best])
-                best = j;
-        if (best == i)
-            continue;
-        double tw = w[i];
-        w[i] = w[best];
-        w[best] = tw;
-        for (int64_t k = 0; k < n; k++) {
-            double tv = v[k * n + i];
-            v[k * n + i] = v[k * n + best];
-            v[k * n + best] = tv;
-        }
-    }
+    sort_pairs(n, w, v, n, 1, n); /* vector j is column j */
 }
 
 static double dot(const double *x, const double *y, int64_t n)
@@ -210,22 +219,8 @@ int hosmi_lanczos_topk(int64_t n, int64_t k, hosmi_apply_fn apply, void *ctx, do
         ok = top_pair(n, apply, ctx, vecs, c, c ? fabs(vals[0]) : 0.0, &rng, &ws, &vals[c],
                       vecs + c * n) == 0;
     /* Runs give non-increasing values up to the tolerance: sort exactly. */
-    for (int64_t i = 0; ok && i < k; i++) {
-        int64_t best = i;
-        for (int64_t j = i + 1; j < k; j++)
-            if (vals[j] > vals[best])
-                best = j;
-        if (best == i)
-            continue;
-        double tv = vals[i];
-        vals[i] = vals[best];
-        vals[best] = tv;
-        for (int64_t t = 0; t < n; t++) {
-            double x = vecs[i * n + t];
-            vecs[i * n + t] = vecs[best * n + t];
-            vecs[best * n + t] = x;
-        }
-    }
+    if (ok)
+        sort_pairs(k, vals, vecs, n, n, 1); /* vector c is row c */
     free(ws.q);
     free(ws.a);
     free(ws.b);
