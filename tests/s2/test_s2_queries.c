@@ -8,7 +8,9 @@
  * some eigenvalues of s2 fall below the clamp floor -1/sigma^2 while others
  * do not; both are counted and required). 8 points, each coordinate a
  * multiple of 2^-8 so that x +- h is exact in float. A low-rank model at
- * D = 200 (r = 5) exercises the Lanczos path of the top-k query.
+ * D = 200 (r = 5) exercises the Lanczos path of the top-k query at a size
+ * where a Krylov method has work to do (test_s2_topk_spectrum adds hard
+ * spectra for the low-rank and full paths).
  *
  * Checks and tolerances (u = 2^-24, the float unit roundoff; every library
  * output is a float rounding of a value computed in float or double):
@@ -25,26 +27,32 @@
  *     test's J entries are rounded once each, ~1.5u (|J_ab| + |J_ba|) in all.
  *  3. score_jacobian_diag = diag(J): <= 2u |J_aa| (two roundings of one
  *     value; in practice identical).
+ *  The dense low-rank s2 (hessian, posterior_cov) forms U U^T with one float
+ *  GEMM of U rounded to float: its entries carry up to g sum_j |U_aj U_bj|
+ *  of rounding, g = (r + 2) u (two roundings of U, then r float products and
+ *  sums; g >= 4u is used for r < 2), which on the diagonal can exceed
+ *  u |H_aa| when d cancels U U^T. The other queries compute in double.
  *  4. hessian: exactly symmetric; hessian_diag = diag(hessian): <= 2u |H_aa|
- *     + 1e-12 ||H||_F (two float roundings of one double value, plus double
- *     rounding of a cancelling sum).
+ *     + g sum_j U_aj^2 (lowrank) + 1e-12 ||H||_F (two float roundings of one
+ *     value, the GEMM's rounding, and double rounding of a cancelling sum).
  *  5. hessian_factors (lowrank): U U^T + diag(d) in double from the float
- *     factors vs hessian: <= 4u (sum_j |U_aj U_bj| + |d_a| [a = b]) + u |H_ab|
- *     (each factor is rounded once, relative u, a product of two doubles that).
- *  6. hvp: s2 v vs H v in double from the float hessian: <= 4u sum_b |H_ab v_b|.
+ *     factors vs hessian: <= g (sum_j |U_aj U_bj| + |d_a| [a = b]) + u |H_ab|.
+ *  6. hvp: s2 v vs H v in double from the float hessian: <= 4u sum_b |H_ab v_b|
+ *     + g sum_b sum_j |U_aj U_bj v_b| (lowrank).
  *  7. posterior_cov, clamp = 0: sigma^4 H + sigma^2 I entrywise within
  *     4u (sigma^4 |H_ab| + sigma^2 [a = b]). clamp = 1: for diag and lowrank
  *     sigma^4 (U U^T + diag(max(d, -1/sigma^2))) + sigma^2 I from the
- *     factors (hessian_diag for diag), same tolerance with the factor terms as
- *     in 5; for full sigma^4 Q max(Lambda, -1/sigma^2) Q^T + sigma^2 I from
- *     the test's Jacobi eigendecomposition of the float hessian, in
+ *     factors (hessian_diag for diag) within g sigma^4 (sum_j |U_aj U_bj| +
+ *     |d_a| [a = b]) + 4u sigma^2 [a = b]; for full
+ *     sigma^4 Q max(Lambda, -1/sigma^2) Q^T + sigma^2 I from the test's
+ *     Jacobi eigendecomposition of the float hessian, in
  *     Frobenius norm within 4u (sigma^4 ||H||_F + sigma^2 sqrt(D)): raising
  *     eigenvalues to a floor is the projection onto {A >= floor I}, which is
  *     1-Lipschitz in the Frobenius norm, so the float rounding of H (<= u/2
  *     ||H||_F) moves the result by no more, and the output rounding adds
  *     u ||C||_F.
  *  8. posterior_var = diag(posterior_cov) for clamp 0 and 1: <= 2u (sigma^4
- *     |H_aa| + sigma^2) + 2u |C_aa|.
+ *     |H_aa| + sigma^2) + g sigma^4 sum_j U_aj^2 (lowrank) + 2u |C_aa|.
  *  9. posterior_topk (k = 1, 2, D at D = 4 for every structure and clamp;
  *     k = 1, 5, 12 at D = 200), against the dense covariance C of
  *     posterior_cov with the same clamp and its eigenvalues mu (test Jacobi):
@@ -274,6 +282,7 @@ static void check_s2(const char *tag, const hosm_model *m, int64_t D, int64_t le
     double sigma;
     MUST(hosm_model_sigma(m, level, &sigma));
     const double s2g = sigma * sigma, s4 = s2g * s2g, floor_ = -1.0 / s2g;
+    const double g = fmax(4.0, (double)r + 2.0) * U32; /* see the header: U U^T's rounding */
     float *H = xmalloc(NP * DD * sizeof *H), *Hd = xmalloc((size_t)NP * D * sizeof *Hd);
     float *C0 = xmalloc(NP * DD * sizeof *C0), *C1 = xmalloc(NP * DD * sizeof *C1);
     float *V0 = xmalloc((size_t)NP * D * sizeof *V0), *V1 = xmalloc((size_t)NP * D * sizeof *V1);
@@ -308,10 +317,15 @@ static void check_s2(const char *tag, const hosm_model *m, int64_t D, int64_t le
             for (int64_t q = 0; q < D; q++)
                 if (Hi[p * D + q] != Hi[q * D + p] || C0[i * DD + p * D + q] != C0[i * DD + q * D + p])
                     sym = 0;
+        /* sum_j U_aj^2 of a low-rank s2 (0 otherwise), for the GEMM's rounding. */
+        double usq[64] = {0};
+        for (int64_t p = 0; p < D && s2 == HOSM_S2_LOWRANK; p++)
+            for (int64_t j = 0; j < r; j++)
+                usq[p] += (double)U[(i * D + p) * r + j] * U[(i * D + p) * r + j];
         /* 4: hessian_diag. */
         for (int64_t p = 0; p < D; p++) {
             double e = fabs(Hd[i * D + p] - Hi[p * D + p]);
-            whd = fmax(whd, e / (2.0 * U32 * fabs(Hi[p * D + p]) + 1e-12 * fh));
+            whd = fmax(whd, e / (2.0 * U32 * fabs(Hi[p * D + p]) + g * usq[p] + 1e-12 * fh));
         }
         /* The clamped reference (and for lowrank the factor check). */
         for (int64_t p = 0; p < D; p++)
@@ -351,15 +365,15 @@ static void check_s2(const char *tag, const hosm_model *m, int64_t D, int64_t le
                         if (s2 == HOSM_S2_LOWRANK) {
                             /* 5: the factors reproduce the hessian. */
                             double e = fabs(s + dp - Hi[p * D + q]);
-                            wf = fmax(wf, e / (4.0 * U32 * ab + U32 * fabs(Hi[p * D + q])));
+                            wf = fmax(wf, e / (g * ab + U32 * fabs(Hi[p * D + q])));
                         }
                         s += dc;
                     } else if (s2 == HOSM_S2_LOWRANK) {
                         double e = fabs(s - Hi[p * D + q]);
-                        wf = fmax(wf, e / (4.0 * U32 * ab + U32 * fabs(Hi[p * D + q]) + 1e-300));
+                        wf = fmax(wf, e / (g * ab + U32 * fabs(Hi[p * D + q]) + 1e-300));
                     }
                     double c = s4 * s + (p == q ? s2g : 0.0);
-                    double tol = 4.0 * U32 * (s4 * ab + (p == q ? s2g : 0.0));
+                    double tol = g * s4 * ab + 4.0 * U32 * (p == q ? s2g : 0.0);
                     double e = fabs(C1[i * DD + p * D + q] - c);
                     wc1 = fmax(wc1, e == 0.0 ? 0.0 : e / fmax(tol, 1e-300));
                 }
@@ -367,12 +381,15 @@ static void check_s2(const char *tag, const hosm_model *m, int64_t D, int64_t le
         }
         for (int64_t p = 0; p < D; p++) {
             /* 6: hvp. */
-            double y = 0.0, ab = 0.0;
+            double y = 0.0, ab = 0.0, abu = 0.0;
             for (int64_t q = 0; q < D; q++) {
                 y += (double)Hi[p * D + q] * v[i * D + q];
                 ab += fabs((double)Hi[p * D + q] * v[i * D + q]);
+                for (int64_t j = 0; j < r && s2 == HOSM_S2_LOWRANK; j++)
+                    abu += fabs((double)U[(i * D + p) * r + j] * U[(i * D + q) * r + j] *
+                                v[i * D + q]);
             }
-            whv = fmax(whv, fabs(hv[i * D + p] - y) / (4.0 * U32 * ab));
+            whv = fmax(whv, fabs(hv[i * D + p] - y) / (4.0 * U32 * ab + g * abu));
             /* 7: unclamped covariance. */
             for (int64_t q = 0; q < D; q++) {
                 double c = s4 * Hi[p * D + q] + (p == q ? s2g : 0.0);
@@ -381,7 +398,7 @@ static void check_s2(const char *tag, const hosm_model *m, int64_t D, int64_t le
                 wc0 = fmax(wc0, e == 0.0 ? 0.0 : e / fmax(tol, 1e-300));
             }
             /* 8: variances = diagonals. */
-            double t0 = 2.0 * U32 * (s4 * fabs(Hi[p * D + p]) + s2g);
+            double t0 = 2.0 * U32 * (s4 * fabs(Hi[p * D + p]) + s2g) + g * s4 * usq[p];
             double e0 = fabs(V0[i * D + p] - C0[i * DD + p * D + p]);
             double e1 = fabs(V1[i * D + p] - C1[i * DD + p * D + p]);
             wv = fmax(wv, e0 / (t0 + 2.0 * U32 * fabs(C0[i * DD + p * D + p])));
@@ -552,9 +569,9 @@ int main(void)
     check_le("1. jacobian vs 4th-order fd, / (1e-3 max(1,|s|,|J|))", W.jac_fd, 1.0);
     check_le("2. symmetrize vs (J+J^T)/2, / 4u(|Jab|+|Jba|)", W.jac_sym, 1.0);
     check_le("3. jacobian_diag vs diag J, / 2u|Jaa|", W.jac_diag, 1.0);
-    check_le("4. hessian_diag vs diag hessian, / (2u|Haa| + 1e-12||H||)", W.h_diag, 1.0);
+    check_le("4. hessian_diag vs diag hessian, / tolerance", W.h_diag, 1.0);
     check_le("5. factors U U^T + diag d vs hessian, / tolerance", W.factors, 1.0);
-    check_le("6. hvp vs dense H v, / 4u sum|H v|", W.hvp, 1.0);
+    check_le("6. hvp vs dense H v, / tolerance", W.hvp, 1.0);
     check_le("7. posterior_cov (clamp 0) vs sigma^4 H + sigma^2 I, / tol", W.cov0, 1.0);
     check_le("7. posterior_cov (clamp 1) vs clamped reference, / tol", W.cov1, 1.0);
     check_le("8. posterior_var vs diag posterior_cov (both clamps), / tol", W.var, 1.0);
