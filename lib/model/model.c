@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "io/file.h"
 #include "model/model.h"
 
 #define TAG_ARCH HOSMI_TAG('A', 'R', 'C', 'H')

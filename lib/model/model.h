@@ -3,7 +3,7 @@
 #define HOSM_MODEL_H
 
 #include "core/internal.h"
-#include "model/format.h"
+#include "io/container.h"
 #include "nn/mlp.h"
 
 /* What defines a model's shape: written to and read from files. */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/linalg.h"
+#include "linalg/linalg.h"
 #include "model/model.h"
 
 /* Bounds the per-call workspace: network output floats per chunk. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "io/file.h"
 #include "model/model.h"
 #include "train/d2sm.h"
 

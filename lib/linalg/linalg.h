@@ -4,6 +4,11 @@
 
 #include "core/internal.h"
 
+/* Sorts count eigenpairs into descending order of vals; entry t of vector i
+ * is vecs[i * vec_step + t * elem_step], len entries a vector. */
+void hosmi_sort_pairs(int64_t count, double *vals, double *vecs, int64_t len, int64_t vec_step,
+                      int64_t elem_step);
+
 /* Eigen-decomposition of the symmetric n x n matrix a (row-major; destroyed)
  * by cyclic Jacobi rotations: eigenvalues into w in descending order, unit
  * eigenvectors into the columns of v (v[i * n + j] is entry i of vector j). */

@@ -3,8 +3,8 @@
  *   sections: u32 tag | u32 reserved (0) | u64 payload bytes | payload |
  *   u32 CRC-32 of every byte before it.
  * A writer with buf == NULL only counts, so the size is known before writing. */
-#ifndef HOSM_FORMAT_H
-#define HOSM_FORMAT_H
+#ifndef HOSM_CONTAINER_H
+#define HOSM_CONTAINER_H
 
 #include "core/internal.h"
 
@@ -57,17 +57,11 @@ double hosmi_r_f64(hosmi_reader *r);
 void hosmi_r_f32s(hosmi_reader *r, float *v, int64_t n);
 
 /* Encoding a whole object: fn writes its sections. hosmi_encode checks buf and
- * cap (HOSM_E_NULL, HOSM_E_BUFFER) and hosmi_save writes a file atomically;
+ * cap (HOSM_E_NULL, HOSM_E_BUFFER);
  * fname names the public function in messages. */
 typedef void (*hosmi_encode_fn)(hosmi_writer *w, const void *obj);
 int64_t hosmi_encoded_size(const char *magic, hosmi_encode_fn fn, const void *obj);
 int hosmi_encode(const char *fname, const char *magic, hosmi_encode_fn fn, const void *obj,
                  void *buf, int64_t cap, int64_t *written);
-int hosmi_save(const char *fname, const char *magic, hosmi_encode_fn fn, const void *obj,
-               const char *path);
-
-/* Whole-file helpers: atomic write (temporary, fsync, rename) and read. */
-int hosmi_write_file(const char *path, const void *buf, int64_t size, char *msg);
-int hosmi_read_file(const char *path, void **buf, int64_t *size, char *msg);
 
 #endif
