@@ -157,8 +157,9 @@ def escape(text):
         t = parts[k].replace('\\', '\\\\').replace('*', '\\*')
         # '<' only where it could open an HTML tag or an autolink.
         t = re.sub(r'<(?=[A-Za-z/!?])', '&lt;', t)
-        # Mentions of the guides become links (api.md sits beside them).
-        parts[k] = re.sub(r'\bdocs/([\w-]+\.md)\b', r'[docs/\1](\1)', t)
+        # Mentions of the guides become links (api.md sits beside them), with
+        # their section anchor if they have one: docs/math.md#32-second-order-d2sm.
+        parts[k] = re.sub(r'\bdocs/([\w-]+\.md(?:#[\w-]*\w)?)\b', r'[docs/\1](\1)', t)
     return ''.join(parts)
 
 
@@ -299,7 +300,7 @@ class Section:
 
 
 def split_name_line(first):
-    """'Samplers (MATH.md 4; ...)' -> ('Samplers', 'MATH.md 4; ...')."""
+    """'Samplers (docs/math.md#8-samplers; ...)' -> ('Samplers', 'docs/math.md#8-samplers; ...')."""
     first = first.strip()
     if first.endswith(')'):
         depth = 0
