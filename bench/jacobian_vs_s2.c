@@ -1,6 +1,6 @@
 /*
  * jacobian_vs_s2: the cost of a second-order query per point, the Jacobian
- * of s1 (the autodiff baseline, MATH.md 3.4) against the learned s2 in each
+ * of s1 (the autodiff baseline, docs/math.md#6-the-autodiff-baseline) against the learned s2 in each
  * structure.
  *
  *   usage: jacobian_vs_s2 [--dims 8,32,128,784] [--hidden 256] [--depth 2]

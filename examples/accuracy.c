@@ -1,6 +1,6 @@
 /*
  * accuracy: is a directly learned s2 more accurate, and cheaper to query,
- * than the Jacobian of a DSM-trained s1?  (Meng et al. 2021, MATH.md 3.4.)
+ * than the Jacobian of a DSM-trained s1?  (Meng et al. 2021, docs/math.md#6-the-autodiff-baseline.)
  *
  *   usage: accuracy [options]
  *     --dims 2,8,32         data dimensions D

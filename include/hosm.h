@@ -36,6 +36,21 @@
 extern "C" {
 #endif
 
+/* Markers of the API's status, placed after a declaration.
+ * HOSM_EXPERIMENTAL: API in incubation. It is exported and tested, but its
+ *   name, arguments or meaning may still change in a minor release (as
+ *   sqlite's experimental interfaces); a program that needs a stable ABI
+ *   avoids it. It expands to nothing.
+ * HOSM_DEPRECATED: API kept for compatibility that new code should not use;
+ *   GCC and clang warn on use unless HOSM_NO_DEPRECATION_WARNINGS is
+ *   defined. */
+#define HOSM_EXPERIMENTAL
+#if defined(__GNUC__) && !defined(HOSM_NO_DEPRECATION_WARNINGS)
+#define HOSM_DEPRECATED __attribute__((deprecated))
+#else
+#define HOSM_DEPRECATED
+#endif
+
 #if defined(_WIN32)
 #define HOSM_API
 #elif defined(__GNUC__)
@@ -65,7 +80,8 @@ enum hosm_status {
     HOSM_E_MISMATCH = -13,    /**< sizes or architectures of two objects disagree */
     HOSM_E_BUFFER = -14,      /**< a caller buffer is too small */
     HOSM_E_PARSE = -15,       /**< configuration text could not be parsed */
-    HOSM_E_UNSUPPORTED = -16  /**< the model's structure cannot answer this query */
+    HOSM_E_UNSUPPORTED = -16, /**< the model's structure cannot answer this query */
+    HOSM_E_MISUSE = -17       /**< a handle of the wrong kind, or one already freed */
 };
 /** @} */
 
@@ -144,13 +160,13 @@ enum hosm_act {
     HOSM_ACT_ELU = 3       /**< "elu" */
 };
 
-/** First-order objectives (values of HOSM_KEY_OBJECTIVE), MATH.md 3.1. */
+/** First-order objectives (values of HOSM_KEY_OBJECTIVE), docs/math.md#31-first-order. */
 enum hosm_objective {
     HOSM_OBJ_DSM = 0,   /**< "dsm": denoising score matching */
     HOSM_OBJ_DSM_VR = 1 /**< "dsm_vr": DSM with the control variate at the clean point */
 };
 
-/** Structures of the learned s2 (values of HOSM_KEY_S2), MATH.md 3.3. */
+/** Structures of the learned s2 (values of HOSM_KEY_S2), docs/math.md#4-structures-of-s2. */
 enum hosm_s2 {
     HOSM_S2_NONE = 0,    /**< "none": first-order model only */
     HOSM_S2_DIAG = 1,    /**< "diag": s2 = diag(d), O(D) a point */
@@ -158,7 +174,7 @@ enum hosm_s2 {
     HOSM_S2_FULL = 3     /**< "full": symmetric D x D from D(D+1)/2 outputs, O(D^2) a point */
 };
 
-/** Second-order objectives (values of HOSM_KEY_S2_OBJECTIVE), MATH.md 3.2. */
+/** Second-order objectives (values of HOSM_KEY_S2_OBJECTIVE), docs/math.md#32-second-order-d2sm. */
 enum hosm_s2_objective {
     HOSM_OBJ_D2SM = 0,   /**< "d2sm" */
     HOSM_OBJ_D2SM_VR = 1 /**< "d2sm_vr": antithetic pair plus control variate at the clean point */
@@ -300,7 +316,7 @@ HOSM_API int hosm_model_hessian_factors(const hosm_model *model, int64_t level, 
  *  is formed for "diag" and "lowrank". */
 HOSM_API int hosm_model_hvp(const hosm_model *model, int64_t level, const float *x, const float *v,
                             int64_t n, float *out);
-/** The exact Jacobian of s1 (the autodiff baseline, MATH.md 3.4), by D
+/** The exact Jacobian of s1 (the autodiff baseline, docs/math.md#6-the-autodiff-baseline), by D
  *  forward-mode tangents a point batched as GEMM rows: out is n x D x D with
  *  out[i][a][b] = d s1_a / d x_b at x_i, or its symmetric part
  *  (J + J^T) / 2 if symmetrize is 1. */
@@ -386,6 +402,17 @@ HOSM_API int hosm_trainer_fit(hosm_trainer *trainer, const float *data, int64_t 
 HOSM_API int hosm_trainer_gradient(hosm_trainer *trainer, const float *x, const float *noise,
                                    const int64_t *levels, int64_t n, double *loss, float *grad);
 
+/** Apply a caller-supplied gradient (count = hosm_model_num_params()
+ *  floats, in the layout of hosm_trainer_gradient()) exactly as a step
+ *  would: clipping, Adam(W), the EMA and the step count. With "freeze_s1"
+ *  the s1 part is ignored. For data-parallel training: each process
+ *  computes hosm_trainer_gradient() on its own points, the gradients are
+ *  averaged, and every process applies the average. HOSM_E_NONFINITE for
+ *  NaN or Inf in grad, or when the update would make any state non-finite
+ *  (nothing is changed then). */
+HOSM_API int hosm_trainer_apply_gradient(hosm_trainer *trainer, const float *grad,
+                                         int64_t count);
+
 /** The number of Adam steps taken (restored by a checkpoint). */
 HOSM_API int hosm_trainer_step_count(const hosm_trainer *trainer, int64_t *out);
 /** Copy the EMA of the weights into dst, a model of the same architecture
@@ -415,7 +442,7 @@ HOSM_API const char *hosm_trainer_errmsg(const hosm_trainer *trainer);
 /** @} */
 
 /* ------------------------------------------------------------------------ */
-/** @name Samplers (MATH.md 4; convention x <- x + (eps/2) s1 + sqrt(eps) xi)
+/** @name Samplers (docs/math.md#8-samplers; convention x <- x + (eps/2) s1 + sqrt(eps) xi)
  * "langevin" runs sample_steps steps with eps = step_size at the smallest
  * level; "annealed" runs sample_steps steps at every level l, largest first,
  * with eps_l = step_size * sigma_l^2 / sigma_min^2. */
@@ -439,7 +466,7 @@ HOSM_API const char *hosm_sampler_errmsg(const hosm_sampler *sampler);
 /** @} */
 
 /* ------------------------------------------------------------------------ */
-/** @name Gaussian-mixture oracle (MATH.md 5)
+/** @name Gaussian-mixture oracle (docs/math.md#9-gaussian-mixture-oracle)
  * p = sum_k w_k N(mu_k, Sigma_k), with exact scores of its sigma-perturbed
  * density at any sigma >= 0. Computed in double precision; points are float
  * like all data. All queries are const and reentrant. */
@@ -473,8 +500,9 @@ HOSM_API int hosm_mixture_posterior_mean(const hosm_mixture *mix, double sigma, 
 /** The posterior covariance sigma^4 s2 + sigma^2 I into out (n x D x D). */
 HOSM_API int hosm_mixture_posterior_cov(const hosm_mixture *mix, double sigma, const float *x,
                                         int64_t n, float *out);
-/** Detailed message of this mixture's last failure, or "". */
-HOSM_API const char *hosm_mixture_errmsg(const hosm_mixture *mix);
+/** Deprecated: always "". Every mixture function takes a const handle and
+ *  stores its message for the calling thread only; use hosm_last_errmsg(). */
+HOSM_API const char *hosm_mixture_errmsg(const hosm_mixture *mix) HOSM_DEPRECATED;
 /** @} */
 
 #ifdef __cplusplus

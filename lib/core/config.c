@@ -70,9 +70,15 @@ static const key_info *lookup(int key)
     return &keys[key];
 }
 
+int hosmi_check_config(const struct hosm_config *cfg, const char *fn)
+{
+    return hosmi_check_handle(cfg, HOSMI_HANDLE_CONFIG, fn, "config");
+}
+
 void hosmi_config_defaults(struct hosm_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->magic = HOSMI_HANDLE_CONFIG;
     for (int k = 1; k < HOSMI_NUM_KEYS; k++) {
         if (!keys[k].name)
             continue;
@@ -96,6 +102,9 @@ int hosm_config_new(hosm_config **out)
 
 void hosm_config_free(hosm_config *cfg)
 {
+    if (!hosmi_is_handle(cfg, HOSMI_HANDLE_CONFIG))
+        return;
+    cfg->magic = HOSMI_HANDLE_FREED;
     free(cfg);
 }
 
@@ -133,8 +142,9 @@ static void range_text(const key_info *k, char *buf, size_t cap)
 
 int hosm_config_set_int(hosm_config *cfg, int key, int64_t value)
 {
-    if (!cfg)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_set_int: cfg is NULL");
+    int st0 = hosmi_check_config(cfg, "hosm_config_set_int");
+    if (st0)
+        return st0;
     const key_info *k;
     int st = check_key(cfg->errmsg, "hosm_config_set_int", key, HOSM_TYPE_INT, &k);
     if (st)
@@ -152,8 +162,9 @@ int hosm_config_set_int(hosm_config *cfg, int key, int64_t value)
 
 int hosm_config_set_double(hosm_config *cfg, int key, double value)
 {
-    if (!cfg)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_set_double: cfg is NULL");
+    int st0 = hosmi_check_config(cfg, "hosm_config_set_double");
+    if (st0)
+        return st0;
     const key_info *k;
     int st = check_key(cfg->errmsg, "hosm_config_set_double", key, HOSM_TYPE_DOUBLE, &k);
     if (st)
@@ -170,8 +181,11 @@ int hosm_config_set_double(hosm_config *cfg, int key, double value)
 
 int hosm_config_get_int(const hosm_config *cfg, int key, int64_t *out)
 {
-    if (!cfg || !out)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_get_int: cfg or out is NULL");
+    int st0 = hosmi_check_config(cfg, "hosm_config_get_int");
+    if (st0)
+        return st0;
+    if (!out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_get_int: out is NULL");
     const key_info *k;
     int st = check_key(NULL, "hosm_config_get_int", key, HOSM_TYPE_INT, &k);
     if (st)
@@ -182,8 +196,11 @@ int hosm_config_get_int(const hosm_config *cfg, int key, int64_t *out)
 
 int hosm_config_get_double(const hosm_config *cfg, int key, double *out)
 {
-    if (!cfg || !out)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_get_double: cfg or out is NULL");
+    int st0 = hosmi_check_config(cfg, "hosm_config_get_double");
+    if (st0)
+        return st0;
+    if (!out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_config_get_double: out is NULL");
     const key_info *k;
     int st = check_key(NULL, "hosm_config_get_double", key, HOSM_TYPE_DOUBLE, &k);
     if (st)
@@ -254,7 +271,7 @@ int hosm_config_double_bounds(int key, double *lo, double *hi, double *def)
 
 const char *hosm_config_errmsg(const hosm_config *cfg)
 {
-    return cfg ? cfg->errmsg : "";
+    return hosmi_is_handle(cfg, HOSMI_HANDLE_CONFIG) ? cfg->errmsg : "";
 }
 
 /* strtod in the "C" notation whatever the process locale: the text may hold
@@ -328,9 +345,11 @@ static int parse_pair(hosm_config *cfg, const char *tok, size_t len)
 
 int hosm_config_parse(hosm_config *cfg, const char *text)
 {
-    if (!cfg || !text)
-        return hosmi_fail(cfg ? cfg->errmsg : NULL, HOSM_E_NULL,
-                          "hosm_config_parse: cfg or text is NULL");
+    int st0 = hosmi_check_config(cfg, "hosm_config_parse");
+    if (st0)
+        return st0;
+    if (!text)
+        return hosmi_fail(cfg->errmsg, HOSM_E_NULL, "hosm_config_parse: text is NULL");
     /* Parse into a copy so that a failure changes nothing. */
     hosm_config tmp = *cfg;
     const char *p = text;
@@ -343,10 +362,8 @@ int hosm_config_parse(hosm_config *cfg, const char *text)
         while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
             p++;
         int st = parse_pair(&tmp, start, (size_t)(p - start));
-        if (st) {
-            memcpy(cfg->errmsg, tmp.errmsg, sizeof cfg->errmsg);
-            return st;
-        }
+        if (st)
+            return hosmi_fail(cfg->errmsg, st, "hosm_config_parse: %s", tmp.errmsg);
     }
     memcpy(cfg->ival, tmp.ival, sizeof cfg->ival);
     memcpy(cfg->dval, tmp.dval, sizeof cfg->dval);

@@ -7,6 +7,7 @@
 #define HOSMI_NUM_KEYS 31 /* one past the largest key value */
 
 struct hosm_config {
+    uint32_t magic; /* HOSMI_HANDLE_CONFIG */
     int64_t ival[HOSMI_NUM_KEYS];
     double dval[HOSMI_NUM_KEYS];
     char errmsg[HOSMI_MSG_CAP];
@@ -14,5 +15,8 @@ struct hosm_config {
 
 /* Fill a config with every default (also used when a handle gets cfg = NULL). */
 void hosmi_config_defaults(struct hosm_config *cfg);
+
+/* Validates a config handle argument (HOSM_E_NULL, HOSM_E_MISUSE). */
+int hosmi_check_config(const struct hosm_config *cfg, const char *fn);
 
 #endif

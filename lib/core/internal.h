@@ -5,12 +5,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define HOSM_NO_DEPRECATION_WARNINGS
 #include "hosm.h"
 
 #define HOSMI_MSG_CAP 256
 #define HOSMI_MAX_DIM ((int64_t)1 << 20)
 /* Guards products of sizes: no buffer of more elements than this is made. */
 #define HOSMI_MAX_ELEMS ((int64_t)1 << 40)
+
+/* Handle kinds: the first member of every handle is its magic number, so a
+ * handle of the wrong kind (through an untyped FFI) or a freed one is caught
+ * where it can be instead of crashing the process. */
+#define HOSMI_HANDLE_CONFIG 0x68634647u  /* "GFch" */
+#define HOSMI_HANDLE_MODEL 0x686d444cu   /* "LDmh" */
+#define HOSMI_HANDLE_TRAINER 0x68745252u /* "RRth" */
+#define HOSMI_HANDLE_SAMPLER 0x68735350u /* "PSsh" */
+#define HOSMI_HANDLE_MIXTURE 0x686d5858u /* "XXmh" */
+#define HOSMI_HANDLE_FREED 0xdeadf7eeu   /* written into a handle as it is freed */
+
+/* Checks a handle argument: HOSM_E_NULL for NULL, HOSM_E_MISUSE for a freed
+ * handle or one of another kind; what names the expected kind. */
+int hosmi_check_handle(const void *handle, uint32_t magic, const char *fn, const char *what);
+/* Non-zero when handle is a live handle of the kind (for the void free functions). */
+int hosmi_is_handle(const void *handle, uint32_t magic);
 
 /* Record a failure: formats the message into the calling thread's buffer and,
  * when handle_msg is not NULL, into the handle's buffer; returns status. */

@@ -30,6 +30,7 @@ const char *hosm_strerror(int status)
     case HOSM_E_BUFFER: return "caller buffer too small";
     case HOSM_E_PARSE: return "configuration text could not be parsed";
     case HOSM_E_UNSUPPORTED: return "the model's structure cannot answer this query";
+    case HOSM_E_MISUSE: return "a handle of the wrong kind, or one already freed";
     default: return "unknown status code";
     }
 }
@@ -84,4 +85,27 @@ int hosmi_all_finite(const float *x, int64_t n)
         if (!isfinite(x[i]))
             return 0;
     return 1;
+}
+
+int hosmi_is_handle(const void *handle, uint32_t magic)
+{
+    uint32_t m;
+    if (!handle)
+        return 0;
+    memcpy(&m, handle, sizeof m);
+    return m == magic;
+}
+
+int hosmi_check_handle(const void *handle, uint32_t magic, const char *fn, const char *what)
+{
+    if (!handle)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: %s is NULL", fn, what);
+    uint32_t m;
+    memcpy(&m, handle, sizeof m);
+    if (m == magic)
+        return HOSM_OK;
+    if (m == HOSMI_HANDLE_FREED)
+        return hosmi_fail(NULL, HOSM_E_MISUSE, "%s: the %s was already freed", fn, what);
+    return hosmi_fail(NULL, HOSM_E_MISUSE, "%s: the handle given as %s is not a %s", fn, what,
+                      what);
 }

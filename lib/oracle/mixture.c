@@ -1,4 +1,4 @@
-/* Gaussian-mixture oracle (MATH.md 5): exact log-density, score s1, Hessian
+/* Gaussian-mixture oracle (docs/math.md#9-gaussian-mixture-oracle): exact log-density, score s1, Hessian
  * s2 and Tweedie posterior moments of the sigma-perturbed mixture
  *
  *   q_sigma = sum_k w_k N(mu_k, C_k),  C_k = Sigma_k + sigma^2 I,
@@ -20,6 +20,7 @@
 #define SAMPLE_STREAM 0x6d69787475726531ULL
 
 struct hosm_mixture {
+    uint32_t magic;   /* HOSMI_HANDLE_MIXTURE */
     int64_t k;        /* number of components */
     int64_t dim;      /* dimension D */
     double *logw;     /* k: log of the normalised weights */
@@ -99,8 +100,9 @@ static void chol_inverse(const double *L, int64_t D, double *inv, double *work)
 
 void hosm_mixture_free(hosm_mixture *mix)
 {
-    if (!mix)
+    if (!hosmi_is_handle(mix, HOSMI_HANDLE_MIXTURE))
         return;
+    mix->magic = HOSMI_HANDLE_FREED;
     free(mix->logw);
     free(mix->cumw);
     free(mix->mu);
@@ -175,6 +177,7 @@ int hosm_mixture_new(hosm_mixture **out, int64_t k, int64_t dim, const double *w
     hosm_mixture *m = calloc(1, sizeof *m);
     if (!m)
         return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
+    m->magic = HOSMI_HANDLE_MIXTURE;
     m->k = k;
     m->dim = D;
     m->logw = hosmi_alloc(k, sizeof(double));
@@ -221,13 +224,14 @@ int hosm_mixture_new(hosm_mixture **out, int64_t k, int64_t dim, const double *w
 
 const char *hosm_mixture_errmsg(const hosm_mixture *mix)
 {
-    return mix ? mix->errmsg : "";
+    return hosmi_is_handle(mix, HOSMI_HANDLE_MIXTURE) ? mix->errmsg : "";
 }
 
 int hosm_mixture_dim(const hosm_mixture *mix, int64_t *out)
 {
-    if (!mix)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_mixture_dim: mix is NULL");
+    int st = hosmi_check_handle(mix, HOSMI_HANDLE_MIXTURE, "hosm_mixture_dim", "mixture");
+    if (st)
+        return st;
     if (!out)
         return hosmi_fail(NULL, HOSM_E_NULL, "hosm_mixture_dim: out is NULL");
     *out = mix->dim;
@@ -239,8 +243,9 @@ int hosm_mixture_dim(const hosm_mixture *mix, int64_t *out)
 int hosm_mixture_sample(const hosm_mixture *mix, uint64_t seed, int64_t n, float *out)
 {
     static const char fn[] = "hosm_mixture_sample";
-    if (!mix)
-        return hosmi_fail(NULL, HOSM_E_NULL, "%s: mix is NULL", fn);
+    int st = hosmi_check_handle(mix, HOSMI_HANDLE_MIXTURE, fn, "mixture");
+    if (st)
+        return st;
     if (n < 0)
         return hosmi_fail(NULL, HOSM_E_ARG, "%s: n = %lld is negative", fn, (long long)n);
     const int64_t D = mix->dim;
@@ -525,7 +530,7 @@ static void eval_block(query_ws *w, const hosm_mixture *mix)
  * floats, starting at the block's first point):
  *   Hessian:  sum_k r_k (d_k d_k^T - C_k^-1),   d_k = g_k - s1
  *   cov:      sum_k r_k (P_k + e_k e_k^T),      e_k = sigma^2 d_k
- * Both equal MATH.md 5 (s2 = sum r (g g^T - C^-1) - s1 s1^T; cov = sigma^4 s2
+ * Both equal docs/math.md#9-gaussian-mixture-oracle (s2 = sum r (g g^T - C^-1) - s1 s1^T; cov = sigma^4 s2
  * + sigma^2 I); the centred form avoids cancellation and makes the covariance
  * a sum of positive semidefinite terms. The upper triangle is computed (one
  * row at a time for all points of the block) and mirrored, so the results are
@@ -572,8 +577,9 @@ static int query(const hosm_mixture *mix, enum query_kind kind, double sigma, co
                  int64_t n, double *outd, float *outf)
 {
     const char *fn = query_name[kind];
-    if (!mix)
-        return hosmi_fail(NULL, HOSM_E_NULL, "%s: mix is NULL", fn);
+    int st0 = hosmi_check_handle(mix, HOSMI_HANDLE_MIXTURE, fn, "mixture");
+    if (st0)
+        return st0;
     if (!isfinite(sigma) || sigma < 0.0)
         return hosmi_fail(NULL, HOSM_E_ARG, "%s: sigma = %g (must be finite and >= 0)", fn, sigma);
     if (!isfinite(sigma * sigma))

@@ -1,16 +1,17 @@
-/* Langevin and annealed Langevin (MATH.md 4): x <- x + (eps/2) s1(x) + sqrt(eps) xi. */
+/* Langevin and annealed Langevin (docs/math.md#8-samplers): x <- x + (eps/2) s1(x) + sqrt(eps) xi. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
-#include "model/model.h"
+#include "model/eval.h"
 
 #define SAMPLER_STREAM 2
 /* Chains per network pass: bounds the workspace for any number of chains. */
 #define CHUNK 4096
 
 struct hosm_sampler {
+    uint32_t magic; /* HOSMI_HANDLE_SAMPLER */
     const hosm_model *model;
     int kind;
     double step_size;
@@ -18,18 +19,22 @@ struct hosm_sampler {
     hosmi_blas blas;
     hosmi_rng rng;
     int64_t cap;
-    hosmi_mlp_ws ws;
+    hosmi_eval_ws eval;
     float *score, *noise;
     char errmsg[HOSMI_MSG_CAP];
 };
 
 int hosm_sampler_new(hosm_sampler **out, const hosm_model *model, const hosm_config *cfg)
 {
+    static const char fn[] = "hosm_sampler_new";
     if (!out)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_sampler_new: out is NULL");
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
     *out = NULL;
-    if (!model)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_sampler_new: model is NULL");
+    int st = hosmi_check_model(model, fn);
+    if (!st && cfg)
+        st = hosmi_check_handle(cfg, HOSMI_HANDLE_CONFIG, fn, "config");
+    if (st)
+        return st;
     struct hosm_config defaults;
     if (!cfg) {
         hosmi_config_defaults(&defaults);
@@ -38,6 +43,7 @@ int hosm_sampler_new(hosm_sampler **out, const hosm_model *model, const hosm_con
     hosm_sampler *s = calloc(1, sizeof *s);
     if (!s)
         return hosmi_fail(NULL, HOSM_E_NOMEM, "hosm_sampler_new: out of memory");
+    s->magic = HOSMI_HANDLE_SAMPLER;
     s->model = model;
     s->kind = (int)cfg->ival[HOSM_KEY_SAMPLER];
     s->step_size = cfg->dval[HOSM_KEY_STEP_SIZE];
@@ -50,7 +56,7 @@ int hosm_sampler_new(hosm_sampler **out, const hosm_model *model, const hosm_con
 
 static void free_workspace(hosm_sampler *s)
 {
-    hosmi_mlp_ws_free(&s->ws);
+    hosmi_eval_free(&s->eval);
     free(s->score);
     free(s->noise);
     s->score = s->noise = NULL;
@@ -59,8 +65,9 @@ static void free_workspace(hosm_sampler *s)
 
 void hosm_sampler_free(hosm_sampler *s)
 {
-    if (!s)
+    if (!hosmi_is_handle(s, HOSMI_HANDLE_SAMPLER))
         return;
+    s->magic = HOSMI_HANDLE_FREED;
     free_workspace(s);
     free(s);
 }
@@ -71,7 +78,7 @@ static int reserve(hosm_sampler *s, int64_t rows)
         return HOSM_OK;
     free_workspace(s);
     const int64_t D = s->model->arch.dim;
-    int ok = hosmi_mlp_ws_alloc(&s->ws, &s->model->net, rows) == 0;
+    int ok = hosmi_eval_alloc(&s->eval, s->model, rows, 0, 0, 0, 0) == 0;
     s->score = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
     s->noise = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
     if (!ok || !s->score || !s->noise) {
@@ -87,12 +94,12 @@ static void langevin_step(hosm_sampler *s, float *x, int64_t n, int64_t level, d
 {
     const hosm_model *m = s->model;
     const int64_t D = m->arch.dim;
-    const float drift = (float)(0.5 * eps / m->sigmas[level]); /* net / sigma = s1 */
+    const float drift = (float)(0.5 * eps);
     const float diffusion = (float)sqrt(eps);
     for (int64_t i0 = 0; i0 < n; i0 += s->cap) {
         int64_t rows = n - i0 < s->cap ? n - i0 : s->cap;
         float *xi = x + i0 * D;
-        hosmi_mlp_forward(&m->net, &s->blas, m->params, xi, NULL, level, rows, &s->ws, s->score);
+        hosmi_eval_s1(m, &s->blas, xi, NULL, level, rows, &s->eval, s->score);
         hosmi_rng_normal(&s->rng, s->noise, rows * D);
         for (int64_t j = 0; j < rows * D; j++)
             xi[j] += drift * s->score[j] + diffusion * s->noise[j];
@@ -101,11 +108,12 @@ static void langevin_step(hosm_sampler *s, float *x, int64_t n, int64_t level, d
 
 int hosm_sampler_run(hosm_sampler *s, float *x, int64_t n, hosm_progress_fn cb, void *user_data)
 {
-    if (!s)
-        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_sampler_run: sampler is NULL");
+    int st = hosmi_check_handle(s, HOSMI_HANDLE_SAMPLER, "hosm_sampler_run", "sampler");
+    if (st)
+        return st;
     const hosm_model *m = s->model;
     const int64_t D = m->arch.dim, L = m->arch.levels;
-    int st = hosmi_check_points(s->errmsg, "hosm_sampler_run", x, n, D);
+    st = hosmi_check_points(s->errmsg, "hosm_sampler_run", x, n, D);
     if (st || n == 0)
         return st;
     if ((st = reserve(s, n < CHUNK ? n : CHUNK)) != HOSM_OK)
@@ -131,5 +139,5 @@ int hosm_sampler_run(hosm_sampler *s, float *x, int64_t n, hosm_progress_fn cb, 
 
 const char *hosm_sampler_errmsg(const hosm_sampler *s)
 {
-    return s ? s->errmsg : "";
+    return hosmi_is_handle(s, HOSMI_HANDLE_SAMPLER) ? s->errmsg : "";
 }

@@ -1,0 +1,61 @@
+/* Model evaluation: s1 and s2 of a block of rows at given noise levels, into
+ * a caller-provided workspace. The only code that applies the output
+ * scaling: s1 = net / sigma; s2 outputs carry 1/sigma^2 (a low-rank U
+ * carries 1/sigma, its diagonal d 1/sigma^2, a full s2 1/sigma^2). */
+#ifndef HOSM_EVAL_H
+#define HOSM_EVAL_H
+
+#include "model/model.h"
+
+/* Plans of the two networks; a plan with cap 0 is absent. */
+typedef struct {
+    hosmi_mlp_plan p1, p2;
+} hosmi_eval_ws;
+
+/* A workspace for up to cap1 s1 rows (plan mode1, k tangents a row) and
+ * cap2 s2 rows (mode2); 0 or -1 without memory (then nothing is held). */
+int hosmi_eval_alloc(hosmi_eval_ws *ws, const hosm_model *m, int64_t cap1, unsigned mode1,
+                     int64_t k, int64_t cap2, unsigned mode2);
+void hosmi_eval_free(hosmi_eval_ws *ws);
+
+/* s1 (n x D) of n rows x; levels gives each row's level or is NULL, and
+ * every row is at level_all. */
+void hosmi_eval_s1(const hosm_model *m, const hosmi_blas *blas, const float *x,
+                   const int64_t *levels, int64_t level_all, int64_t n, hosmi_eval_ws *ws,
+                   float *s1);
+/* The s2 outputs (n x net2.out, the structure's values; s2layout.h). */
+void hosmi_eval_s2(const hosm_model *m, const hosmi_blas *blas, const float *x,
+                   const int64_t *levels, int64_t level_all, int64_t n, hosmi_eval_ws *ws,
+                   float *s2);
+/* After hosmi_eval_s1 on the same rows: tangents of s1 (n k x D) for k
+ * input tangents a row (tin, or NULL for the k = D unit tangents: row
+ * i D + b is then d s1 / d x_b). */
+void hosmi_eval_s1_tangent(const hosm_model *m, const hosmi_blas *blas, const int64_t *levels,
+                           int64_t level_all, int64_t n, int64_t k, const float *tin,
+                           hosmi_eval_ws *ws, float *tout);
+
+/* Backward passes after the forward pass on the same rows: ds1 (n x D) and
+ * ds2 (n x net2.out) are the cotangents of s1 and of the s2 outputs; they
+ * are scaled in place to the networks' and their parameter gradients are
+ * added into grad (the whole parameter vector: s1's part, then s2's). */
+void hosmi_eval_s1_backward(const hosm_model *m, const hosmi_blas *blas, const int64_t *levels,
+                            int64_t level_all, int64_t n, hosmi_eval_ws *ws, float *ds1,
+                            float *grad);
+void hosmi_eval_s2_backward(const hosm_model *m, const hosmi_blas *blas, const int64_t *levels,
+                            int64_t level_all, int64_t n, hosmi_eval_ws *ws, float *ds2,
+                            float *grad);
+
+/* A query over n points in chunks of up to cap rows at one level: chunk is
+ * called with each chunk's first point and rows; returns its status. */
+typedef int (*hosmi_chunk_fn)(void *ctx, hosmi_eval_ws *ws, int64_t i0, int64_t rows);
+int hosmi_eval_chunks(const hosm_model *m, const char *fn, int64_t n, int64_t cap, int64_t cap1,
+                      unsigned mode1, int64_t k, int64_t cap2, hosmi_chunk_fn chunk, void *ctx);
+
+/* The common checks of a query: model handle, level, points. */
+int hosmi_check_query(const hosm_model *m, const char *fn, int64_t level, const float *x,
+                      int64_t n);
+/* HOSM_E_NONFINITE (naming fn) when an output is NaN or Inf: no query
+ * returns a non-finite result with HOSM_OK. */
+int hosmi_check_output(const char *fn, const float *out, int64_t count);
+
+#endif

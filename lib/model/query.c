@@ -1,0 +1,138 @@
+/* First-order queries (score, Tweedie denoising) and the Jacobian of s1,
+ * the autodiff baseline (docs/math.md), by forward-mode tangents. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/eval.h"
+
+/* Rows per chunk in s1 queries: bounds the per-call workspace. */
+#define QUERY_CHUNK 1024
+/* Bounds the tangent workspace of a Jacobian chunk (floats). */
+#define TANGENT_FLOATS ((int64_t)1 << 22)
+
+typedef struct {
+    const hosm_model *m;
+    int64_t level;
+    const float *x;
+    float *out, *tmp;
+    int denoise, symmetrize, diag_only;
+} s1_args;
+
+static int s1_chunk(void *ctx, hosmi_eval_ws *ws, int64_t i0, int64_t rows)
+{
+    const s1_args *q = ctx;
+    const hosm_model *m = q->m;
+    const int64_t D = m->arch.dim;
+    const float *xi = q->x + i0 * D;
+    float *o = q->out + i0 * D;
+    hosmi_eval_s1(m, &m->blas, xi, NULL, q->level, rows, ws, q->tmp);
+    const float s2 = (float)(m->sigmas[q->level] * m->sigmas[q->level]);
+    for (int64_t j = 0; j < rows * D; j++)
+        o[j] = q->denoise ? xi[j] + s2 * q->tmp[j] : q->tmp[j];
+    return 0;
+}
+
+static int s1_query(const hosm_model *model, const char *fn, int64_t level, const float *x,
+                    int64_t n, float *out, int denoise)
+{
+    int st = hosmi_check_query(model, fn, level, x, n);
+    if (st)
+        return st;
+    if (n > 0 && !out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
+    if (n == 0)
+        return HOSM_OK;
+    const int64_t cap = n < QUERY_CHUNK ? n : QUERY_CHUNK;
+    s1_args q = {model, level, x, out, hosmi_alloc(hosmi_mul(cap, model->arch.dim), sizeof(float)),
+                 denoise, 0, 0};
+    if (!q.tmp)
+        return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
+    st = hosmi_eval_chunks(model, fn, n, cap, cap, 0, 0, 0, s1_chunk, &q);
+    free(q.tmp);
+    return st ? st : hosmi_check_output(fn, out, n * model->arch.dim);
+}
+
+int hosm_model_score(const hosm_model *model, int64_t level, const float *x, int64_t n,
+                     float *out)
+{
+    return s1_query(model, "hosm_model_score", level, x, n, out, 0);
+}
+
+int hosm_model_denoise(const hosm_model *model, int64_t level, const float *x, int64_t n,
+                       float *out)
+{
+    return s1_query(model, "hosm_model_denoise", level, x, n, out, 1);
+}
+
+/* ---- the Jacobian of s1 ---- */
+
+typedef struct {
+    s1_args a;
+    float *jt; /* rows x D x D tangents: jt[(i D + b) D + a] = d s1_a / d x_b */
+} jac_args;
+
+static int jacobian_chunk(void *ctx, hosmi_eval_ws *ws, int64_t i0, int64_t rows)
+{
+    const jac_args *q = ctx;
+    const hosm_model *m = q->a.m;
+    const int64_t D = m->arch.dim;
+    hosmi_eval_s1(m, &m->blas, q->a.x + i0 * D, NULL, q->a.level, rows, ws, q->a.tmp);
+    hosmi_eval_s1_tangent(m, &m->blas, NULL, q->a.level, rows, D, NULL, ws, q->jt);
+    for (int64_t i = 0; i < rows; i++) {
+        const float *t = q->jt + i * D * D;
+        if (q->a.diag_only) {
+            for (int64_t a = 0; a < D; a++)
+                q->a.out[(i0 + i) * D + a] = t[a * D + a];
+            continue;
+        }
+        float *o = q->a.out + (i0 + i) * D * D;
+        for (int64_t a = 0; a < D; a++)
+            for (int64_t b = 0; b < D; b++)
+                o[a * D + b] = q->a.symmetrize ? 0.5f * (t[b * D + a] + t[a * D + b])
+                                               : t[b * D + a];
+    }
+    return 0;
+}
+
+static int jacobian_query(const hosm_model *model, const char *fn, int64_t level, const float *x,
+                          int64_t n, int symmetrize, int diag_only, float *out)
+{
+    int st = hosmi_check_query(model, fn, level, x, n);
+    if (st)
+        return st;
+    const int64_t D = model->arch.dim, H = model->net.hidden;
+    if (symmetrize != 0 && symmetrize != 1)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: symmetrize must be 0 or 1", fn);
+    if (n > 0 && !out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
+    if (hosmi_mul(hosmi_mul(n, D), D) < 0)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: the output is too large", fn);
+    if (n == 0)
+        return HOSM_OK;
+    /* Points per chunk: D tangent rows each, bounded tangent workspace. */
+    int64_t cap = TANGENT_FLOATS / (D * (H > D ? H : D));
+    cap = cap < 1 ? 1 : cap > n ? n : cap;
+    jac_args q = {{model, level, x, out, hosmi_alloc(hosmi_mul(cap, D), sizeof(float)), 0,
+                   symmetrize, diag_only},
+                  hosmi_alloc(hosmi_mul(cap * D, D), sizeof(float))};
+    if (!q.a.tmp || !q.jt)
+        st = hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
+    else
+        st = hosmi_eval_chunks(model, fn, n, cap, cap, HOSMI_PLAN_TANGENT, D, 0, jacobian_chunk,
+                               &q);
+    free(q.a.tmp);
+    free(q.jt);
+    return st ? st : hosmi_check_output(fn, out, diag_only ? n * D : n * D * D);
+}
+
+int hosm_model_score_jacobian(const hosm_model *model, int64_t level, const float *x, int64_t n,
+                              int symmetrize, float *out)
+{
+    return jacobian_query(model, "hosm_model_score_jacobian", level, x, n, symmetrize, 0, out);
+}
+
+int hosm_model_score_jacobian_diag(const hosm_model *model, int64_t level, const float *x,
+                                   int64_t n, float *out)
+{
+    return jacobian_query(model, "hosm_model_score_jacobian_diag", level, x, n, 0, 1, out);
+}

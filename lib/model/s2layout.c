@@ -1,0 +1,232 @@
+/* Decoding the s2 outputs of one point, and the D2SM terms on them
+ * (docs/math.md, second-order objectives and s2 structures). */
+#include <math.h>
+#include <string.h>
+
+#include "model/s2layout.h"
+
+int64_t hosmi_s2_outputs(int s2, int64_t dim, int64_t rank)
+{
+    switch (s2) {
+    case HOSM_S2_DIAG: return dim;
+    case HOSM_S2_LOWRANK: return hosmi_mul(dim, rank + 1);
+    case HOSM_S2_FULL: return hosmi_mul(dim, dim + 1) < 0 ? -1 : dim * (dim + 1) / 2;
+    default: return 0;
+    }
+}
+
+int64_t hosmi_packed_index(int64_t D, int64_t a, int64_t b)
+{
+    if (a > b) {
+        int64_t t = a;
+        a = b;
+        b = t;
+    }
+    return a * D - a * (a - 1) / 2 + (b - a);
+}
+
+double hosmi_s2_u(const hosmi_s2_point *v, int64_t a, int64_t j)
+{
+    return v->o[a * v->r + j];
+}
+
+double hosmi_s2_d(const hosmi_s2_point *v, int64_t a)
+{
+    return v->o[(v->kind == HOSM_S2_LOWRANK ? v->D * v->r : 0) + a];
+}
+
+static double entry(const hosmi_s2_point *v, int64_t a, int64_t b)
+{
+    if (v->kind == HOSM_S2_FULL)
+        return v->o[hosmi_packed_index(v->D, a, b)];
+    double s = a == b ? hosmi_s2_d(v, a) : 0.0;
+    if (v->kind == HOSM_S2_LOWRANK)
+        for (int64_t j = 0; j < v->r; j++)
+            s += hosmi_s2_u(v, a, j) * hosmi_s2_u(v, b, j);
+    return s;
+}
+
+double hosmi_s2_diag(const hosmi_s2_point *v, int64_t a)
+{
+    return entry(v, a, a);
+}
+
+void hosmi_s2_apply(const hosmi_s2_point *v, double dmin, const double *x, double *y)
+{
+    const int64_t D = v->D;
+    if (v->kind == HOSM_S2_FULL) {
+        for (int64_t a = 0; a < D; a++) {
+            double s = 0.0;
+            for (int64_t b = 0; b < D; b++)
+                s += entry(v, a, b) * x[b];
+            y[a] = s;
+        }
+        return;
+    }
+    for (int64_t a = 0; a < D; a++)
+        y[a] = fmax(hosmi_s2_d(v, a), dmin) * x[a];
+    if (v->kind == HOSM_S2_LOWRANK)
+        for (int64_t j = 0; j < v->r; j++) {
+            double c = 0.0;
+            for (int64_t a = 0; a < D; a++)
+                c += hosmi_s2_u(v, a, j) * x[a];
+            for (int64_t a = 0; a < D; a++)
+                y[a] += hosmi_s2_u(v, a, j) * c;
+        }
+}
+
+int64_t hosmi_s2_dense_work(int kind, int64_t D, int64_t r)
+{
+    return kind == HOSM_S2_LOWRANK ? hosmi_mul(D, D + r) : 1;
+}
+
+void hosmi_s2_dense(const hosmi_s2_point *v, const hosmi_blas *blas, double dmin, double *m,
+                    float *fwork)
+{
+    const int64_t D = v->D, r = v->r;
+    if (v->kind == HOSM_S2_LOWRANK) {
+        /* U U^T as one GEMM (U staged: caller memory never reaches BLIS). */
+        float *u = fwork, *uut = fwork + D * r;
+        memcpy(u, v->o, (size_t)(D * r) * sizeof(float));
+        hosmi_sgemm(blas, 0, 1, D, D, r, 1.0f, u, r, u, r, 0.0f, uut, D);
+        for (int64_t t = 0; t < D * D; t++)
+            m[t] = uut[t];
+        for (int64_t a = 0; a < D; a++)
+            m[a * D + a] += fmax(hosmi_s2_d(v, a), dmin);
+        return;
+    }
+    for (int64_t a = 0; a < D; a++)
+        for (int64_t b = 0; b < D; b++)
+            m[a * D + b] = entry(v, a, b);
+    if (v->kind == HOSM_S2_DIAG)
+        for (int64_t a = 0; a < D; a++)
+            m[a * D + a] = fmax(m[a * D + a], dmin);
+}
+
+/* ---- D2SM terms ---- */
+
+int64_t hosmi_s2_term_work(int kind, int64_t D, int64_t r)
+{
+    const int64_t c = r + 1;
+    return kind == HOSM_S2_LOWRANK ? 2 * D * c + c * c + c : 1;
+}
+
+double hosmi_s2_target_norm2(int kind, int64_t D, double is2, const float *w)
+{
+    double sum = 0.0, ww = 0.0;
+    for (int64_t a = 0; a < D; a++) {
+        double t = (double)w[a] * w[a] - is2;
+        sum += t * t;
+        ww += (double)w[a] * w[a];
+    }
+    return kind == HOSM_S2_DIAG ? sum : ww * ww - 2.0 * ww * is2 + (double)D * is2 * is2;
+}
+
+static double diag_term(int64_t D, double is2, const float *o, const float *s1, const float *w,
+                        double alpha, double beta, double scale, float *d_o, float *d_s1)
+{
+    double val = 0.0;
+    for (int64_t a = 0; a < D; a++) {
+        double phi = (double)o[a] + (double)s1[a] * s1[a];
+        double t = (double)w[a] * w[a] - is2;
+        val += alpha * phi * phi + beta * t * phi;
+        double g = scale * (2.0 * alpha * phi + beta * t);
+        d_o[a] += (float)g;
+        if (d_s1)
+            d_s1[a] += (float)(2.0 * g * s1[a]);
+    }
+    return val;
+}
+
+static double full_term(int64_t D, double is2, const float *o, const float *s1, const float *w,
+                        double alpha, double beta, double scale, float *d_o, float *d_s1)
+{
+    double val = 0.0;
+    int64_t k = 0;
+    for (int64_t a = 0; a < D; a++) {
+        for (int64_t b = a; b < D; b++, k++) {
+            double psi = (double)o[k] + (double)s1[a] * s1[b];
+            double t = (double)w[a] * w[b] - (a == b ? is2 : 0.0);
+            double mult = a == b ? 1.0 : 2.0; /* off-diagonal entries appear twice */
+            val += mult * (alpha * psi * psi + beta * t * psi);
+            double g = scale * (2.0 * alpha * psi + beta * t); /* dL/dpsi_ab */
+            d_o[k] += (float)(mult * g);
+            if (d_s1) {
+                /* dL/ds1 = (G + G^T) s1 = 2 G s1 */
+                d_s1[a] += (float)(2.0 * g * s1[b]);
+                if (a != b)
+                    d_s1[b] += (float)(2.0 * g * s1[a]);
+            }
+        }
+    }
+    return val;
+}
+
+/* psi = V V^T + diag(d) with V = [U, s1] (D x c, c = r + 1):
+ *   ||psi||^2  = ||V^T V||^2 + 2 sum_a d_a ||V_a||^2 + sum_a d_a^2
+ *   <T, psi>   = ||V^T w||^2 + sum_a d_a w_a^2 - (||V||^2 + sum_a d_a) / sigma^2
+ *   dL/dV      = 4 alpha (V V^T V + diag(d) V) + beta (2 w (V^T w)^T - 2 V / sigma^2)
+ *   dL/dd_a    = alpha (2 ||V_a||^2 + 2 d_a) + beta (w_a^2 - 1 / sigma^2). */
+static double lowrank_term(const hosmi_s2_point *v, const hosmi_blas *blas, double is2,
+                           const float *s1, const float *w, double alpha, double beta,
+                           double scale, float *d_o, float *d_s1, float *work)
+{
+    const int64_t D = v->D, r = v->r, c = r + 1;
+    const float *o = v->o, *d = o + D * r;
+    float *V = work, *dV = V + D * c, *G = dV + D * c, *p = G + c * c;
+    for (int64_t a = 0; a < D; a++) {
+        memcpy(V + a * c, o + a * r, (size_t)r * sizeof(float));
+        V[a * c + r] = s1[a];
+    }
+    hosmi_sgemm(blas, 1, 0, c, c, D, 1.0f, V, c, V, c, 0.0f, G, c);
+    double gg = 0.0;
+    for (int64_t j = 0; j < c * c; j++)
+        gg += (double)G[j] * G[j];
+    for (int64_t j = 0; j < c; j++)
+        p[j] = 0.0f;
+    double dv = 0.0, dd = 0.0, dw = 0.0, vv = 0.0, ds = 0.0;
+    for (int64_t a = 0; a < D; a++) {
+        double da = d[a], rn = 0.0;
+        for (int64_t j = 0; j < c; j++) {
+            rn += (double)V[a * c + j] * V[a * c + j];
+            p[j] += V[a * c + j] * w[a];
+        }
+        dv += da * rn;
+        dd += da * da;
+        dw += da * (double)w[a] * w[a];
+        vv += rn;
+        ds += da;
+        double g = scale * (alpha * (2.0 * rn + 2.0 * da) + beta * ((double)w[a] * w[a] - is2));
+        d_o[D * r + a] += (float)g;
+    }
+    double pp = 0.0;
+    for (int64_t j = 0; j < c; j++)
+        pp += (double)p[j] * p[j];
+    double val = alpha * (gg + 2.0 * dv + dd) + beta * (pp + dw - (vv + ds) * is2);
+    /* dV = 4 alpha V G, then the diagonal and target terms row by row. */
+    hosmi_sgemm(blas, 0, 0, D, c, c, (float)(4.0 * alpha), V, c, G, c, 0.0f, dV, c);
+    for (int64_t a = 0; a < D; a++) {
+        double da = d[a];
+        for (int64_t j = 0; j < c; j++) {
+            double vaj = V[a * c + j];
+            double g = scale * (dV[a * c + j] + 4.0 * alpha * da * vaj +
+                                beta * (2.0 * w[a] * p[j] - 2.0 * vaj * is2));
+            if (j < r)
+                d_o[a * r + j] += (float)g;
+            else if (d_s1)
+                d_s1[a] += (float)g;
+        }
+    }
+    return val;
+}
+
+double hosmi_s2_d2sm_term(const hosmi_s2_point *v, const hosmi_blas *blas, double is2,
+                          const float *s1, const float *w, double alpha, double beta,
+                          double scale, float *d_o, float *d_s1, float *work)
+{
+    switch (v->kind) {
+    case HOSM_S2_DIAG: return diag_term(v->D, is2, v->o, s1, w, alpha, beta, scale, d_o, d_s1);
+    case HOSM_S2_FULL: return full_term(v->D, is2, v->o, s1, w, alpha, beta, scale, d_o, d_s1);
+    default: return lowrank_term(v, blas, is2, s1, w, alpha, beta, scale, d_o, d_s1, work);
+    }
+}

@@ -1,0 +1,24 @@
+/* The table of objectives. */
+#include "train/objective.h"
+
+const hosmi_objective *hosmi_objective_first(int objective)
+{
+    return objective == HOSM_OBJ_DSM_VR ? &hosmi_obj_dsm_vr : &hosmi_obj_dsm;
+}
+
+const hosmi_objective *hosmi_objective_second(int s2_objective)
+{
+    return s2_objective == HOSM_OBJ_D2SM_VR ? &hosmi_obj_d2sm_vr : &hosmi_obj_d2sm;
+}
+
+double hosmi_d2sm_block(const hosmi_batch *b, int64_t i, int block, double alpha, double beta,
+                        double scale)
+{
+    const hosm_model *m = b->m;
+    const int64_t D = m->arch.dim;
+    const double sigma = m->sigmas[b->level[i]];
+    const hosmi_s2_point v = {m->arch.s2, D, m->rank, b->s2[block] + i * m->net2.out};
+    return hosmi_s2_d2sm_term(&v, b->blas, 1.0 / (sigma * sigma), b->s1[block] + i * D, b->w,
+                              alpha, beta, scale, b->ds2[block] + i * m->net2.out,
+                              b->ds1[block] ? b->ds1[block] + i * D : NULL, b->work);
+}

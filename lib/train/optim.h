@@ -1,0 +1,29 @@
+/* Adam(W) with global-norm clipping and an EMA of the weights: the update
+ * half of a training step, separate from the gradient so that a gradient
+ * may be reduced elsewhere (e.g. averaged over processes) before it is
+ * applied. */
+#ifndef HOSM_OPTIM_H
+#define HOSM_OPTIM_H
+
+#include "core/internal.h"
+
+/* The step count never passes this (checkpoints holding more are corrupt). */
+#define HOSMI_MAX_STEP ((int64_t)1 << 62)
+
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay, clip, ema;
+} hosmi_adam;
+
+typedef struct {
+    float *m, *v, *ema; /* P each */
+    int64_t step;
+} hosmi_adam_state;
+
+/* One update with grad: Adam(W) on params[first, P) (the rest is frozen),
+ * then the EMA of all P. Checked: when any new moment, weight or EMA value
+ * would not be finite, returns HOSM_E_NONFINITE and changes nothing; at the
+ * step-count limit HOSM_E_RANGE. msg receives the detail. */
+int hosmi_adam_apply(const hosmi_adam *h, hosmi_adam_state *s, float *params, const float *grad,
+                     int64_t first, int64_t P, char *msg);
+
+#endif
