@@ -1,8 +1,24 @@
-/* Small dense symmetric eigenproblems and Lanczos, in double precision. */
+/* Dense linear algebra in double precision: Cholesky, the symmetric
+ * eigensolver and Lanczos. Not API. */
 #ifndef HOSM_LINALG_H
 #define HOSM_LINALG_H
 
 #include "core/internal.h"
+
+/* ---- Cholesky (chol.c) ---------------------------------------------------- */
+
+/* In-place lower Cholesky factor L (A = L L^T) of the symmetric a (only the
+ * lower triangle is read; the strict upper triangle is zeroed). Returns 0,
+ * or -1 when a is not numerically positive definite: a pivot that is not
+ * positive and finite, or below n * eps times its diagonal entry. */
+int hosmi_chol(double *a, int64_t n);
+/* x <- A^-1 x from the factor l of A (forward, then backward substitution). */
+void hosmi_chol_solve(const double *l, int64_t n, double *x);
+/* inv = (L L^T)^-1, exactly symmetric; work holds n * n doubles (it receives
+ * L^-T). inv must not alias l or work. */
+void hosmi_chol_inverse(const double *l, int64_t n, double *inv, double *work);
+/* log det(L L^T) = 2 sum_i log l_ii. */
+double hosmi_chol_logdet(const double *l, int64_t n);
 
 /* Sorts count eigenpairs into descending order of vals; entry t of vector i
  * is vecs[i * vec_step + t * elem_step], len entries a vector. */
