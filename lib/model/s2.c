@@ -137,8 +137,9 @@ static void cov_apply(const double *x, double *y, void *ctx)
 
 /* Dense s2 (or, with cov, the posterior covariance) of one point into m, with
  * the clamp applied by eigenvalues for "full" and through d otherwise.
- * scratch holds 3 D^2 + D doubles. */
-static void dense_point(const s2_view *v, const query_args *q, double sigma, int cov, int clamp,
+ * scratch holds 3 D^2 + D doubles. 0, or -2 when the clamp's eigensolver
+ * meets NaN or Inf. */
+static int dense_point(const s2_view *v, const query_args *q, double sigma, int cov, int clamp,
                         double *m, double *scratch)
 {
     const int64_t D = v->D, r = v->r;
@@ -163,18 +164,13 @@ static void dense_point(const s2_view *v, const query_args *q, double sigma, int
             }
     }
     if (clamp && v->kind == HOSM_S2_FULL) {
-        double *a = scratch, *q = scratch + D * D, *w = scratch + 2 * D * D;
+        double *a = scratch, *vecs = scratch + D * D, *w = scratch + 2 * D * D;
         memcpy(a, m, (size_t)(D * D) * sizeof(double));
-        hosmi_sym_eig(D, a, w, q);
+        if (hosmi_sym_eig(D, a, w, vecs) != 0)
+            return -2; /* NaN or Inf in s2 */
         for (int64_t i = 0; i < D; i++)
             w[i] = fmax(w[i], floor_);
-        for (int64_t i = 0; i < D; i++)
-            for (int64_t j = 0; j < D; j++) {
-                double s = 0.0;
-                for (int64_t t = 0; t < D; t++)
-                    s += q[i * D + t] * w[t] * q[j * D + t];
-                m[i * D + j] = s;
-            }
+        hosmi_sym_rebuild(q->blas, D, vecs, w, m, a); /* m = Q diag(w) Q^T */
     }
     if (cov) {
         double s4 = sigma * sigma * sigma * sigma, s2 = sigma * sigma;
@@ -183,6 +179,7 @@ static void dense_point(const s2_view *v, const query_args *q, double sigma, int
         for (int64_t a = 0; a < D; a++)
             m[a * D + a] += s2;
     }
+    return 0;
 }
 
 static int point_query(const s2_view *v, double sigma, int64_t i, const query_args *q)
@@ -194,7 +191,8 @@ static int point_query(const s2_view *v, double sigma, int64_t i, const query_ar
     switch (q->kind) {
     case Q_DENSE:
     case Q_COV:
-        dense_point(v, q, sigma, q->kind == Q_COV, q->clamp, w, w + D * D);
+        if (dense_point(v, q, sigma, q->kind == Q_COV, q->clamp, w, w + D * D) != 0)
+            return -2;
         for (int64_t t = 0; t < D * D; t++)
             q->out[i * D * D + t] = (float)w[t];
         return 0;
@@ -204,7 +202,8 @@ static int point_query(const s2_view *v, double sigma, int64_t i, const query_ar
         return 0;
     case Q_VAR:
         if (v->kind == HOSM_S2_FULL && q->clamp) {
-            dense_point(v, q, sigma, 1, 1, w, w + D * D);
+            if (dense_point(v, q, sigma, 1, 1, w, w + D * D) != 0)
+                return -2;
             for (int64_t a = 0; a < D; a++)
                 q->out[i * D + a] = (float)w[a * D + a];
         } else {
@@ -333,8 +332,12 @@ static int s2_query(const hosm_model *model, const char *fn, int64_t level, cons
         for (int64_t i = 0; i < rows; i++) {
             s2_view v = {model->arch.s2, D, model->rank, 1.0 / sigma, 1.0 / (sigma * sigma),
                          o + i * outputs};
-            if (point_query(&v, sigma, i0 + i, q) != 0) {
-                st = hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
+            const int pq = point_query(&v, sigma, i0 + i, q);
+            if (pq != 0) {
+                st = pq == -2 ? hosmi_fail(NULL, HOSM_E_NONFINITE,
+                                           "%s: s2 of point %lld has a NaN or Inf", fn,
+                                           (long long)(i0 + i))
+                              : hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
                 break;
             }
         }
