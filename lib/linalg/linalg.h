@@ -56,11 +56,65 @@ void hosmi_sym_rebuild(const hosmi_blas *blas, int64_t n, const double *v, const
 /* y = A x for a symmetric operator of dimension n. */
 typedef void (*hosmi_apply_fn)(const double *x, double *y, void *ctx);
 
+/* An orthonormal basis q_0 .. q_{m-1} (the rows of q, each n entries) of the
+ * Krylov space of A from a start vector, kept orthogonal to ndefl deflation
+ * rows (the space is then that of P A P, P the projector onto their
+ * complement), with the tridiagonal T_m = Q^T A Q: diagonal alpha (m) and
+ * off-diagonal beta (beta[j] couples q_j and q_{j+1}; beta[m-1] is the norm
+ * of the last residual). Every new vector is reorthogonalised against all
+ * earlier ones and the deflation rows (classical Gram-Schmidt, twice). */
+typedef struct {
+    int64_t n, m;      /* dimension; vectors built */
+    int64_t limit;     /* the most there can be: n - ndefl */
+    int64_t cap;       /* rows allocated in q (plus one) */
+    double *q, *alpha, *beta, *w;
+    const double *defl; /* ndefl rows (n entries, orthonormal), not owned */
+    int64_t ndefl;
+    double norm0;      /* norm of the start vector's part orthogonal to defl */
+    double scale;      /* largest |alpha_j|, beta_j seen: a lower bound of ||P A P|| */
+    int invariant;     /* 1 once A Q_m = Q_m T_m: beta[m-1] <= 1e-10 scale, or m = limit */
+} hosmi_krylov;
+
+/* Starts a basis from start (n; its part orthogonal to the deflation rows,
+ * normalised, becomes q_0). Returns 0; 1 when nothing of start is left (the
+ * part has norm <= 1e-8 ||start|| or limit = 0: the basis is empty and
+ * invariant, norm0 is 0); -1 without memory. Free with hosmi_krylov_free
+ * after 0 or 1. */
+int hosmi_krylov_init(hosmi_krylov *kr, int64_t n, const double *defl, int64_t ndefl,
+                      const double *start);
+/* Extends the basis to min(m, limit) vectors, or fewer when it becomes
+ * invariant (then kr->invariant is 1). One product with A a vector. 0, or
+ * -1 without memory. */
+int hosmi_krylov_extend(hosmi_krylov *kr, hosmi_apply_fn apply, void *ctx, int64_t m);
+/* out (n) = Q_m^T y = sum_j y_j q_j, y with kr->m entries. */
+void hosmi_krylov_combine(const hosmi_krylov *kr, const double *y, double *out);
+/* Frees the basis (NULL-safe fields; the struct itself is the caller's). */
+void hosmi_krylov_free(hosmi_krylov *kr);
+
 /* The k largest eigenpairs of a symmetric operator by Lanczos with full
- * reorthogonalisation (restarted with a fresh direction on an invariant
- * subspace): vals (k, descending), vecs (k x n, unit rows). Returns 0, or
- * -1 when memory runs out. */
+ * reorthogonalisation and deflation (each run from a fresh random start in
+ * the complement of the pairs found; its top Ritz pair is accepted once the
+ * residual |beta_m y_m| <= 1e-7 max(|lambda_1|, |theta|), or exactly on an
+ * invariant space): vals (k, descending), vecs (k x n, unit rows). Returns
+ * 0, or -1 when memory runs out. */
 int hosmi_lanczos_topk(int64_t n, int64_t k, hosmi_apply_fn apply, void *ctx, double *vals,
                        double *vecs);
+
+/* out ~ f(A) v = ||v|| Q_m f(T_m) e_1 for a symmetric operator A and a scalar
+ * function f (called as f(lambda, fctx) on the Ritz values). The Krylov
+ * dimension m grows by one up to 16 and by m/8 after that; with x_m the
+ * approximation at dimension m and x_p the one before, it stops when
+ * ||x_m - x_p|| <= tol ||x_m|| (computed exactly in the coefficients, as Q is
+ * orthonormal), or when the Krylov space is invariant (then x_m = f(A) v up
+ * to rounding). For f analytic on the spectrum the error falls
+ * superlinearly, so the difference bounds the error of x_p and the returned
+ * x_m is better still. m never exceeds max_iter (n when max_iter < 1 or
+ * > n). *iters (if not NULL) receives m. Returns 0 on convergence (and for
+ * v = 0: out = 0), 1 when max_iter is reached first (out holds x_m), -1
+ * without memory or with a non-finite f or T (out is then not set). out must
+ * not alias v. */
+int hosmi_lanczos_funm(int64_t n, hosmi_apply_fn apply, void *ctx, double (*f)(double, void *),
+                       void *fctx, const double *v, double *out, double tol, int64_t max_iter,
+                       int64_t *iters);
 
 #endif
