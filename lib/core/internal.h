@@ -68,6 +68,10 @@ typedef struct {
 void hosmi_sgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, int64_t k,
                  float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                  float beta, float *c, int64_t ldc);
+/* The same in double precision. */
+void hosmi_dgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                 double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
+                 double beta, double *c, int64_t ldc);
 
 /* ---- CRC-32 (IEEE 802.3, as zlib's crc32) -------------------------------- */
 uint32_t hosmi_crc32(uint32_t crc, const void *data, size_t n);

@@ -22,21 +22,18 @@ void hosmi_posterior_apply(const double *x, double *y, void *ctx)
         y[a] = p->sigma4 * y[a] + p->sigma2 * x[a];
 }
 
-/* Raises the eigenvalues of the symmetric m (D x D) to at least floor. */
-static int clamp_eigenvalues(int64_t D, double floor_, double *m, double *scratch)
+/* Raises the eigenvalues of the symmetric m (D x D) to at least floor;
+ * 0, or -2 when m holds NaN or Inf. */
+static int clamp_eigenvalues(const hosmi_blas *blas, int64_t D, double floor_, double *m,
+                             double *scratch)
 {
-    double *a = scratch, *q = scratch + D * D, *w = scratch + 2 * D * D;
+    double *a = scratch, *vecs = scratch + D * D, *w = scratch + 2 * D * D;
     memcpy(a, m, (size_t)(D * D) * sizeof(double));
-    hosmi_sym_eig(D, a, w, q);
+    if (hosmi_sym_eig(D, a, w, vecs) != 0)
+        return -2;
     for (int64_t i = 0; i < D; i++)
         w[i] = fmax(w[i], floor_);
-    for (int64_t i = 0; i < D; i++)
-        for (int64_t j = 0; j < D; j++) {
-            double s = 0.0;
-            for (int64_t t = 0; t < D; t++)
-                s += q[i * D + t] * w[t] * q[j * D + t];
-            m[i * D + j] = s;
-        }
+    hosmi_sym_rebuild(blas, D, vecs, w, m, a); /* m = Q diag(w) Q^T */
     return 0;
 }
 
@@ -46,8 +43,8 @@ int hosmi_posterior_dense(const hosmi_posterior *p, const hosmi_blas *blas, doub
     const int64_t D = p->s2.D;
     hosmi_s2_dense(&p->s2, blas, p->dmin, m, fwork);
     if (p->clamp && p->s2.kind == HOSM_S2_FULL &&
-        clamp_eigenvalues(D, -1.0 / p->sigma2, m, scratch) != 0)
-        return -1;
+        clamp_eigenvalues(blas, D, -1.0 / p->sigma2, m, scratch) != 0)
+        return -2;
     for (int64_t i = 0; i < D * D; i++)
         m[i] *= p->sigma4;
     for (int64_t a = 0; a < D; a++)
@@ -62,7 +59,7 @@ int hosmi_posterior_var(const hosmi_posterior *p, const hosmi_blas *blas, double
     if (p->s2.kind == HOSM_S2_FULL && p->clamp) {
         double *m = scratch;
         if (hosmi_posterior_dense(p, blas, m, scratch + D * D, fwork) != 0)
-            return -1;
+            return -2;
         for (int64_t a = 0; a < D; a++)
             var[a] = m[a * D + a];
         return 0;

@@ -22,12 +22,13 @@ void hosmi_posterior_init(hosmi_posterior *p, const hosmi_s2_point *s2, double s
  * clamp acts on eigenvalues: see hosmi_posterior_topk). ctx is the posterior. */
 void hosmi_posterior_apply(const double *x, double *y, void *ctx);
 /* The dense covariance (D x D doubles). scratch holds 3 D^2 + D doubles,
- * fwork hosmi_s2_dense_work() floats. 0, or -1 if the eigensolver fails. */
+ * fwork hosmi_s2_dense_work() floats. 0, or -2 when s2 holds NaN or Inf
+ * (the clamp's eigensolver cannot run). */
 int hosmi_posterior_dense(const hosmi_posterior *p, const hosmi_blas *blas, double *m,
                           double *scratch, float *fwork);
 /* The variances (the diagonal) into var (D doubles); a clamped full s2
  * needs the dense form: scratch and fwork as for hosmi_posterior_dense,
- * else unused (may be NULL). */
+ * else unused (may be NULL). 0, or -2 as hosmi_posterior_dense. */
 int hosmi_posterior_var(const hosmi_posterior *p, const hosmi_blas *blas, double *var,
                         double *scratch, float *fwork);
 /* The k leading eigenpairs, largest first: vals (k), vecs (k x D rows).

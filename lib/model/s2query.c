@@ -13,6 +13,7 @@
 typedef enum { Q_DENSE, Q_DIAG, Q_FACTORS, Q_HVP, Q_COV, Q_VAR, Q_TOPK } query_kind;
 
 typedef struct {
+    const char *fn;
     query_kind kind;
     int clamp;
     int64_t k, level;
@@ -24,7 +25,8 @@ typedef struct {
     float *fwork;        /* per-point float scratch of the dense form */
 } query_args;
 
-/* One point's answer from its s2 values. */
+/* One point's answer from its s2 values: 0, -1 without memory, -2 for
+ * NaN or Inf in s2. */
 static int point_query(const query_args *q, const hosmi_s2_point *v, int64_t i)
 {
     const int64_t D = v->D;
@@ -37,7 +39,7 @@ static int point_query(const query_args *q, const hosmi_s2_point *v, int64_t i)
         if (q->kind == Q_DENSE)
             hosmi_s2_dense(v, &q->m->blas, -INFINITY, w, q->fwork);
         else if (hosmi_posterior_dense(&post, &q->m->blas, w, w + D * D, q->fwork) != 0)
-            return -1;
+            return -2;
         for (int64_t t = 0; t < D * D; t++)
             q->out[i * D * D + t] = (float)w[t];
         return 0;
@@ -47,7 +49,7 @@ static int point_query(const query_args *q, const hosmi_s2_point *v, int64_t i)
         return 0;
     case Q_VAR:
         if (hosmi_posterior_var(&post, &q->m->blas, w, w + D, q->fwork) != 0)
-            return -1;
+            return -2;
         for (int64_t a = 0; a < D; a++)
             q->out[i * D + a] = (float)w[a];
         return 0;
@@ -86,10 +88,14 @@ static int s2_chunk(void *ctx, hosmi_eval_ws *ws, int64_t i0, int64_t rows)
     hosmi_eval_s2(m, &m->blas, q->x + i0 * D, NULL, q->level, rows, ws, q->o);
     for (int64_t i = 0; i < rows; i++) {
         hosmi_s2_point v = {m->arch.s2, D, m->rank, q->o + i * outputs};
-        if (point_query(q, &v, i0 + i) != 0)
-            return -1;
+        const int pq = point_query(q, &v, i0 + i);
+        if (pq == -2)
+            return hosmi_fail(NULL, HOSM_E_NONFINITE, "%s: s2 of point %lld has a NaN or Inf",
+                              q->fn, (long long)(i0 + i));
+        if (pq)
+            return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", q->fn);
     }
-    return 0;
+    return HOSM_OK;
 }
 
 /* Per-point scratch doubles a query needs. */
@@ -154,6 +160,7 @@ static int s2_query(const hosm_model *model, const char *fn, int64_t level, cons
     const int64_t D = model->arch.dim, outputs = model->net2.out;
     int64_t cap = CHUNK_FLOATS / outputs;
     cap = cap < 1 ? 1 : cap > n ? n : cap > 1024 ? 1024 : cap;
+    q->fn = fn;
     q->m = model;
     q->x = x;
     q->level = level;
@@ -165,8 +172,8 @@ static int s2_query(const hosm_model *model, const char *fn, int64_t level, cons
                            sizeof(float));
     if (!q->o || !q->work || !q->fwork)
         st = hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
-    else if (hosmi_eval_chunks(model, fn, n, cap, 0, 0, 0, cap, s2_chunk, q) != 0)
-        st = hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
+    else
+        st = hosmi_eval_chunks(model, fn, n, cap, 0, 0, 0, cap, s2_chunk, q);
     free(q->o);
     free(q->work);
     free(q->fwork);

@@ -7,12 +7,12 @@
  * means, covariances and their Cholesky factors); every query factors the
  * C_k of its sigma once into a per-call workspace, so queries on a const
  * handle are reentrant. */
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
+#include "linalg/linalg.h"
 
 /* Relative tolerance of the symmetry check on the covariances. */
 #define SYM_RTOL 1e-9
@@ -47,53 +47,6 @@ static double dot(const double *a, const double *b, int64_t n)
     for (; i < n; i++)
         s0 += a[i] * b[i];
     return (s0 + s1) + (s2 + s3);
-}
-
-/* In-place lower Cholesky factor of the symmetric a (only the lower triangle
- * is read; the strict upper triangle is zeroed). Returns 0 on success, -1 when
- * a is not numerically positive definite: a pivot that is not positive and
- * finite, or below D * eps times its diagonal entry (the matrix is then
- * singular to working precision). */
-static int cholesky(double *a, int64_t D)
-{
-    const double tiny = (double)D * DBL_EPSILON;
-    for (int64_t j = 0; j < D; j++) {
-        double *aj = a + j * D;
-        const double d = aj[j] - dot(aj, aj, j);
-        if (!(d > tiny * aj[j]) || !isfinite(d))
-            return -1;
-        const double ljj = sqrt(d);
-        aj[j] = ljj;
-        for (int64_t i = j + 1; i < D; i++) {
-            double *ai = a + i * D;
-            ai[j] = (ai[j] - dot(ai, aj, j)) / ljj;
-        }
-        for (int64_t m = j + 1; m < D; m++)
-            aj[m] = 0.0;
-    }
-    return 0;
-}
-
-/* inv = (L L^T)^-1, exactly symmetric. work: D x D, receives U = L^-T (upper
- * triangular), built row by row: row j of U is column j of L^-1. */
-static void chol_inverse(const double *L, int64_t D, double *inv, double *work)
-{
-    double *U = work;
-    for (int64_t j = 0; j < D; j++) {
-        double *uj = U + j * D;
-        for (int64_t i = 0; i < j; i++)
-            uj[i] = 0.0;
-        uj[j] = 1.0 / L[j * D + j];
-        for (int64_t i = j + 1; i < D; i++)
-            uj[i] = -dot(L + i * D + j, uj + j, i - j) / L[i * D + i];
-    }
-    /* inv_ij = sum_{m >= max(i, j)} U_im U_jm: upper triangle, then mirrored. */
-    for (int64_t i = 0; i < D; i++)
-        for (int64_t j = i; j < D; j++) {
-            const double s = dot(U + i * D + j, U + j * D + j, D - j);
-            inv[i * D + j] = s;
-            inv[j * D + i] = s;
-        }
 }
 
 /* ---- creation ------------------------------------------------------------ */
@@ -211,7 +164,7 @@ int hosm_mixture_new(hosm_mixture **out, int64_t k, int64_t dim, const double *w
                 T[i * D + j] = 0.5 * (S[i * D + j] + S[j * D + i]);
         double *L = m->chol + c * DD;
         memcpy(L, T, (size_t)DD * sizeof(double));
-        if (cholesky(L, D) != 0) {
+        if (hosmi_chol(L, D) != 0) {
             hosm_mixture_free(m);
             return hosmi_fail(NULL, HOSM_E_ARG,
                               "%s: covariance of component %lld is not positive definite", fn,
@@ -421,7 +374,7 @@ static int ws_init(query_ws *w, const hosm_mixture *mix, double sigma, enum quer
         memcpy(L, S, (size_t)DD * sizeof(double));
         for (int64_t i = 0; i < D; i++)
             L[i * D + i] += s2;
-        if (cholesky(L, D) != 0) {
+        if (hosmi_chol(L, D) != 0) {
             free(tmp);
             ws_free(w);
             return hosmi_fail(NULL, HOSM_E_ARG,
@@ -429,23 +382,20 @@ static int ws_init(query_ws *w, const hosm_mixture *mix, double sigma, enum quer
                               "at sigma = %g",
                               fn, (long long)c, sigma);
         }
-        double logdet = 0.0;
-        for (int64_t i = 0; i < D; i++)
-            logdet += log(L[i * D + i]);
-        logdet *= 2.0;
+        const double logdet = hosmi_chol_logdet(L, D);
         w->logc[c] = mix->logw[c] - 0.5 * ((double)D * log2pi + logdet);
         if (!need_mats)
             continue;
         double *M = w->mats + c * DD;
         if (kind == Q_HESS) {
-            chol_inverse(L, D, M, tmp);
+            hosmi_chol_inverse(L, D, M, tmp);
         } else {
             /* Posterior covariance of component c: Sigma - Sigma C^-1 Sigma
              * = sigma^2 Sigma C^-1 (Sigma and C commute, so it is symmetric);
              * this product form stays accurate when sigma^2 dominates Sigma.
              * Column j of C^-1 is its row j. */
             double *Ci = tmp + DD;
-            chol_inverse(L, D, Ci, tmp);
+            hosmi_chol_inverse(L, D, Ci, tmp);
             for (int64_t i = 0; i < D; i++)
                 for (int64_t j = i; j < D; j++) {
                     const double v = s2 * dot(S + i * D, Ci + j * D, D);
