@@ -21,7 +21,7 @@
  * double computations, ~1e-7 apart).
  * Under valgrind the training is cut to 300 steps (see common.h): the error
  * bounds are then reported, not checked; the oracle cross-check still is. */
-#include "common.h"
+#include "../test_util.h"
 
 #define D 2
 #define NTRAIN 16384

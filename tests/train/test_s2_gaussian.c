@@ -26,7 +26,7 @@
  * >= 0.5), a frozen random s1 (error ~3), a wrong output scaling (a factor
  * sigma^2 = 0.25), a wrong sign, or the wrong target (psi instead of s2, an
  * extra s1 s1^T of relative size ~0.5 here) are far above it. */
-#include "s2_common.h"
+#include "../test_util.h"
 
 #define D 3
 #define NTRAIN 4096

@@ -13,7 +13,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "../test_util.h"
 
 #define D 2
 #define NPTS 4

@@ -34,7 +34,7 @@
  *    constants), and >= 10 at sigma = 0.3 (1/sigma^4 = 123 there).
  * Under valgrind this test is the slowest of the suite (M noise draws x 2
  * objectives x 6 runs of hosm_trainer_gradient). */
-#include "s2_common.h"
+#include "../test_util.h"
 
 #define D 3
 #define N 4

@@ -44,7 +44,7 @@
  * also requires the predicted discretised variance to differ from the exact
  * target 1/lambda by more than 8 SE, so a sampler with another step
  * convention (e.g. x + eps s1 + sqrt(2 eps) xi) fails. */
-#include "common.h"
+#include "../test_util.h"
 
 #define D 2
 #define H (2 * D)

@@ -21,7 +21,7 @@
  * s2_objective=d2sm|d2sm_vr (and their integer values), unknown names. */
 #include <limits.h>
 
-#include "s2_common.h"
+#include "../test_util.h"
 
 #define D 3
 #define NPT 2
