@@ -1,5 +1,5 @@
 /* The mixture oracle's s1 and s2 against finite differences of its own
- * log-density (MATH.md 5): s1 = grad log q_sigma, s2 = Hessian of log q_sigma.
+ * log-density (docs/math.md 9): s1 = grad log q_sigma, s2 = Hessian of log q_sigma.
  *
  * The differences are taken in double on hosm_mixture_log_density (which
  * returns doubles). The points lie on a grid of 2^-10 and the steps are 2^-8

@@ -1,4 +1,4 @@
-/* A single Gaussian N(mu, Sigma) against its closed forms (MATH.md 5):
+/* A single Gaussian N(mu, Sigma) against its closed forms (docs/math.md 9):
  *   log q_sigma = log N(x; mu, C),  s1 = -C^-1 (x - mu),  s2 = -C^-1,
  * with C = Sigma + sigma^2 I. Sigma = Q diag(lambda) Q^T for a Householder
  * reflection Q (symmetric and orthogonal), so C^-1 = Q diag(1 / (lambda +

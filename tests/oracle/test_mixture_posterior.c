@@ -1,4 +1,4 @@
-/* Tweedie posterior moments of the mixture oracle (MATH.md 2 and 5).
+/* Tweedie posterior moments of the mixture oracle (docs/math.md 2 and 9).
  *
  * 1. Consistency with s1 and s2 of the same oracle: posterior_mean =
  *    x + sigma^2 s1 and posterior_cov = sigma^4 s2 + sigma^2 I. Both sides are

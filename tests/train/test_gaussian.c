@@ -1,7 +1,7 @@
 /* Convergence to the closed form: on data from one anisotropic 2-D Gaussian
  * N(mu, Sigma), the optimum of DSM (and of DSM-VR, which has the same
  * expected gradient) at noise level sigma is the perturbed score
- *   s*(x) = -(Sigma + sigma^2 I)^-1 (x - mu)          (MATH.md 5).
+ *   s*(x) = -(Sigma + sigma^2 I)^-1 (x - mu)          (docs/math.md 9).
  * Train with DSM, with DSM-VR, and with DSM on a 3-level ladder, copy the EMA
  * weights into a fresh model (hosm_trainer_copy_ema), and measure on held-out
  * noisy points x + sigma z the relative error
@@ -21,7 +21,7 @@
  * double computations, ~1e-7 apart).
  * Under valgrind the training is cut to 300 steps (see common.h): the error
  * bounds are then reported, not checked; the oracle cross-check still is. */
-#include "common.h"
+#include "../test_util.h"
 
 #define D 2
 #define NTRAIN 16384

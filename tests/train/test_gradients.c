@@ -1,7 +1,7 @@
 /* Gradient check of the trainer: for each objective (DSM, DSM-VR) x
  * activation (softplus, silu, tanh, elu) x noise set-up (one level; a ladder
  * of three levels), hosm_trainer_gradient() must match central finite
- * differences of the double-precision reference loss (ref_mlp.c), and its
+ * differences of the double-precision reference loss (tests/common/ref_mlp.c), and its
  * loss value must match the reference loss. The reference forward pass is
  * also compared with hosm_model_score() and hosm_model_denoise() at every
  * level, and denoising in place (out == x, which the API allows) must give
@@ -30,8 +30,8 @@
  *  Each bound is several times (1e-5 / 1.5e-6 ~ 7x for values, ~100x for
  *  gradients) above the float rounding it covers, and orders of magnitude
  *  below the error of any modelling mistake. */
-#include "common.h"
-#include "ref_mlp.h"
+#include "../test_util.h"
+#include "../common/ref_mlp.h"
 
 #define D 3
 #define H 5
@@ -42,14 +42,13 @@ static const char *const act_name[] = {"softplus", "silu", "tanh", "elu"};
 
 /* Random parameters with non-zero biases and embeddings so that every part
  * of the layout takes part (the library initialises those to zero). */
-static void random_params(trng *r, const ref_arch *a, float *p, int64_t P)
+static void random_params(trng *r, float *p, int64_t P)
 {
-    (void)a;
     for (int64_t i = 0; i < P; i++)
         p[i] = (float)(0.8 * (2.0 * trng_uniform(r) - 1.0));
 }
 
-static void check_forward(const char *tag, hosm_model *m, const ref_arch *a, const double *pd,
+static void check_forward(const char *tag, hosm_model *m, const ref_model *a, const double *pd,
                           trng *r)
 {
     enum { NP = 16 };
@@ -65,7 +64,7 @@ static void check_forward(const char *tag, hosm_model *m, const ref_arch *a, con
             double xd[D], sr[D];
             for (int j = 0; j < D; j++)
                 xd[j] = x[i * D + j];
-            ref_score(a, pd, xd, l, sr);
+            ref_s1(a, pd, xd, l, sr);
             double mx = 1.0, mxd = 1.0;
             for (int j = 0; j < D; j++) {
                 mx = fmax(mx, fabs(sr[j]));
@@ -109,17 +108,18 @@ static void run_case(int vr, int act, int64_t levels)
     double sig[3];
     for (int64_t l = 0; l < levels; l++)
         MUST(hosm_model_sigma(m, l, &sig[l]));
-    ref_arch a = {D, H, DEPTH, levels, act, sig};
+    ref_model a;
+    ref_model_init(&a, D, H, DEPTH, act, levels, sig, HOSM_S2_NONE, 1, 0, 0);
     int64_t P;
     MUST(hosm_model_num_params(m, &P));
-    CHECK(P == ref_num_params(&a), "%s: num_params %lld, layout gives %lld", tag, (long long)P,
-          (long long)ref_num_params(&a));
+    CHECK(P == ref_params(&a), "%s: num_params %lld, layout gives %lld", tag, (long long)P,
+          (long long)ref_params(&a));
 
     trng r = {1000u + (uint64_t)(vr * 100 + act * 10 + levels)};
     float *p = xmalloc((size_t)P * sizeof *p), *g = xmalloc((size_t)P * sizeof *g);
     float *p_after = xmalloc((size_t)P * sizeof *p_after);
     double *pd = xmalloc((size_t)P * sizeof *pd);
-    random_params(&r, &a, p, P);
+    random_params(&r, p, P);
     MUST(hosm_model_set_params(m, p, P));
     for (int64_t i = 0; i < P; i++)
         pd[i] = p[i];
@@ -140,7 +140,7 @@ static void run_case(int vr, int act, int64_t levels)
     double loss;
     MUST(hosm_trainer_gradient(t, x, z, lv, N, &loss, g));
     double scale;
-    const double ref = ref_loss(&a, pd, vr, xd, zd, lv, N, &scale);
+    const double ref = ref_loss_s1(&a, pd, vr, xd, zd, lv, N, &scale);
     char what[128];
     snprintf(what, sizeof what, "%s: |loss - ref| / S (loss %.4g, S %.4g)", tag, ref, scale);
     check_le(what, fabs(loss - ref) / scale, 1e-5);
@@ -151,9 +151,9 @@ static void run_case(int vr, int act, int64_t levels)
     for (int64_t k = 0; k < P; k++) {
         const double h = 1e-4 * fmax(1.0, fabs(pd[k])), keep = pd[k];
         pd[k] = keep + h;
-        const double lp = ref_loss(&a, pd, vr, xd, zd, lv, N, NULL);
+        const double lp = ref_loss_s1(&a, pd, vr, xd, zd, lv, N, NULL);
         pd[k] = keep - h;
-        const double lm = ref_loss(&a, pd, vr, xd, zd, lv, N, NULL);
+        const double lm = ref_loss_s1(&a, pd, vr, xd, zd, lv, N, NULL);
         pd[k] = keep;
         const double fd = (lp - lm) / (2.0 * h);
         const double e = fabs((double)g[k] - fd) / fmax(1.0, fabs(fd));
@@ -186,7 +186,7 @@ static void run_case(int vr, int act, int64_t levels)
           "%s: levels = NULL differs from all-zero levels", tag);
     /* And the reference agrees at level 0 for the whole batch. */
     double s0;
-    const double r0 = ref_loss(&a, pd, vr, xd, zd, NULL, N, &s0);
+    const double r0 = ref_loss_s1(&a, pd, vr, xd, zd, NULL, N, &s0);
     snprintf(what, sizeof what, "%s: levels=NULL |loss - ref| / S", tag);
     check_le(what, fabs(ln - r0) / s0, 1e-5);
 

@@ -27,7 +27,7 @@
  * catches a denoiser with a wrong sigma power, whose E_d differs by O(1)).
  * Under valgrind the training is cut to 512 steps (see common.h): the error
  * bounds are then reported, not checked; the other checks still are. */
-#include "common.h"
+#include "../test_util.h"
 
 #define D 2
 #define K 4

@@ -337,7 +337,7 @@ static void test_topk(trng *r)
     }
 }
 
-/* The Ozaki functions (MATH.md 4): f(l) = expm1(eps l / 2) / l and
+/* The Ozaki functions (docs/math.md 8): f(l) = expm1(eps l / 2) / l and
  * sqrt(expm1(eps l) / l), through expm1(x) / x with its series near 0. */
 static double expm1_over(double x)
 {

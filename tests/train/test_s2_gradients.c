@@ -11,10 +11,10 @@
  *   C: the edge case D = 1 (every structure is then a 1 x 1 matrix and the
  *      low-rank ranks are capped to 1), one level, w1 = 0.5, silu,
  * hosm_trainer_gradient() with caller noise and levels (D = 3 or 1, n = 4) must
- * match the double-precision reference of s2_ref.c: its loss value, and
+ * match the double-precision reference of tests/common/ref_mlp.c: its loss value, and
  * central finite differences of the reference loss for its gradient. The
  * reference forms psi = s2 + s1 s1^T as a dense matrix for every structure
- * (the plain Frobenius form; MATH.md 3.2-3.3), so that the library's Gram
+ * (the plain Frobenius form; docs/math.md sections 3.2 and 4), so that the library's Gram
  * products for "lowrank" are checked against the formula they expand. In
  * frozen mode the s1 block of the gradient must be exactly zero, and the s2
  * block must match the finite differences of the loss with s1 held fixed.
@@ -32,7 +32,7 @@
  *    the magnitudes; bound 1e-5 max(1, max |ref|), 5x above.
  *  - Loss: the library sums squares and products of those outputs in double,
  *    so its error is ~2e-6 of the sum of absolute values of the terms, S
- *    (sref_loss's scale); bound 1e-5 S.
+ *    (ref_loss_s2's scale); bound 1e-5 S.
  *  - Gradient: per entry |g - fd| <= 1e-3 |fd| + 1e-4 G. The backward pass
  *    adds up to 4 more layers of float GEMMs, so its rounding is ~1e-5 of the
  *    gradient scale G (the magnitudes of the intermediate adjoints), 10x
@@ -40,8 +40,8 @@
  *    structure index or level row changes an entry by O(|g|), which the
  *    relative part (1e-3) catches for every entry above 1e-4 G. The reported
  *    number is max_k |g_k - fd_k| / (|fd_k| + 0.1 G), bound 1e-3. */
-#include "s2_common.h"
-#include "s2_ref.h"
+#include "../test_util.h"
+#include "../common/ref_mlp.h"
 
 #define MAXD 3
 #define N 4
@@ -60,7 +60,7 @@ typedef struct {
 
 static double worst_forward = 0.0, worst_loss = 0.0, worst_grad = 0.0;
 
-static void check_forward(const char *tag, hosm_model *m, const sref_model *rm, const double *pd,
+static void check_forward(const char *tag, hosm_model *m, const ref_model *rm, const double *pd,
                           trng *r)
 {
     enum { NP = 6 };
@@ -75,8 +75,8 @@ static void check_forward(const char *tag, hosm_model *m, const sref_model *rm, 
             double xd[MAXD], s1[MAXD], s2[MAXD * MAXD];
             for (int j = 0; j < D; j++)
                 xd[j] = x[i * D + j];
-            sref_s1(rm, pd, xd, l, s1);
-            sref_s2(rm, pd, xd, l, s2);
+            ref_s1(rm, pd, xd, l, s1);
+            ref_s2(rm, pd, xd, l, s2);
             double m1 = 1.0, m2 = 1.0;
             for (int j = 0; j < D; j++)
                 m1 = fmax(m1, fabs(s1[j]));
@@ -130,20 +130,20 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     double sig[2];
     for (int64_t l = 0; l < su->levels; l++)
         MUST(hosm_model_sigma(m, l, &sig[l]));
-    sref_model rm;
-    sref_model_init(&rm, D, su->hidden, su->depth, su->act, su->levels, sig, s2, rank,
+    ref_model rm;
+    ref_model_init(&rm, D, su->hidden, su->depth, su->act, su->levels, sig, s2, rank,
                     su->s2_hidden, su->s2_depth);
     int64_t P, r_eff;
     int st2;
     MUST(hosm_model_num_params(m, &P));
     MUST(hosm_model_s2_structure(m, &st2, &r_eff));
-    CHECK(P == sref_params(&rm), "%s: num_params %lld, the layout gives %lld", tag,
-          (long long)P, (long long)sref_params(&rm));
+    CHECK(P == ref_params(&rm), "%s: num_params %lld, the layout gives %lld", tag,
+          (long long)P, (long long)ref_params(&rm));
     CHECK(st2 == s2 && r_eff == rm.rank, "%s: structure %d rank %lld, expected %d %lld", tag,
           st2, (long long)r_eff, s2, (long long)rm.rank);
-    if (P != sref_params(&rm))
+    if (P != ref_params(&rm))
         exit(1);
-    const int64_t P1 = sref_params1(&rm);
+    const int64_t P1 = ref_params1(&rm);
 
     trng r = {0x5eed0000u + (uint64_t)(s2 * 1000 + rank * 100 + obj2 * 10 + frozen * 4 + obj1) +
               (uint64_t)su->levels * 100000u};
@@ -168,12 +168,12 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     }
     const int64_t lv_ladder[N] = {1, 0, 1, 0};
     const int64_t *lv = su->levels > 1 ? lv_ladder : NULL;
-    sref_objective ob = {obj1, obj2, frozen, su->w1};
+    ref_objective ob = {obj1, obj2, frozen, su->w1};
 
     double loss;
     MUST(hosm_trainer_gradient(t, x, z, lv, N, &loss, g));
     double S;
-    const double ref = sref_loss(&rm, &ob, pd, xd, zd, lv, N, &S);
+    const double ref = ref_loss_s2(&rm, &ob, pd, xd, zd, lv, N, &S);
     const double eloss = fabs(loss - ref) / S;
     worst_loss = fmax(worst_loss, eloss);
     if (!(eloss <= 1e-5))
@@ -199,9 +199,9 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     for (int64_t k = k0; k < P; k++) {
         const double h = 1e-5 * fmax(1.0, fabs(pd[k])), keep = pd[k];
         pd[k] = keep + h;
-        const double lp = sref_loss(&rm, &ob, pd, xd, zd, lv, N, NULL);
+        const double lp = ref_loss_s2(&rm, &ob, pd, xd, zd, lv, N, NULL);
         pd[k] = keep - h;
-        const double lm = sref_loss(&rm, &ob, pd, xd, zd, lv, N, NULL);
+        const double lm = ref_loss_s2(&rm, &ob, pd, xd, zd, lv, N, NULL);
         pd[k] = keep;
         fd[k] = (lp - lm) / (2.0 * h);
         G = fmax(G, fabs(fd[k]));

@@ -1,7 +1,7 @@
-/* Model files and checkpoints of models with an s2 network.
+/* Model files of models with an s2 network, and the version-1 fixture.
  *
  * Usage: test_s2_files FIXTURE WORKDIR
- *   FIXTURE  tests/s2/data/model-v1.hosm, a model file written by libhosm at
+ *   FIXTURE  tests/model/data/model-v1.hosm, a model file written by libhosm at
  *            commit 50bcf99 (before s2 existed; see data/gen_model_v1.c),
  *            whose parameters, points and scores are in
  *            data/model_v1_expected.h
@@ -15,11 +15,8 @@
  *    either gives bit-identical parameters, structure, rank, config keys and
  *    bit-identical hessian and score outputs at both levels; format version
  *    (bytes 8..11) 2, and 1 for the same model without s2;
- *  - a trainer checkpoint with s2 (full joint D2SM-VR; lowrank frozen D2SM)
- *    resumes bit-identically: 10 steps, checkpoint (to memory and to a
- *    path), restore into a fresh trainer on a fresh model, 10 more steps
- *    equal 20 uninterrupted steps in weights, EMA, step count and the next
- *    gradient; its version field is 2;
+ *  - (the resume of a trainer checkpoint with s2 is in
+ *    tests/train/test_checkpoints.c);
  *  - the version-1 fixture loads with this library: version field 1, no s2,
  *    the stored parameters, and exactly the scores the old library computed
  *    (the s1 code path is unchanged since then, so this holds on one machine
@@ -32,7 +29,8 @@
  *    same S2NT section in a file whose version field says 1 -> HOSM_E_CORRUPT;
  *    version 3 -> HOSM_E_VERSION. Every failure leaves *out NULL and a
  *    non-empty hosm_last_errmsg(). */
-#include "s2_common.h"
+#include "../test_util.h"
+#include "../common/model_util.h"
 
 #include "data/model_v1_expected.h"
 
@@ -97,87 +95,6 @@ static hosm_model *random_model(int s2, int64_t rank, uint64_t seed)
     return m;
 }
 
-/* Everything observable of a model is bit-identical. */
-static int same_model(const hosm_model *a, const hosm_model *b, const char *tag)
-{
-    int ok = 1;
-    int64_t pa, pb, ra, rb;
-    int sa, sb;
-    MUST(hosm_model_num_params(a, &pa));
-    MUST(hosm_model_num_params(b, &pb));
-    MUST(hosm_model_s2_structure(a, &sa, &ra));
-    MUST(hosm_model_s2_structure(b, &sb, &rb));
-    if (pa != pb || sa != sb || ra != rb) {
-        printf("FAIL %s: params %lld/%lld, structure %d/%d, rank %lld/%lld\n", tag,
-               (long long)pa, (long long)pb, sa, sb, (long long)ra, (long long)rb);
-        return 0;
-    }
-    float *x = xmalloc(pa * sizeof(float)), *y = xmalloc(pa * sizeof(float));
-    MUST(hosm_model_get_params(a, x, pa));
-    MUST(hosm_model_get_params(b, y, pb));
-    if (memcmp(x, y, (size_t)pa * sizeof(float)) != 0) {
-        printf("FAIL %s: parameters differ\n", tag);
-        ok = 0;
-    }
-    free(x);
-    free(y);
-    hosm_config *ca, *cb;
-    MUST(hosm_config_new(&ca));
-    MUST(hosm_config_new(&cb));
-    MUST(hosm_model_get_config(a, ca));
-    MUST(hosm_model_get_config(b, cb));
-    const int ikeys[] = {HOSM_KEY_HIDDEN, HOSM_KEY_DEPTH, HOSM_KEY_ACT, HOSM_KEY_LEVELS,
-                         HOSM_KEY_SEED, HOSM_KEY_THREADS, HOSM_KEY_S2, HOSM_KEY_RANK,
-                         HOSM_KEY_S2_HIDDEN, HOSM_KEY_S2_DEPTH};
-    for (size_t i = 0; i < sizeof ikeys / sizeof ikeys[0]; i++) {
-        int64_t va, vb;
-        MUST(hosm_config_get_int(ca, ikeys[i], &va));
-        MUST(hosm_config_get_int(cb, ikeys[i], &vb));
-        if (va != vb) {
-            printf("FAIL %s: key '%s' %lld vs %lld\n", tag, hosm_config_key_name(ikeys[i]),
-                   (long long)va, (long long)vb);
-            ok = 0;
-        }
-    }
-    const int dkeys[] = {HOSM_KEY_SIGMA, HOSM_KEY_SIGMA_MAX, HOSM_KEY_SIGMA_MIN};
-    for (size_t i = 0; i < 3; i++) {
-        double va, vb;
-        MUST(hosm_config_get_double(ca, dkeys[i], &va));
-        MUST(hosm_config_get_double(cb, dkeys[i], &vb));
-        if (va != vb) {
-            printf("FAIL %s: key '%s' differs\n", tag, hosm_config_key_name(dkeys[i]));
-            ok = 0;
-        }
-    }
-    hosm_config_free(ca);
-    hosm_config_free(cb);
-    enum { NP = 5 };
-    float pts[NP * D];
-    trng r = {404};
-    for (int i = 0; i < NP * D; i++)
-        pts[i] = (float)trng_normal(&r);
-    int64_t L;
-    MUST(hosm_model_num_levels(a, &L));
-    for (int64_t l = 0; l < L; l++) {
-        float s1a[NP * D], s1b[NP * D], ha[NP * D * D], hb[NP * D * D];
-        MUST(hosm_model_score(a, l, pts, NP, s1a));
-        MUST(hosm_model_score(b, l, pts, NP, s1b));
-        if (memcmp(s1a, s1b, sizeof s1a) != 0) {
-            printf("FAIL %s: scores differ at level %lld\n", tag, (long long)l);
-            ok = 0;
-        }
-        if (sa != HOSM_S2_NONE) {
-            MUST(hosm_model_hessian(a, l, pts, NP, ha));
-            MUST(hosm_model_hessian(b, l, pts, NP, hb));
-            if (memcmp(ha, hb, sizeof ha) != 0) {
-                printf("FAIL %s: hessians differ at level %lld\n", tag, (long long)l);
-                ok = 0;
-            }
-        }
-    }
-    return ok;
-}
-
 static void check_roundtrip(int s2, int64_t rank, const char *name)
 {
     hosm_model *m = random_model(s2, rank, 1234u + (uint64_t)(s2 * 10 + rank));
@@ -217,95 +134,6 @@ static void check_roundtrip(int s2, int64_t rank, const char *name)
     hosm_model_free(m);
     hosm_model_free(a);
     hosm_model_free(b);
-}
-
-/* --- checkpoints --- */
-
-static hosm_trainer *make_trainer(hosm_model **m, const char *extra, int64_t steps)
-{
-    hosm_config *cfg = base_config(HOSM_S2_NONE, 1);
-    MUST(hosm_config_parse(cfg, extra));
-    MUST(hosm_config_parse(cfg, "batch=16 lr=3e-3 ema=0.9"));
-    MUST(hosm_config_set_int(cfg, HOSM_KEY_STEPS, steps));
-    MUST(hosm_model_new(m, D, cfg));
-    hosm_trainer *t;
-    MUST(hosm_trainer_new(&t, *m, cfg));
-    hosm_config_free(cfg);
-    return t;
-}
-
-static void check_resume(const char *extra, int via_path)
-{
-    enum { NDATA = 40 };
-    float data[NDATA * D];
-    trng r = {55};
-    for (int i = 0; i < NDATA * D; i++)
-        data[i] = (float)trng_normal(&r);
-    hosm_model *ma, *mb, *mc;
-    hosm_trainer *ta = make_trainer(&ma, extra, 20), *tb = make_trainer(&mb, extra, 10);
-    MUST(hosm_trainer_fit(ta, data, NDATA, NULL, NULL));
-    MUST(hosm_trainer_fit(tb, data, NDATA, NULL, NULL));
-    int64_t size;
-    MUST(hosm_trainer_save_size(tb, &size));
-    uint8_t *buf = xmalloc((size_t)size);
-    MUST(hosm_trainer_save_mem(tb, buf, size, NULL));
-    CHECK(get_le(buf + 8, 4) == 2, "%s: checkpoint version %u, expected 2", extra,
-          (unsigned)get_le(buf + 8, 4));
-    hosm_trainer *tc = make_trainer(&mc, extra, 20);
-    if (via_path) {
-        const char *path = path_in("s2_files_ckpt.hosm");
-        MUST(hosm_trainer_save(tb, path));
-        MUST(hosm_trainer_load(tc, path));
-        remove(path);
-    } else {
-        MUST(hosm_trainer_load_mem(tc, buf, size));
-    }
-    MUST(hosm_trainer_fit(tc, data, NDATA, NULL, NULL));
-    int64_t sa, sc;
-    MUST(hosm_trainer_step_count(ta, &sa));
-    MUST(hosm_trainer_step_count(tc, &sc));
-    char tag[160];
-    snprintf(tag, sizeof tag, "resume [%s] via %s", extra, via_path ? "path" : "memory");
-    CHECK(sa == 20 && sc == 20, "%s: step counts %lld and %lld", tag, (long long)sa,
-          (long long)sc);
-    CHECK(same_model(ma, mc, tag), "%s: weights differ from the uninterrupted run", tag);
-    /* EMA and the next gradient (same RNG-independent inputs). */
-    hosm_model *ea, *ec;
-    hosm_config *cfg = base_config(HOSM_S2_NONE, 1);
-    MUST(hosm_config_parse(cfg, extra));
-    MUST(hosm_model_new(&ea, D, cfg));
-    MUST(hosm_model_new(&ec, D, cfg));
-    hosm_config_free(cfg);
-    MUST(hosm_trainer_copy_ema(ta, ea));
-    MUST(hosm_trainer_copy_ema(tc, ec));
-    CHECK(same_model(ea, ec, tag), "%s: EMA differs", tag);
-    int64_t P;
-    MUST(hosm_model_num_params(ma, &P));
-    float *ga = xmalloc((size_t)P * sizeof *ga), *gc = xmalloc((size_t)P * sizeof *gc);
-    float z[NDATA * D];
-    for (int i = 0; i < NDATA * D; i++)
-        z[i] = (float)trng_normal(&r);
-    double la, lc;
-    MUST(hosm_trainer_gradient(ta, data, z, NULL, NDATA, &la, ga));
-    MUST(hosm_trainer_gradient(tc, data, z, NULL, NDATA, &lc, gc));
-    CHECK(la == lc && memcmp(ga, gc, (size_t)P * sizeof *ga) == 0, "%s: next gradient differs",
-          tag);
-    /* One more step each (uses the restored RNG): still identical. */
-    MUST(hosm_trainer_step(ta, data, NDATA, &la));
-    MUST(hosm_trainer_step(tc, data, NDATA, &lc));
-    CHECK(la == lc && same_model(ma, mc, tag), "%s: the step after resuming differs", tag);
-    printf("ok   %s: bit-identical (%lld-byte checkpoint)\n", tag, (long long)size);
-    free(ga);
-    free(gc);
-    free(buf);
-    hosm_model_free(ea);
-    hosm_model_free(ec);
-    hosm_trainer_free(ta);
-    hosm_trainer_free(tb);
-    hosm_trainer_free(tc);
-    hosm_model_free(ma);
-    hosm_model_free(mb);
-    hosm_model_free(mc);
 }
 
 /* --- the version-1 fixture --- */
@@ -472,10 +300,6 @@ int main(int argc, char **argv)
     check_roundtrip(HOSM_S2_LOWRANK, 2, "lowrank r=2");
     check_roundtrip(HOSM_S2_LOWRANK, 9, "lowrank r=9>D");
     check_roundtrip(HOSM_S2_FULL, 1, "full");
-    for (int via_path = 0; via_path <= 1; via_path++) {
-        check_resume("s2=full objective=dsm_vr s2_objective=d2sm_vr freeze_s1=0 w1=3", via_path);
-        check_resume("s2=lowrank rank=2 s2_objective=d2sm freeze_s1=1", via_path);
-    }
     check_v1(argv[1]);
     check_corrupt();
     printf("time %.2f s\n", now_seconds() - t0);

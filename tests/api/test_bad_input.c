@@ -8,12 +8,21 @@
  *
  * To tell a fresh message from an old one, every case is preceded by a
  * failure with a known "sentinel" message; after a failing case the message
- * must be non-empty and differ from the sentinel. */
+ * must be non-empty and differ from the sentinel.
+ *
+ * The second-order queries and the Jacobians (one fault at a time on models
+ * of D = 3 with every s2 structure) and the mixture oracle also require the
+ * message to name the function (and, where given, the bad key, component,
+ * point or problem), and a failed query to leave its outputs untouched.
+ * Besides the table: the second-order config keys (names, types, bounds,
+ * defaults, text names), the capping of a low-rank rank above D, and the
+ * threads' own messages. */
+#include <float.h>
 #include <limits.h>
 #include <pthread.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "../test_util.h"
 
 #define D 2
 #define NPTS 4
@@ -83,8 +92,9 @@ static void sentinel(void)
 /* Checks one status-returning case and records its row. handle_msg (may be
  * NULL) is the handle's message after the call; name (may be NULL) must
  * appear in the message. */
-static void check_case(const char *fn, const char *input, int want, int got,
-                       const char *handle_msg, const char *name, int line)
+static void check_case2(const char *fn, const char *input, int want, int got,
+                        const char *handle_msg, const char *name, const char *name2,
+                        int names_fn, int line)
 {
     int ok = got == want;
     if (!ok)
@@ -102,16 +112,24 @@ static void check_case(const char *fn, const char *input, int want, int got,
                        line, fn, input, handle_msg, m);
                 ok = 0;
             }
-            if (name && !strstr(m, name)) {
-                printf("FAIL line %d: %s(%s): the message \"%s\" does not name '%s'\n", line, fn,
-                       input, m, name);
-                ok = 0;
-            }
+            const char *names[3] = {name, name2, names_fn ? fn : NULL};
+            for (int i = 0; i < 3; i++)
+                if (names[i] && !strstr(m, names[i])) {
+                    printf("FAIL line %d: %s(%s): the message \"%s\" does not name '%s'\n",
+                           line, fn, input, m, names[i]);
+                    ok = 0;
+                }
         }
     }
     if (!ok)
         g_failures++;
     add_row(fn, input, status_name(want));
+}
+
+static void check_case(const char *fn, const char *input, int want, int got,
+                       const char *handle_msg, const char *name, int line)
+{
+    check_case2(fn, input, want, got, handle_msg, name, NULL, 0, line);
 }
 
 /* A case: status and fresh message. */
@@ -134,6 +152,13 @@ static void check_case(const char *fn, const char *input, int want, int got,
         sentinel();                                                            \
         int got_ = (call);                                                     \
         check_case(fn, input, want, got_, (hmsg), (name), __LINE__);           \
+    } while (0)
+/* ... and the message names the function (and `name`, `name2` if not NULL). */
+#define CASE_F(fn, input, want, call, name, name2)                             \
+    do {                                                                       \
+        sentinel();                                                            \
+        int got_ = (call);                                                     \
+        check_case2(fn, input, want, got_, NULL, (name), (name2), 1, __LINE__); \
     } while (0)
 /* A case whose result is not a status. */
 #define ROW(fn, input, result, cond)                                           \
@@ -422,6 +447,25 @@ static void test_config(void)
         {"hidden=16 depth=0", "depth", HOSM_E_RANGE},
         {"hidden=16 depth", "depth", HOSM_E_PARSE},
         {"hidden=16 nosuchkey=1 depth=3", "nosuchkey", HOSM_E_KEY},
+        /* Second-order keys, after valid pairs that must not be applied. */
+        {"s2=diag rank=2 s2=bogus", "s2", HOSM_E_RANGE},
+        {"s2=diag rank=2 s2=Full", "s2", HOSM_E_RANGE},
+        {"s2=diag rank=2 s2=4", "s2", HOSM_E_RANGE},
+        {"s2=diag rank=2 s2=", "s2", HOSM_E_PARSE},
+        {"s2=diag rank=2 s2_objective=dsm", "s2_objective", HOSM_E_RANGE},
+        {"s2=diag rank=2 s2_objective=d2sm-vr", "s2_objective", HOSM_E_RANGE},
+        {"s2=diag rank=2 s2_objective=2", "s2_objective", HOSM_E_RANGE},
+        {"s2=diag rank=2 rank=0", "rank", HOSM_E_RANGE},
+        {"s2=diag rank=2 rank=4097", "rank", HOSM_E_RANGE},
+        {"s2=diag rank=2 rank=2.5", "rank", HOSM_E_PARSE},
+        {"s2=diag rank=2 s2_hidden=-1", "s2_hidden", HOSM_E_RANGE},
+        {"s2=diag rank=2 s2_depth=65", "s2_depth", HOSM_E_RANGE},
+        {"s2=diag rank=2 w1=-1", "w1", HOSM_E_RANGE},
+        {"s2=diag rank=2 w1=abc", "w1", HOSM_E_PARSE},
+        {"s2=diag rank=2 w1=nan", "w1", HOSM_E_RANGE},
+        {"s2=diag rank=2 freeze_s1=2", "freeze_s1", HOSM_E_RANGE},
+        {"s2=diag rank=2 freeze_s1=yes", "freeze_s1", HOSM_E_PARSE},
+        {"s2=diag rank=2 s2_rank=3", "s2_rank", HOSM_E_KEY},
     };
     for (size_t i = 0; i < sizeof parse_cases / sizeof parse_cases[0]; i++) {
         snprintf(in, sizeof in, "\"%s\"", parse_cases[i].text);
@@ -474,6 +518,120 @@ static void test_config(void)
          hosm_config_double_bounds(HOSM_KEY_SIGMA, NULL, NULL, NULL));
     hosm_config_free(c);
 }
+
+/* The second-order config keys: names, types, bounds and defaults;
+ * out-of-range, wrong-type and non-finite values; the text names
+ * s2=none|diag|lowrank|full and s2_objective=d2sm|d2sm_vr (and their integer
+ * values). Their unknown names and bad text are rows of hosm_config_parse. */
+
+static void s2_config_keys(void)
+{
+    struct {
+        int key;
+        const char *name;
+        int type;
+        double lo, hi, def;
+    } k[] = {
+        {HOSM_KEY_S2, "s2", HOSM_TYPE_INT, 0, 3, HOSM_S2_NONE},
+        {HOSM_KEY_RANK, "rank", HOSM_TYPE_INT, 1, 4096, 50},
+        {HOSM_KEY_S2_HIDDEN, "s2_hidden", HOSM_TYPE_INT, 0, 65536, 0},
+        {HOSM_KEY_S2_DEPTH, "s2_depth", HOSM_TYPE_INT, 0, 64, 0},
+        {HOSM_KEY_S2_OBJECTIVE, "s2_objective", HOSM_TYPE_INT, 0, 1, HOSM_OBJ_D2SM},
+        {HOSM_KEY_W1, "w1", HOSM_TYPE_DOUBLE, 0, 1e6, 1.0},
+        {HOSM_KEY_FREEZE_S1, "freeze_s1", HOSM_TYPE_INT, 0, 1, 0},
+    };
+    hosm_config *cfg;
+    MUST(hosm_config_new(&cfg));
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        int key = -1, type = -1;
+        const char *nm = hosm_config_key_name(k[i].key);
+        CHECK(nm && strcmp(nm, k[i].name) == 0, "key %d: name '%s', expected '%s'", k[i].key,
+              nm ? nm : "(null)", k[i].name);
+        CHECK(hosm_config_key_from_name(k[i].name, &key) == HOSM_OK && key == k[i].key,
+              "name '%s': key %d, expected %d", k[i].name, key, k[i].key);
+        CHECK(hosm_config_key_type(k[i].key, &type) == HOSM_OK && type == k[i].type,
+              "'%s': type %d", k[i].name, type);
+        if (k[i].type == HOSM_TYPE_INT) {
+            int64_t lo, hi, def, v;
+            CHECK(hosm_config_int_bounds(k[i].key, &lo, &hi, &def) == HOSM_OK &&
+                      lo == (int64_t)k[i].lo && hi == (int64_t)k[i].hi &&
+                      def == (int64_t)k[i].def,
+                  "'%s': bounds [%lld, %lld] default %lld", k[i].name, (long long)lo,
+                  (long long)hi, (long long)def);
+            CHECK(hosm_config_get_int(cfg, k[i].key, &v) == HOSM_OK && v == (int64_t)k[i].def,
+                  "'%s': a new config holds %lld", k[i].name, (long long)v);
+            const int64_t bad[3] = {(int64_t)k[i].lo - 1, (int64_t)k[i].hi + 1, INT64_MIN};
+            for (int b = 0; b < 3; b++) {
+                int st = hosm_config_set_int(cfg, k[i].key, bad[b]);
+                CHECK(st == HOSM_E_RANGE && strstr(hosm_last_errmsg(), k[i].name),
+                      "'%s' = %lld: status %d, message '%s'", k[i].name, (long long)bad[b], st,
+                      hosm_last_errmsg());
+            }
+            CHECK(hosm_config_get_int(cfg, k[i].key, &v) == HOSM_OK && v == (int64_t)k[i].def,
+                  "'%s': a rejected value changed the key", k[i].name);
+            CHECK(hosm_config_set_int(cfg, k[i].key, (int64_t)k[i].lo) == HOSM_OK &&
+                      hosm_config_set_int(cfg, k[i].key, (int64_t)k[i].hi) == HOSM_OK &&
+                      hosm_config_set_int(cfg, k[i].key, (int64_t)k[i].def) == HOSM_OK,
+                  "'%s': a bound was rejected", k[i].name);
+            int st = hosm_config_set_double(cfg, k[i].key, 1.0);
+            CHECK(st == HOSM_E_TYPE, "'%s' set as double: status %d", k[i].name, st);
+        } else {
+            double lo, hi, def, v;
+            CHECK(hosm_config_double_bounds(k[i].key, &lo, &hi, &def) == HOSM_OK &&
+                      lo == k[i].lo && hi == k[i].hi && def == k[i].def,
+                  "'%s': bounds [%g, %g] default %g", k[i].name, lo, hi, def);
+            CHECK(hosm_config_get_double(cfg, k[i].key, &v) == HOSM_OK && v == k[i].def,
+                  "'%s': a new config holds %g", k[i].name, v);
+            const double bad[5] = {-1e-300, nextafter(k[i].hi, INFINITY), NAN, INFINITY,
+                                   -INFINITY};
+            for (int b = 0; b < 5; b++) {
+                int st = hosm_config_set_double(cfg, k[i].key, bad[b]);
+                CHECK(st == HOSM_E_RANGE && strstr(hosm_last_errmsg(), k[i].name),
+                      "'%s' = %g: status %d, message '%s'", k[i].name, bad[b], st,
+                      hosm_last_errmsg());
+            }
+            CHECK(hosm_config_set_double(cfg, k[i].key, 0.0) == HOSM_OK &&
+                      hosm_config_set_double(cfg, k[i].key, k[i].hi) == HOSM_OK &&
+                      hosm_config_set_double(cfg, k[i].key, k[i].def) == HOSM_OK,
+                  "'%s': a bound was rejected", k[i].name);
+            int st = hosm_config_set_int(cfg, k[i].key, 1);
+            CHECK(st == HOSM_E_TYPE, "'%s' set as int: status %d", k[i].name, st);
+        }
+    }
+    /* Text names. */
+    struct {
+        const char *text;
+        int key;
+        int64_t value;
+    } names[] = {
+        {"s2=none", HOSM_KEY_S2, HOSM_S2_NONE},
+        {"s2=diag", HOSM_KEY_S2, HOSM_S2_DIAG},
+        {"s2=lowrank", HOSM_KEY_S2, HOSM_S2_LOWRANK},
+        {"s2=full", HOSM_KEY_S2, HOSM_S2_FULL},
+        {"s2=2", HOSM_KEY_S2, HOSM_S2_LOWRANK},
+        {"s2_objective=d2sm", HOSM_KEY_S2_OBJECTIVE, HOSM_OBJ_D2SM},
+        {"s2_objective=d2sm_vr", HOSM_KEY_S2_OBJECTIVE, HOSM_OBJ_D2SM_VR},
+        {"s2_objective=1", HOSM_KEY_S2_OBJECTIVE, HOSM_OBJ_D2SM_VR},
+        {"rank=7", HOSM_KEY_RANK, 7},
+        {"s2_hidden=9", HOSM_KEY_S2_HIDDEN, 9},
+        {"s2_depth=3", HOSM_KEY_S2_DEPTH, 3},
+        {"freeze_s1=1", HOSM_KEY_FREEZE_S1, 1},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int64_t v = -1;
+        int st = hosm_config_parse(cfg, names[i].text);
+        CHECK(st == HOSM_OK && hosm_config_get_int(cfg, names[i].key, &v) == HOSM_OK &&
+                  v == names[i].value,
+              "parse '%s': status %d, value %lld, expected %lld", names[i].text, st, (long long)v,
+              (long long)names[i].value);
+    }
+    double w = 0.0;
+    CHECK(hosm_config_parse(cfg, "w1=10") == HOSM_OK &&
+              hosm_config_get_double(cfg, HOSM_KEY_W1, &w) == HOSM_OK && w == 10.0,
+          "parse 'w1=10': %g", w);
+    hosm_config_free(cfg);
+}
+
 
 /* ---- models ----------------------------------------------------------------- */
 
@@ -530,83 +688,232 @@ static void point_query_cases(const char *fn, point_query q)
     CASE(fn, "n = 0, x = out = NULL (nothing to do)", HOSM_OK, q(g_m, 0, NULL, 0, NULL));
 }
 
-/* Second-order queries: which of them, with their extra arguments. */
-enum { S2_HESS, S2_DIAG, S2_FACT, S2_HVP, S2_COV, S2_VAR, S2_TOPK, S2_JAC, S2_JACD };
-static const char *const s2_fn[] = {
-    "hosm_model_hessian",       "hosm_model_hessian_diag",  "hosm_model_hessian_factors",
-    "hosm_model_hvp",           "hosm_model_posterior_cov", "hosm_model_posterior_var",
+/* Second-order queries and the Jacobians, one fault at a time (every other
+ * argument valid), on models of D = 3 with 3 levels: s2 = lowrank (rank 2)
+ * for the faults, diag, full and none for the structures. Besides the status
+ * and a fresh message, the message names the function and a failed call
+ * leaves its outputs untouched. */
+#define S2D 3
+#define S2N 2
+typedef enum {
+    F_HESSIAN,
+    F_HESSIAN_DIAG,
+    F_FACTORS,
+    F_HVP,
+    F_COV,
+    F_VAR,
+    F_TOPK,
+    F_JACOBIAN,
+    F_JACOBIAN_DIAG,
+    F_COUNT
+} s2_fn_id;
+
+static const char *const s2_fn[F_COUNT] = {
+    "hosm_model_hessian",        "hosm_model_hessian_diag",   "hosm_model_hessian_factors",
+    "hosm_model_hvp",            "hosm_model_posterior_cov",  "hosm_model_posterior_var",
     "hosm_model_posterior_topk", "hosm_model_score_jacobian", "hosm_model_score_jacobian_diag"};
 
-static int s2_call(int q, const hosm_model *m, int64_t level, const float *x, int64_t n,
-                   float *out, float *out2, const float *v, int64_t k, int flag)
+typedef struct {
+    const hosm_model *model;
+    int64_t level, n, k;
+    int clamp, symmetrize;
+    const float *x, *v;
+    float *out, *out2;
+} s2_args;
+
+static int s2_call(s2_fn_id f, const s2_args *a)
 {
-    switch (q) {
-    case S2_HESS: return hosm_model_hessian(m, level, x, n, out);
-    case S2_DIAG: return hosm_model_hessian_diag(m, level, x, n, out);
-    case S2_FACT: return hosm_model_hessian_factors(m, level, x, n, out, out2);
-    case S2_HVP: return hosm_model_hvp(m, level, x, v, n, out);
-    case S2_COV: return hosm_model_posterior_cov(m, level, x, n, flag, out);
-    case S2_VAR: return hosm_model_posterior_var(m, level, x, n, flag, out);
-    case S2_TOPK: return hosm_model_posterior_topk(m, level, x, n, k, flag, out, out2);
-    case S2_JAC: return hosm_model_score_jacobian(m, level, x, n, flag, out);
-    default: return hosm_model_score_jacobian_diag(m, level, x, n, out);
+    switch (f) {
+    case F_HESSIAN: return hosm_model_hessian(a->model, a->level, a->x, a->n, a->out);
+    case F_HESSIAN_DIAG: return hosm_model_hessian_diag(a->model, a->level, a->x, a->n, a->out);
+    case F_FACTORS:
+        return hosm_model_hessian_factors(a->model, a->level, a->x, a->n, a->out, a->out2);
+    case F_HVP: return hosm_model_hvp(a->model, a->level, a->x, a->v, a->n, a->out);
+    case F_COV: return hosm_model_posterior_cov(a->model, a->level, a->x, a->n, a->clamp, a->out);
+    case F_VAR: return hosm_model_posterior_var(a->model, a->level, a->x, a->n, a->clamp, a->out);
+    case F_TOPK:
+        return hosm_model_posterior_topk(a->model, a->level, a->x, a->n, a->k, a->clamp, a->out,
+                                         a->out2);
+    case F_JACOBIAN:
+        return hosm_model_score_jacobian(a->model, a->level, a->x, a->n, a->symmetrize, a->out);
+    default: return hosm_model_score_jacobian_diag(a->model, a->level, a->x, a->n, a->out);
     }
+}
+
+/* Output buffers for every function at S2N points, filled with a sentinel
+ * value so that writes on failure are seen. */
+#define S2_OUT_FLOATS (S2N * S2D * S2D)
+static float s2_out_a[S2_OUT_FLOATS], s2_out_b[S2_OUT_FLOATS];
+static const float OUT_SENTINEL = 12345.0f;
+
+static int s2_untouched(void)
+{
+    for (int i = 0; i < S2_OUT_FLOATS; i++)
+        if (s2_out_a[i] != OUT_SENTINEL || s2_out_b[i] != OUT_SENTINEL)
+            return 0;
+    return 1;
+}
+
+static void s2_case(s2_fn_id f, const s2_args *a, int want, const char *input, int line)
+{
+    for (int i = 0; i < S2_OUT_FLOATS; i++)
+        s2_out_a[i] = s2_out_b[i] = OUT_SENTINEL;
+    sentinel();
+    int got = s2_call(f, a);
+    check_case2(s2_fn[f], input, want, got, NULL, NULL, NULL, 1, line);
+    if (want != HOSM_OK)
+        CHECK(s2_untouched(), "line %d: %s(%s): a failed call wrote to an output", line,
+              s2_fn[f], input);
+}
+
+static hosm_model *s2_model(int s2, int64_t rank)
+{
+    hosm_config *cfg;
+    MUST(hosm_config_new(&cfg));
+    MUST(hosm_config_parse(cfg, "hidden=4 depth=2 levels=3 sigma_max=1 sigma_min=0.1"));
+    MUST(hosm_config_set_int(cfg, HOSM_KEY_S2, s2));
+    MUST(hosm_config_set_int(cfg, HOSM_KEY_RANK, rank));
+    hosm_model *m;
+    MUST(hosm_model_new(&m, S2D, cfg));
+    hosm_config_free(cfg);
+    return m;
 }
 
 static void s2_query_cases(void)
 {
-    static float o1[64 * NPTS * D * D], o2[64 * NPTS * D * D];
-    for (int q = S2_HESS; q <= S2_JACD; q++) {
-        const char *fn = s2_fn[q];
-        const int jac = q == S2_JAC || q == S2_JACD;
-        hosm_model *m = g_m2; /* lowrank s2 (rank 1) */
-        CASE(fn, "model = NULL", HOSM_E_NULL, s2_call(q, NULL, 0, g_x, NPTS, o1, o2, g_x, 1, 0));
-        CASE(fn, "level = -1", HOSM_E_ARG, s2_call(q, m, -1, g_x, NPTS, o1, o2, g_x, 1, 0));
-        CASE(fn, "level = L", HOSM_E_ARG, s2_call(q, m, 2, g_x, NPTS, o1, o2, g_x, 1, 0));
-        CASE(fn, "n = -1", HOSM_E_ARG, s2_call(q, m, 0, g_x, -1, o1, o2, g_x, 1, 0));
-        CASE(fn, "n = 2^62", HOSM_E_ARG, s2_call(q, m, 0, g_x, HUGE_N, o1, o2, g_x, 1, 0));
-        CASE(fn, "x = NULL, n > 0", HOSM_E_NULL, s2_call(q, m, 0, NULL, NPTS, o1, o2, g_x, 1, 0));
-        CASE(fn, "NaN in x", HOSM_E_NONFINITE,
-             s2_call(q, m, 0, g_xnan, NPTS, o1, o2, g_x, 1, 0));
-        CASE(fn, "out = NULL, n > 0", HOSM_E_NULL,
-             s2_call(q, m, 0, g_x, NPTS, NULL, o2, g_x, 1, 0));
-        if (q == S2_FACT || q == S2_TOPK)
-            CASE(fn, q == S2_FACT ? "d = NULL, n > 0" : "vecs = NULL, n > 0", HOSM_E_NULL,
-                 s2_call(q, m, 0, g_x, NPTS, o1, NULL, g_x, 1, 0));
-        if (q == S2_HVP) {
-            CASE(fn, "v = NULL, n > 0", HOSM_E_NULL,
-                 s2_call(q, m, 0, g_x, NPTS, o1, o2, NULL, 1, 0));
-            CASE(fn, "NaN in v", HOSM_E_NONFINITE,
-                 s2_call(q, m, 0, g_x, NPTS, o1, o2, g_xnan, 1, 0));
+    hosm_model *lowrank = s2_model(HOSM_S2_LOWRANK, 2), *diag = s2_model(HOSM_S2_DIAG, 1);
+    hosm_model *full = s2_model(HOSM_S2_FULL, 1), *none = s2_model(HOSM_S2_NONE, 1);
+    static const float x_ok[S2N * S2D] = {0.1f, -0.2f, 0.3f, 1.0f, 0.5f, -0.7f};
+    static const float v_ok[S2N * S2D] = {1.0f, 2.0f, -1.0f, 0.5f, 0.0f, 0.25f};
+    const float bad_values[2] = {NAN, INFINITY};
+    float x_bad[S2N * S2D], v_bad[S2N * S2D];
+    const s2_args ok = {lowrank, 1, S2N, 2, 1, 1, x_ok, v_ok, s2_out_a, s2_out_b};
+    s2_args a;
+#define S2CASE(input, want, ...)                                                \
+    do {                                                                        \
+        a = ok;                                                                 \
+        __VA_ARGS__;                                                            \
+        s2_case(f, &a, want, input, __LINE__);                                  \
+    } while (0)
+    for (s2_fn_id f = F_HESSIAN; f < F_COUNT; f++) {
+        const int jac = f == F_JACOBIAN || f == F_JACOBIAN_DIAG;
+        /* The valid call succeeds, so each fault below is the only one. */
+        S2CASE("valid arguments (a lowrank s2 of rank 2)", HOSM_OK, (void)0);
+        S2CASE("model = NULL", HOSM_E_NULL, a.model = NULL);
+        S2CASE("level = -1", HOSM_E_ARG, a.level = -1);
+        S2CASE("level = L", HOSM_E_ARG, a.level = 3);
+        S2CASE("n = -1", HOSM_E_ARG, a.n = -1);
+        S2CASE("n = 2^62", HOSM_E_ARG, a.n = HUGE_N);
+        S2CASE("x = NULL, n > 0", HOSM_E_NULL, a.x = NULL);
+        for (int b = 0; b < 2; b++) {
+            memcpy(x_bad, x_ok, sizeof x_bad);
+            x_bad[S2D + 1] = bad_values[b]; /* in the second point */
+            S2CASE(b ? "Inf in x" : "NaN in x", HOSM_E_NONFINITE, a.x = x_bad);
         }
-        if (q == S2_COV || q == S2_VAR || q == S2_TOPK) {
-            CASE(fn, "clamp = 2", HOSM_E_ARG, s2_call(q, m, 0, g_x, NPTS, o1, o2, g_x, 1, 2));
-            CASE(fn, "clamp = -1", HOSM_E_ARG, s2_call(q, m, 0, g_x, NPTS, o1, o2, g_x, 1, -1));
+        S2CASE("out = NULL, n > 0", HOSM_E_NULL, a.out = NULL);
+        if (f == F_FACTORS)
+            S2CASE("d = NULL, n > 0", HOSM_E_NULL, a.out2 = NULL);
+        if (f == F_TOPK)
+            S2CASE("vecs = NULL, n > 0", HOSM_E_NULL, a.out2 = NULL);
+        if (f == F_HVP) {
+            S2CASE("v = NULL, n > 0", HOSM_E_NULL, a.v = NULL);
+            for (int b = 0; b < 2; b++) {
+                memcpy(v_bad, v_ok, sizeof v_bad);
+                v_bad[2 * S2D - 1] = bad_values[b];
+                S2CASE(b ? "Inf in v" : "NaN in v", HOSM_E_NONFINITE, a.v = v_bad);
+            }
         }
-        if (q == S2_JAC)
-            CASE(fn, "symmetrize = 2", HOSM_E_ARG,
-                 s2_call(q, m, 0, g_x, NPTS, o1, o2, g_x, 1, 2));
-        if (q == S2_TOPK) {
-            CASE(fn, "k = 0", HOSM_E_ARG, s2_call(q, m, 0, g_x, NPTS, o1, o2, g_x, 0, 0));
-            CASE(fn, "k = D + 1", HOSM_E_ARG, s2_call(q, m, 0, g_x, NPTS, o1, o2, g_x, D + 1, 0));
+        if (f == F_COV || f == F_VAR || f == F_TOPK) {
+            S2CASE("clamp = 2", HOSM_E_ARG, a.clamp = 2);
+            S2CASE("clamp = -1", HOSM_E_ARG, a.clamp = -1);
+            S2CASE("clamp = 0", HOSM_OK, a.clamp = 0);
         }
-        if (!jac)
-            CASE(fn, "a model with s2 = none", HOSM_E_UNSUPPORTED,
-                 s2_call(q, g_m, 0, g_x, NPTS, o1, o2, g_x, 1, 0));
-        if (q == S2_FACT) {
-            hosm_config *c;
-            hosm_model *md;
-            MUST(hosm_config_new(&c));
-            MUST(hosm_config_parse(c, "hidden=4 depth=1 s2=diag"));
-            MUST(hosm_model_new(&md, D, c));
-            CASE(fn, "a model with s2 = diag (factors exist for lowrank only)",
-                 HOSM_E_UNSUPPORTED, s2_call(q, md, 0, g_x, NPTS, o1, o2, g_x, 1, 0));
-            hosm_model_free(md);
-            hosm_config_free(c);
+        if (f == F_JACOBIAN) {
+            S2CASE("symmetrize = 2", HOSM_E_ARG, a.symmetrize = 2);
+            S2CASE("symmetrize = -1", HOSM_E_ARG, a.symmetrize = -1);
+            S2CASE("symmetrize = 0", HOSM_OK, a.symmetrize = 0);
         }
-        CASE(fn, "n = 0, x = out = NULL (nothing to do)", HOSM_OK,
-             s2_call(q, m, 0, NULL, 0, NULL, NULL, NULL, 1, 0));
+        if (f == F_TOPK) {
+            S2CASE("k = 0", HOSM_E_ARG, a.k = 0);
+            S2CASE("k = -1", HOSM_E_ARG, a.k = -1);
+            S2CASE("k = D + 1", HOSM_E_ARG, a.k = S2D + 1);
+            S2CASE("k = D", HOSM_OK, a.k = S2D);
+        }
+        /* Structures. */
+        S2CASE("a model with s2 = none", jac ? HOSM_OK : HOSM_E_UNSUPPORTED, a.model = none);
+        if (f == F_FACTORS) {
+            S2CASE("a model with s2 = diag (factors exist for lowrank only)", HOSM_E_UNSUPPORTED,
+                   a.model = diag);
+            S2CASE("a model with s2 = full", HOSM_E_UNSUPPORTED, a.model = full);
+        } else {
+            S2CASE("a model with s2 = diag", HOSM_OK, a.model = diag);
+            S2CASE("a model with s2 = full", HOSM_OK, a.model = full);
+        }
+        /* Nothing to do. */
+        S2CASE("n = 0, x = out = NULL (nothing to do)", HOSM_OK,
+               (a.n = 0, a.x = a.v = NULL, a.out = a.out2 = NULL));
     }
+#undef S2CASE
+    hosm_model_free(lowrank);
+    hosm_model_free(diag);
+    hosm_model_free(full);
+    hosm_model_free(none);
+}
+
+/* A rank above D is capped at D: the model is created, reports rank D, and
+ * equals one created with rank = D; the other structures report rank 0. */
+static void s2_structure_and_rank(void)
+{
+    hosm_model *m = s2_model(HOSM_S2_LOWRANK, 4096);
+    int s2 = -1;
+    int64_t r = -1;
+    CHECK(hosm_model_s2_structure(m, &s2, &r) == HOSM_OK && s2 == HOSM_S2_LOWRANK && r == S2D,
+          "rank 4096 > D: structure %d rank %lld, expected lowrank and %d", s2, (long long)r,
+          S2D);
+    hosm_model *m3 = s2_model(HOSM_S2_LOWRANK, S2D);
+    int64_t p, p3;
+    MUST(hosm_model_num_params(m, &p));
+    MUST(hosm_model_num_params(m3, &p3));
+    CHECK(p == p3, "rank 4096 capped: %lld parameters, rank D gives %lld", (long long)p,
+          (long long)p3);
+    /* Same initial weights too (capping happens before the network is built). */
+    if (p == p3) {
+        float *a = xmalloc((size_t)p * sizeof *a), *b = xmalloc((size_t)p * sizeof *b);
+        MUST(hosm_model_get_params(m, a, p));
+        MUST(hosm_model_get_params(m3, b, p3));
+        CHECK(memcmp(a, b, (size_t)p * sizeof *a) == 0, "rank 4096 capped: weights differ");
+        free(a);
+        free(b);
+    }
+    float u[S2N * S2D * S2D], d[S2N * S2D];
+    static const float x[S2N * S2D] = {0.1f, -0.2f, 0.3f, 1.0f, 0.5f, -0.7f};
+    CHECK(hosm_model_hessian_factors(m, 0, x, S2N, u, d) == HOSM_OK,
+          "factors with a capped rank failed: %s", hosm_last_errmsg());
+    hosm_model_free(m3);
+    hosm_model_free(m);
+    /* Other structures report rank 0; NULL outputs are allowed. */
+    const int structs[3] = {HOSM_S2_NONE, HOSM_S2_DIAG, HOSM_S2_FULL};
+    for (int i = 0; i < 3; i++) {
+        hosm_model *q = s2_model(structs[i], 2);
+        CHECK(hosm_model_s2_structure(q, &s2, &r) == HOSM_OK && s2 == structs[i] && r == 0,
+              "structure %d: reported %d rank %lld", structs[i], s2, (long long)r);
+        CHECK(hosm_model_s2_structure(q, NULL, NULL) == HOSM_OK, "NULL outputs rejected");
+        hosm_model_free(q);
+    }
+    /* Adding an s2 network leaves s1's initial weights as they were. */
+    hosm_model *a = s2_model(HOSM_S2_NONE, 1), *b = s2_model(HOSM_S2_FULL, 1);
+    int64_t pa, pb;
+    MUST(hosm_model_num_params(a, &pa));
+    MUST(hosm_model_num_params(b, &pb));
+    float *wa = xmalloc((size_t)pa * sizeof *wa), *wb = xmalloc((size_t)pb * sizeof *wb);
+    MUST(hosm_model_get_params(a, wa, pa));
+    MUST(hosm_model_get_params(b, wb, pb));
+    CHECK(pb > pa && memcmp(wa, wb, (size_t)pa * sizeof *wa) == 0,
+          "the s1 block of a model with s2 differs from the same model without s2");
+    free(wa);
+    free(wb);
+    hosm_model_free(a);
+    hosm_model_free(b);
 }
 
 static void test_model(const char *dir)
@@ -700,14 +1007,15 @@ static void test_model(const char *dir)
     CASE("hosm_model_get_config", "cfg = NULL", HOSM_E_NULL, hosm_model_get_config(m, NULL));
     hosm_config_free(c);
     int s2kind;
-    CASE("hosm_model_s2_structure", "model = NULL", HOSM_E_NULL,
-         hosm_model_s2_structure(NULL, &s2kind, &v64));
+    CASE_F("hosm_model_s2_structure", "model = NULL", HOSM_E_NULL,
+           hosm_model_s2_structure(NULL, &s2kind, &v64), NULL, NULL);
     CASE("hosm_model_s2_structure", "structure = rank = NULL (allowed)", HOSM_OK,
          hosm_model_s2_structure(m, NULL, NULL));
 
     point_query_cases("hosm_model_score", hosm_model_score);
     point_query_cases("hosm_model_denoise", hosm_model_denoise);
     s2_query_cases();
+    s2_structure_and_rank();
 
     /* Files. */
     int64_t size;
@@ -1001,72 +1309,135 @@ static int mix_logdens(const hosm_mixture *m, double s, const float *x, int64_t 
     return hosm_mixture_log_density(m, s, x, n, (double *)(void *)out);
 }
 
+/* Non-zero when every byte of buf still holds the fill pattern 0xab. */
+static int untouched_bytes(const void *buf, size_t n)
+{
+    const unsigned char *b = buf;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != 0xab)
+            return 0;
+    return 1;
+}
+
+/* A valid two-component mixture (D = 2) for the cases of one bad component. */
+static const double good_w[2] = {1.0, 2.0};
+static const double good_mu[4] = {0.0, 1.0, -1.0, 0.5};
+static const double good_cov[8] = {1.0, 0.3, 0.3, 2.0, 0.5, -0.1, -0.1, 0.4};
+
 static void test_mixture(void)
 {
     const double w2[2] = {1.0, 2.0}, mu2[4] = {0, 0, 1, 1};
     const double cov2[8] = {1, 0.2, 0.2, 1, 2, 0, 0, 0.5};
     const char *fn = "hosm_mixture_new";
-    CASE(fn, "out = NULL", HOSM_E_NULL, hosm_mixture_new(NULL, 2, D, w2, mu2, cov2));
-    CASE(fn, "weights = NULL", HOSM_E_NULL, mix_new_checked(2, D, NULL, mu2, cov2));
-    CASE(fn, "means = NULL", HOSM_E_NULL, mix_new_checked(2, D, w2, NULL, cov2));
-    CASE(fn, "covs = NULL", HOSM_E_NULL, mix_new_checked(2, D, w2, mu2, NULL));
-    CASE(fn, "k = 0", HOSM_E_ARG, mix_new_checked(0, D, w2, mu2, cov2));
-    CASE(fn, "k = -1", HOSM_E_ARG, mix_new_checked(-1, D, w2, mu2, cov2));
-    CASE(fn, "k = 2^62 (k D overflows)", HOSM_E_ARG, mix_new_checked(HUGE_N, D, w2, mu2, cov2));
-    CASE(fn, "dim = 0", HOSM_E_ARG, mix_new_checked(2, 0, w2, mu2, cov2));
-    CASE(fn, "dim = -1", HOSM_E_ARG, mix_new_checked(2, -1, w2, mu2, cov2));
-    CASE(fn, "dim = 2^40", HOSM_E_ARG, mix_new_checked(2, (int64_t)1 << 40, w2, mu2, cov2));
-    CASE(fn, "k = 2, dim = 2^20 (k D^2 above 2^40)", HOSM_E_ARG,
-         mix_new_checked(2, (int64_t)1 << 20, w2, mu2, cov2));
+    CASE_F(fn, "out = NULL", HOSM_E_NULL, hosm_mixture_new(NULL, 2, D, w2, mu2, cov2), NULL, NULL);
+    CASE_F(fn, "weights = NULL", HOSM_E_NULL, mix_new_checked(2, D, NULL, mu2, cov2), "weights", NULL);
+    CASE_F(fn, "means = NULL", HOSM_E_NULL, mix_new_checked(2, D, w2, NULL, cov2), "means", NULL);
+    CASE_F(fn, "covs = NULL", HOSM_E_NULL, mix_new_checked(2, D, w2, mu2, NULL), "covs", NULL);
+    CASE_F(fn, "k = 0", HOSM_E_ARG, mix_new_checked(0, D, w2, mu2, cov2), NULL, NULL);
+    CASE_F(fn, "k = -1", HOSM_E_ARG, mix_new_checked(-1, D, w2, mu2, cov2), NULL, NULL);
+    CASE_F(fn, "k = 2^62 (k D overflows)", HOSM_E_ARG, mix_new_checked(HUGE_N, D, w2, mu2, cov2), NULL, NULL);
+    CASE_F(fn, "dim = 0", HOSM_E_ARG, mix_new_checked(2, 0, w2, mu2, cov2), NULL, NULL);
+    CASE_F(fn, "dim = -1", HOSM_E_ARG, mix_new_checked(2, -1, w2, mu2, cov2), NULL, NULL);
+    CASE_F(fn, "dim = 2^40", HOSM_E_ARG, mix_new_checked(2, (int64_t)1 << 40, w2, mu2, cov2), NULL, NULL);
+    CASE_F(fn, "k = 2, dim = 2^20 (k D^2 above 2^40)", HOSM_E_ARG, mix_new_checked(2, (int64_t)1 << 20, w2, mu2, cov2), NULL, NULL);
     double w[2], mu[4], cov[8];
 #define RESET() (memcpy(w, w2, sizeof w), memcpy(mu, mu2, sizeof mu), memcpy(cov, cov2, sizeof cov))
     RESET();
     w[1] = 0.0;
-    CASE(fn, "a weight of 0", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "a weight of 0", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), "component 1", NULL);
     w[1] = -1.0;
-    CASE(fn, "a negative weight", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "a negative weight", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), "component 1", NULL);
     w[1] = NAN;
-    CASE(fn, "a NaN weight", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "a NaN weight", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), "component 1", NULL);
     w[1] = INFINITY;
-    CASE(fn, "an Inf weight", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "an Inf weight", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), "component 1", NULL);
     w[0] = w[1] = 1e308;
-    CASE(fn, "weights whose sum overflows (1e308 + 1e308)", HOSM_E_ARG,
-         mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "weights whose sum overflows (1e308 + 1e308)", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), NULL, NULL);
     RESET();
     mu[3] = NAN;
-    CASE(fn, "a NaN mean entry", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "a NaN mean entry", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), "component 1", NULL);
     mu[3] = -INFINITY;
-    CASE(fn, "an Inf mean entry", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "an Inf mean entry", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), "component 1", NULL);
+    mu[3] = INFINITY;
+    CASE_F(fn, "a +Inf mean entry", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), "component 1", NULL);
     RESET();
     cov[5] = NAN;
-    CASE(fn, "a NaN covariance entry", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "a NaN covariance entry", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), "component 1", NULL);
     RESET();
     cov[1] = 0.3; /* cov[2] stays 0.2 */
-    CASE(fn, "a covariance that is not symmetric", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "a covariance that is not symmetric", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), NULL, NULL);
     RESET();
     cov[0] = cov[1] = cov[2] = cov[3] = 1.0;
-    CASE(fn, "a singular covariance", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "a singular covariance", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), NULL, NULL);
     RESET();
     cov[4] = -2.0;
-    CASE(fn, "a covariance with a negative eigenvalue", HOSM_E_ARG,
-         mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "a covariance with a negative eigenvalue", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), NULL, NULL);
     RESET();
     memset(cov + 4, 0, 4 * sizeof *cov);
-    CASE(fn, "a zero covariance", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov));
+    CASE_F(fn, "a zero covariance", HOSM_E_ARG, mix_new_checked(2, D, w, mu, cov), NULL, NULL);
 #undef RESET
+    /* The cases of a two-component mixture whose component 1 is bad (and
+     * component 0 once): the message names the component and the problem. */
+    CASE_F(fn, "k = -3", HOSM_E_ARG, mix_new_checked(-3, D, good_w, good_mu, good_cov), NULL,
+           NULL);
+    CASE_F(fn, "dim = 2^20 + 1", HOSM_E_ARG,
+           mix_new_checked(2, ((int64_t)1 << 20) + 1, good_w, good_mu, good_cov), NULL, NULL);
+    CASE_F(fn, "dim = INT64_MAX", HOSM_E_ARG,
+           mix_new_checked(2, INT64_MAX, good_w, good_mu, good_cov), NULL, NULL);
+    {
+        const double wneg[2] = {-2.0, 1.0}, wbig[2] = {DBL_MAX, DBL_MAX};
+        CASE_F(fn, "a weight of -2 in component 0", HOSM_E_ARG,
+               mix_new_checked(2, D, wneg, good_mu, good_cov), "component 0", NULL);
+        CASE_F(fn, "weights whose sum overflows (DBL_MAX + DBL_MAX)", HOSM_E_ARG,
+               mix_new_checked(2, D, wbig, good_mu, good_cov), NULL, NULL);
+    }
+    static const struct {
+        double c[4];
+        const char *what, *detail;
+    } bad_covs[] = {
+        {{0.5, 0.2, 0.2 + 1e-6, 0.4}, "not symmetric (relative 5e-6)", "symmetric"},
+        {{0.5, 0.2, -0.2, 0.4}, "antisymmetric off-diagonal", "symmetric"},
+        {{1.0, 2.0, 2.0, 1.0}, "indefinite", "positive definite"},
+        {{1.0, 1.0, 1.0, 1.0}, "singular", "positive definite"},
+        {{0.0, 0.0, 0.0, 0.0}, "zero", "positive definite"},
+        {{-1.0, 0.0, 0.0, 1.0}, "negative diagonal", "positive definite"},
+        {{NAN, 0.0, 0.0, 1.0}, "a NaN entry", "NaN"},
+        {{1.0, INFINITY, INFINITY, 1.0}, "Inf entries", "NaN or Inf"},
+    };
+    for (size_t i = 0; i < sizeof bad_covs / sizeof bad_covs[0]; i++) {
+        double c[8];
+        memcpy(c, good_cov, sizeof c);
+        memcpy(c + 4, bad_covs[i].c, sizeof bad_covs[i].c);
+        char in[96];
+        snprintf(in, sizeof in, "the covariance of component 1: %s", bad_covs[i].what);
+        CASE_F(fn, in, HOSM_E_ARG, mix_new_checked(2, D, good_w, good_mu, c), "component 1",
+               bad_covs[i].detail);
+    }
+    {
+        /* Asymmetry far below the tolerance (1e-9 relative) is accepted. */
+        double c[8];
+        memcpy(c, good_cov, sizeof c);
+        c[6] = c[5] * (1.0 + 1e-12);
+        CASE_F(fn, "a covariance asymmetric by 1e-12 relative (accepted)", HOSM_OK,
+               mix_new_checked(2, D, good_w, good_mu, c), NULL, NULL);
+        CASE_F(fn, "valid input (nothing wrong)", HOSM_OK,
+               mix_new_checked(2, D, good_w, good_mu, good_cov), NULL, NULL);
+    }
 
-    hosm_mixture *mix = g_mix;
+    hosm_mixture *mix = g_mix, *mix2;
+    MUST(hosm_mixture_new(&mix2, 2, D, good_w, good_mu, good_cov));
     int64_t d;
     float out[NPTS * D];
-    CASE("hosm_mixture_dim", "mix = NULL", HOSM_E_NULL, hosm_mixture_dim(NULL, &d));
-    CASE("hosm_mixture_dim", "out = NULL", HOSM_E_NULL, hosm_mixture_dim(mix, NULL));
-    CASE("hosm_mixture_sample", "mix = NULL", HOSM_E_NULL, hosm_mixture_sample(NULL, 1, NPTS, out));
-    CASE("hosm_mixture_sample", "n = -1", HOSM_E_ARG, hosm_mixture_sample(mix, 1, -1, out));
-    CASE("hosm_mixture_sample", "n = 2^62", HOSM_E_ARG, hosm_mixture_sample(mix, 1, HUGE_N, out));
-    CASE("hosm_mixture_sample", "out = NULL, n > 0", HOSM_E_NULL,
-         hosm_mixture_sample(mix, 1, NPTS, NULL));
-    CASE("hosm_mixture_sample", "n = 0, out = NULL (nothing to do)", HOSM_OK,
-         hosm_mixture_sample(mix, 1, 0, NULL));
+    CASE_F("hosm_mixture_dim", "mix = NULL", HOSM_E_NULL, hosm_mixture_dim(NULL, &d), "mix", NULL);
+    CASE_F("hosm_mixture_dim", "out = NULL", HOSM_E_NULL, hosm_mixture_dim(mix, NULL), "out", NULL);
+    CHECK(hosm_mixture_dim(mix, &d) == HOSM_OK && d == D, "hosm_mixture_dim gives %lld", (long long)d);
+    CASE_F("hosm_mixture_sample", "mix = NULL", HOSM_E_NULL, hosm_mixture_sample(NULL, 1, NPTS, out), NULL, NULL);
+    CASE_F("hosm_mixture_sample", "n = -1", HOSM_E_ARG, hosm_mixture_sample(mix, 1, -1, out), NULL, NULL);
+    CASE_F("hosm_mixture_sample", "n = 2^62", HOSM_E_ARG, hosm_mixture_sample(mix, 1, HUGE_N, out), NULL, NULL);
+    CASE_F("hosm_mixture_sample", "n = INT64_MAX (size overflow)", HOSM_E_ARG,
+           hosm_mixture_sample(mix, 1, INT64_MAX, out), NULL, NULL);
+    CASE_F("hosm_mixture_sample", "out = NULL, n > 0", HOSM_E_NULL, hosm_mixture_sample(mix, 1, NPTS, NULL), NULL, NULL);
+    CASE_F("hosm_mixture_sample", "n = 0, out = NULL (nothing to do)", HOSM_OK, hosm_mixture_sample(mix, 1, 0, NULL), NULL, NULL);
 
     static float big[64 * NPTS * D * D];
     const struct {
@@ -1082,19 +1453,43 @@ static void test_mixture(void)
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
         const char *f = qs[i].fn;
         mix_query_f q = qs[i].f;
-        CASE(f, "mix = NULL", HOSM_E_NULL, q(NULL, 0.5, g_x, NPTS, big));
-        CASE(f, "sigma = -1", HOSM_E_ARG, q(mix, -1.0, g_x, NPTS, big));
-        CASE(f, "sigma = NaN", HOSM_E_ARG, q(mix, NAN, g_x, NPTS, big));
-        CASE(f, "sigma = +Inf", HOSM_E_ARG, q(mix, INFINITY, g_x, NPTS, big));
-        CASE(f, "sigma = 1e200 (sigma^2 overflows)", HOSM_E_ARG, q(mix, 1e200, g_x, NPTS, big));
-        CASE(f, "n = -1", HOSM_E_ARG, q(mix, 0.5, g_x, -1, big));
-        CASE(f, "n = 2^62", HOSM_E_ARG, q(mix, 0.5, g_x, HUGE_N, big));
-        CASE(f, "x = NULL, n > 0", HOSM_E_NULL, q(mix, 0.5, NULL, NPTS, big));
-        CASE(f, "out = NULL, n > 0", HOSM_E_NULL, q(mix, 0.5, g_x, NPTS, NULL));
-        CASE(f, "NaN in x", HOSM_E_NONFINITE, q(mix, 0.5, g_xnan, NPTS, big));
-        CASE(f, "Inf in x", HOSM_E_NONFINITE, q(mix, 0.5, g_xinf, NPTS, big));
-        CASE(f, "n = 0, x = out = NULL (nothing to do)", HOSM_OK, q(mix, 0.5, NULL, 0, NULL));
+        CASE_F(f, "mix = NULL", HOSM_E_NULL, q(NULL, 0.5, g_x, NPTS, big), NULL, NULL);
+        CASE_F(f, "sigma = -1", HOSM_E_ARG, q(mix, -1.0, g_x, NPTS, big), "sigma", NULL);
+        CASE_F(f, "sigma = NaN", HOSM_E_ARG, q(mix, NAN, g_x, NPTS, big), "sigma", NULL);
+        CASE_F(f, "sigma = +Inf", HOSM_E_ARG, q(mix, INFINITY, g_x, NPTS, big), "sigma", NULL);
+        CASE_F(f, "sigma = 1e200 (sigma^2 overflows)", HOSM_E_ARG, q(mix, 1e200, g_x, NPTS, big),
+               "sigma", NULL);
+        CASE_F(f, "n = -1", HOSM_E_ARG, q(mix, 0.5, g_x, -1, big), NULL, NULL);
+        CASE_F(f, "n = 2^62", HOSM_E_ARG, q(mix, 0.5, g_x, HUGE_N, big), NULL, NULL);
+        CASE_F(f, "x = NULL, n > 0", HOSM_E_NULL, q(mix, 0.5, NULL, NPTS, big), NULL, NULL);
+        CASE_F(f, "out = NULL, n > 0", HOSM_E_NULL, q(mix, 0.5, g_x, NPTS, NULL), NULL, NULL);
+        memset(big, 0xab, sizeof big);
+        CASE_F(f, "NaN in x", HOSM_E_NONFINITE, q(mix, 0.5, g_xnan, NPTS, big), "point 3", NULL);
+        CHECK(untouched_bytes(big, sizeof big), "%s: a rejected NaN wrote to the output", f);
+        CASE_F(f, "Inf in x", HOSM_E_NONFINITE, q(mix, 0.5, g_xinf, NPTS, big), "point 0", NULL);
+        CHECK(untouched_bytes(big, sizeof big), "%s: a rejected Inf wrote to the output", f);
+        CASE_F(f, "n = 0, x = out = NULL (nothing to do)", HOSM_OK, q(mix, 0.5, NULL, 0, NULL),
+               NULL, NULL);
+        /* On a mixture of two correlated components. */
+        CASE_F(f, "n = INT64_MAX (size overflow)", HOSM_E_ARG, q(mix2, 0.5, g_x, INT64_MAX, big),
+               NULL, NULL);
+        CASE_F(f, "sigma = -0.1", HOSM_E_ARG, q(mix2, -0.1, g_x, NPTS, big), "sigma", NULL);
+        CASE_F(f, "sigma = -Inf", HOSM_E_ARG, q(mix2, -INFINITY, g_x, NPTS, big), "sigma", NULL);
+        float xm[NPTS * D];
+        memcpy(xm, g_x, sizeof xm);
+        xm[3] = -INFINITY;
+        memset(big, 0xab, sizeof big);
+        CASE_F(f, "-Inf in x", HOSM_E_NONFINITE, q(mix2, 0.5, xm, NPTS, big), "point 1", NULL);
+        CHECK(untouched_bytes(big, sizeof big), "%s: a rejected -Inf wrote to the output", f);
+        CASE_F(f, "n = 0 with valid buffers (nothing written)", HOSM_OK,
+               q(mix2, 0.5, g_x, 0, big), NULL, NULL);
+        CHECK(untouched_bytes(big, sizeof big), "%s: n = 0 wrote to the output", f);
+        CASE_F(f, "sigma = 0 (no noise), valid points", HOSM_OK, q(mix2, 0.0, g_x, NPTS, big),
+               NULL, NULL);
+        CHECK(hosm_mixture_errmsg(mix)[0] == '\0' && hosm_mixture_errmsg(mix2)[0] == '\0',
+              "%s: a query (const) set the handle's message", f);
     }
+    hosm_mixture_free(mix2);
 }
 
 /* ---- the table and the document ----------------------------------------------- */
@@ -1190,6 +1585,7 @@ int main(int argc, char **argv)
 
     test_errors_and_free();
     test_config();
+    s2_config_keys();
     test_model(dir);
     test_trainer(dir);
     test_sampler();

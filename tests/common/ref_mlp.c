@@ -1,11 +1,11 @@
-#include "s2_ref.h"
+#include "ref_mlp.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 #include "hosm.h"
 
-void sref_model_init(sref_model *m, int64_t dim, int64_t hidden, int64_t depth, int act,
+void ref_model_init(ref_model *m, int64_t dim, int64_t hidden, int64_t depth, int act,
                      int64_t levels, const double *sigmas, int s2, int64_t rank, int64_t s2_hidden,
                      int64_t s2_depth)
 {
@@ -14,16 +14,16 @@ void sref_model_init(sref_model *m, int64_t dim, int64_t hidden, int64_t depth, 
     m->sigmas = sigmas;
     m->s2 = s2;
     m->rank = s2 == HOSM_S2_LOWRANK ? (rank < dim ? rank : dim) : 0;
-    m->net1 = (sref_net){dim, hidden, depth, dim, levels, act};
+    m->net1 = (ref_net){dim, hidden, depth, dim, levels, act};
     int64_t out2 = s2 == HOSM_S2_DIAG      ? dim
                    : s2 == HOSM_S2_LOWRANK ? dim * (m->rank + 1)
                    : s2 == HOSM_S2_FULL    ? dim * (dim + 1) / 2
                                            : 0;
-    m->net2 = (sref_net){dim, s2_hidden ? s2_hidden : hidden, s2_depth ? s2_depth : depth, out2,
+    m->net2 = (ref_net){dim, s2_hidden ? s2_hidden : hidden, s2_depth ? s2_depth : depth, out2,
                          levels, act};
 }
 
-int64_t sref_net_params(const sref_net *n)
+int64_t ref_net_params(const ref_net *n)
 {
     if (n->out == 0)
         return 0;
@@ -32,17 +32,17 @@ int64_t sref_net_params(const sref_net *n)
     return p + (n->levels > 1 ? n->levels * H : 0);
 }
 
-int64_t sref_params1(const sref_model *m)
+int64_t ref_params1(const ref_model *m)
 {
-    return sref_net_params(&m->net1);
+    return ref_net_params(&m->net1);
 }
 
-int64_t sref_params(const sref_model *m)
+int64_t ref_params(const ref_model *m)
 {
-    return sref_net_params(&m->net1) + sref_net_params(&m->net2);
+    return ref_net_params(&m->net1) + ref_net_params(&m->net2);
 }
 
-static double act(int a, double z)
+double ref_act(int a, double z)
 {
     switch (a) {
     case HOSM_ACT_SOFTPLUS: return z > 0.0 ? z + log1p(exp(-z)) : log1p(exp(z));
@@ -53,21 +53,21 @@ static double act(int a, double z)
     }
 }
 
-void sref_net_forward(const sref_net *n, const double *params, const double *x, int64_t level,
+void ref_net_forward(const ref_net *n, const double *params, const double *x, int64_t level,
                       double *out)
 {
     const int64_t H = n->hidden;
     double *cur = malloc((size_t)H * sizeof *cur), *nxt = malloc((size_t)H * sizeof *nxt);
     if (!cur || !nxt)
         abort();
-    const double *emb = n->levels > 1 ? params + sref_net_params(n) - n->levels * H + level * H
+    const double *emb = n->levels > 1 ? params + ref_net_params(n) - n->levels * H + level * H
                                       : NULL;
     const double *p = params;
     for (int64_t j = 0; j < H; j++) {
         double s = p[H * n->in + j] + (emb ? emb[j] : 0.0);
         for (int64_t i = 0; i < n->in; i++)
             s += p[j * n->in + i] * x[i];
-        cur[j] = act(n->act, s);
+        cur[j] = ref_act(n->act, s);
     }
     p += H * n->in + H;
     for (int64_t l = 1; l < n->depth; l++) {
@@ -75,7 +75,7 @@ void sref_net_forward(const sref_net *n, const double *params, const double *x, 
             double s = p[H * H + j];
             for (int64_t i = 0; i < H; i++)
                 s += p[j * H + i] * cur[i];
-            nxt[j] = act(n->act, s);
+            nxt[j] = ref_act(n->act, s);
         }
         double *t = cur;
         cur = nxt;
@@ -92,15 +92,15 @@ void sref_net_forward(const sref_net *n, const double *params, const double *x, 
     free(nxt);
 }
 
-void sref_s1(const sref_model *m, const double *params, const double *x, int64_t level,
+void ref_s1(const ref_model *m, const double *params, const double *x, int64_t level,
              double *s1)
 {
-    sref_net_forward(&m->net1, params, x, level, s1);
+    ref_net_forward(&m->net1, params, x, level, s1);
     for (int64_t a = 0; a < m->dim; a++)
         s1[a] /= m->sigmas[level];
 }
 
-void sref_s2(const sref_model *m, const double *params, const double *x, int64_t level,
+void ref_s2(const ref_model *m, const double *params, const double *x, int64_t level,
              double *s2)
 {
     const int64_t D = m->dim, r = m->rank;
@@ -108,7 +108,7 @@ void sref_s2(const sref_model *m, const double *params, const double *x, int64_t
     double *o = malloc((size_t)m->net2.out * sizeof *o);
     if (!o)
         abort();
-    sref_net_forward(&m->net2, params + sref_params1(m), x, level, o);
+    ref_net_forward(&m->net2, params + ref_params1(m), x, level, o);
     for (int64_t a = 0; a < D; a++)
         for (int64_t b = 0; b < D; b++) {
             double v = 0.0;
@@ -137,19 +137,60 @@ void sref_s2(const sref_model *m, const double *params, const double *x, int64_t
     free(o);
 }
 
+double ref_loss_s1(const ref_model *m, const double *params, int vr, const double *x,
+                   const double *z, const int64_t *levels, int64_t n, double *scale)
+{
+    const int64_t D = m->dim;
+    double *xt = malloc((size_t)D * sizeof *xt), *s = malloc((size_t)D * sizeof *s),
+           *s0 = malloc((size_t)D * sizeof *s0);
+    if (!xt || !s || !s0)
+        abort();
+    double total = 0.0, mag = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t l = levels ? levels[i] : 0;
+        const double sigma = m->sigmas[l];
+        const double w = m->levels > 1 ? sigma * sigma : 1.0;
+        const double *xi = x + i * D, *zi = z + i * D;
+        for (int64_t j = 0; j < D; j++)
+            xt[j] = xi[j] + sigma * zi[j];
+        ref_s1(m, params, xt, l, s);
+        if (vr)
+            ref_s1(m, params, xi, l, s0);
+        double li = 0.0, mi = 0.0;
+        for (int64_t j = 0; j < D; j++) {
+            const double r = s[j] + zi[j] / sigma;
+            li += r * r;
+            mi += r * r;
+            if (vr) {
+                const double c1 = 2.0 * s0[j] * zi[j] / sigma, c2 = zi[j] * zi[j] / (sigma * sigma);
+                li -= c1 + c2;
+                mi += fabs(c1) + c2;
+            }
+        }
+        total += w * li;
+        mag += w * mi;
+    }
+    free(xt);
+    free(s);
+    free(s0);
+    if (scale)
+        *scale = mag / (double)n;
+    return total / (double)n;
+}
+
 /* psi = s2 + s1 s1^T at y. */
-static void psi_at(const sref_model *m, const double *params, const double *y, int64_t level,
+static void psi_at(const ref_model *m, const double *params, const double *y, int64_t level,
                    double *psi, double *s1)
 {
     const int64_t D = m->dim;
-    sref_s1(m, params, y, level, s1);
-    sref_s2(m, params, y, level, psi);
+    ref_s1(m, params, y, level, s1);
+    ref_s2(m, params, y, level, psi);
     for (int64_t a = 0; a < D; a++)
         for (int64_t b = 0; b < D; b++)
             psi[a * D + b] += s1[a] * s1[b];
 }
 
-double sref_loss(const sref_model *m, const sref_objective *o, const double *params,
+double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *params,
                  const double *x, const double *z, const int64_t *levels, int64_t n,
                  double *scale)
 {
@@ -178,7 +219,7 @@ double sref_loss(const sref_model *m, const sref_objective *o, const double *par
         psi_at(m, params, xp, l, pp, s1);
         if (c1 != 0.0) {
             if (o->obj1 == HOSM_OBJ_DSM_VR)
-                sref_s1(m, params, xi, l, s10);
+                ref_s1(m, params, xi, l, s10);
             for (int64_t a = 0; a < D; a++) {
                 double r = s1[a] + zi[a] / sg;
                 l1 += r * r;

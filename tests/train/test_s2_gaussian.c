@@ -4,7 +4,7 @@
  * "lowrank" Sigma is rotated (all off-diagonal entries non-zero), for "diag"
  * it is diagonal (so that the exact s2 is diagonal too). At noise level
  * sigma = 0.5 the perturbed density is N(mu, Sigma + sigma^2 I) and its exact
- * s2 is the constant -(Sigma + sigma^2 I)^-1 (MATH.md 5), eigenvalues -0.8,
+ * s2 is the constant -(Sigma + sigma^2 I)^-1 (docs/math.md 9), eigenvalues -0.8,
  * -1.54, -2.5.
  *
  * s1 and s2 train jointly (freeze_s1 = 0; w1 = 10, the paper's weight, since
@@ -26,7 +26,7 @@
  * >= 0.5), a frozen random s1 (error ~3), a wrong output scaling (a factor
  * sigma^2 = 0.25), a wrong sign, or the wrong target (psi instead of s2, an
  * extra s1 s1^T of relative size ~0.5 here) are far above it. */
-#include "s2_common.h"
+#include "../test_util.h"
 
 #define D 3
 #define NTRAIN 4096

@@ -46,7 +46,7 @@
  * diagonal are lowered by 3 (s2 -= 3 I / sigma^2, so every unclamped
  * covariance has a negative eigenvalue of about -2 sigma^2, which is
  * checked). */
-#include "s2_common.h"
+#include "../test_util.h"
 
 #define K 3
 #define NTRAIN 8192

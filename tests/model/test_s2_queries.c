@@ -66,7 +66,7 @@
  *     itself checked (residual and orthogonality of its eigenvectors).
  * 10. Batches longer than the internal chunks equal one-point calls, bit for
  *     bit, on both sides of every chunk boundary. */
-#include "s2_common.h"
+#include "../test_util.h"
 
 #define NP 8
 

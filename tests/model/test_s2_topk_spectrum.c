@@ -39,7 +39,7 @@
  * eigenvalue is an error of at least the gap to the next one: 2.5e-4 =
  * 1.1e-4 ||C||_F in A, 1e-3 = 4.7e-4 ||C||_F in B, 0.075 = 0.037 ||C||_F in
  * D, 10x to 3700x the bound). */
-#include "s2_common.h"
+#include "../test_util.h"
 
 #define D 200
 #define R 5

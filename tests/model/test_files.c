@@ -1,5 +1,6 @@
-/* Model files and checkpoints (docs/format.md): round trips, exact resume,
- * and the loader's answer to every kind of damage.
+/* Model files and checkpoints (docs/format.md): round trips, and the
+ * loader's answer to every kind of damage (to either kind of file: one
+ * format, one predictor of the status of each damaged byte).
  *
  *  1. Round trip: save/load through a path and through memory gives
  *     bit-identical parameters, noise levels, config keys and scores; the
@@ -7,13 +8,8 @@
  *     the file equals the in-memory form byte for byte; no temporary file is
  *     left behind; save_mem into a buffer one byte short fails with
  *     HOSM_E_BUFFER and writes nothing.
- *  2. Resume: fit to N steps uninterrupted vs. fit stopped by the callback at
- *     step k, checkpoint, new model + trainer from the same config, load, fit
- *     to N: weights, EMA and the final checkpoints are bit-identical (ladder,
- *     DSM-VR, weight decay and clipping on; through a path and through
- *     memory; k inside an epoch and k on an epoch boundary; and once with a
- *     low-rank s2 network trained by D2SM-VR). A model with an s2 network
- *     round-trips as well.
+ *  2. Resume from a checkpoint: tests/train/test_checkpoints.c. A model with
+ *     an s2 network round-trips as well (tests/model/test_s2_files.c).
  *  3. Damage, for a model file (with and without s2) and a checkpoint:
  *     a. every byte flipped (x ^= 0xFF), checksum left as is: magic ->
  *        HOSM_E_FORMAT, version -> HOSM_E_VERSION, size field ->
@@ -43,39 +39,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "../test_util.h"
+#include "../common/model_util.h"
 
-/* ---- test-side helpers: bytes, files, CRC-32 (zlib's) ------------------- */
-
-static uint32_t crc32_ref(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
-static uint64_t get_le(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void put_le(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void fix_crc(uint8_t *p, int64_t size)
-{
-    put_le(p + size - 4, crc32_ref(p, (size_t)(size - 4)), 4);
-}
+/* ---- test-side helpers: files (CRC-32 and byte access: test_util.h) ---- */
 
 static char g_dir[256];
 
@@ -147,53 +114,7 @@ static const char *st_name(int st)
         }                                                                                   \
     } while (0)
 
-/* ---- models and trainers ------------------------------------------------- */
-
-static hosm_config *config(const char *text)
-{
-    hosm_config *cfg;
-    MUST(hosm_config_new(&cfg));
-    MUST(hosm_config_parse(cfg, text));
-    return cfg;
-}
-
-static int64_t nparams(const hosm_model *m)
-{
-    int64_t P;
-    MUST(hosm_model_num_params(m, &P));
-    return P;
-}
-
-static float *params_of(const hosm_model *m)
-{
-    const int64_t P = nparams(m);
-    float *p = xmalloc((size_t)P * sizeof *p);
-    MUST(hosm_model_get_params(m, p, P));
-    return p;
-}
-
-static void randomise(hosm_model *m, uint64_t seed)
-{
-    const int64_t P = nparams(m);
-    float *p = xmalloc((size_t)P * sizeof *p);
-    trng r = {seed};
-    for (int64_t i = 0; i < P; i++)
-        p[i] = (float)(0.5 * trng_normal(&r));
-    MUST(hosm_model_set_params(m, p, P));
-    free(p);
-}
-
-static int same_params(const hosm_model *a, const hosm_model *b)
-{
-    const int64_t P = nparams(a);
-    if (nparams(b) != P)
-        return 0;
-    float *pa = params_of(a), *pb = params_of(b);
-    int same = memcmp(pa, pb, (size_t)P * sizeof *pa) == 0;
-    free(pa);
-    free(pb);
-    return same;
-}
+/* ---- models ------------------------------------------------------------------ */
 
 /* Everything observable of a model is bit-identical. */
 static void check_same_model(const char *tag, const hosm_model *a, const hosm_model *b)
@@ -379,113 +300,6 @@ static void test_round_trip(void)
     hosm_model_free(m);
     hosm_config_free(cfg);
     unlink(path);
-}
-
-/* ---- 2. resume ------------------------------------------------------------ */
-
-#define RESUME_CFG                                                                          \
-    "hidden=16 depth=2 act=silu levels=3 sigma_max=1 sigma_min=0.1 objective=dsm_vr "       \
-    "steps=60 batch=32 lr=3e-3 weight_decay=0.01 clip=5 ema=0.9 seed=9"
-#define RESUME_N 60
-#define RESUME_DATA 200 /* 7 batches an epoch: 6 x 32 + 8 */
-
-static int stop_at(int64_t step, double loss, void *user)
-{
-    (void)loss;
-    int64_t *k = user;
-    return step >= *k;
-}
-
-static int count_steps(int64_t step, double loss, void *user)
-{
-    (void)step;
-    (void)loss;
-    ++*(int64_t *)user;
-    return 0;
-}
-
-static void test_resume(const char *cfg_text, const float *data, int64_t k, int via_path)
-{
-    char tag[160];
-    snprintf(tag, sizeof tag, "resume at %lld via %s (%.40s...)", (long long)k,
-             via_path ? "path" : "memory", cfg_text);
-    hosm_config *cfg = config(cfg_text);
-    hosm_model *ma, *mb, *mc;
-    hosm_trainer *ta, *tb, *tc;
-
-    /* Uninterrupted. */
-    MUST(hosm_model_new(&ma, 2, cfg));
-    MUST(hosm_trainer_new(&ta, ma, cfg));
-    int64_t calls = 0;
-    MUST(hosm_trainer_fit(ta, data, RESUME_DATA, count_steps, &calls));
-    CHECK(calls == RESUME_N, "%s: callback called %lld times, expected %d", tag,
-          (long long)calls, RESUME_N);
-
-    /* Stopped at k and checkpointed. */
-    MUST(hosm_model_new(&mb, 2, cfg));
-    MUST(hosm_trainer_new(&tb, mb, cfg));
-    int st = hosm_trainer_fit(tb, data, RESUME_DATA, stop_at, &k);
-    CHECK(st == HOSM_STOPPED, "%s: fit returned %d, expected HOSM_STOPPED", tag, st);
-    int64_t steps;
-    MUST(hosm_trainer_step_count(tb, &steps));
-    CHECK(steps == k, "%s: stopped at step %lld, expected %lld", tag, (long long)steps,
-          (long long)k);
-    int64_t csize;
-    MUST(hosm_trainer_save_size(tb, &csize));
-    const int64_t P = nparams(mb);
-    int s2;
-    MUST(hosm_model_s2_structure(mb, &s2, NULL));
-    if (s2 == HOSM_S2_NONE)
-        CHECK(csize == 236 + 8 * 3 + 16 * P, "%s: checkpoint size %lld, format.md gives %lld",
-              tag, (long long)csize, (long long)(236 + 8 * 3 + 16 * P));
-    uint8_t *ck = xmalloc((size_t)csize);
-    const char *path = path_in_dir("resume.ckpt");
-    if (via_path)
-        MUST(hosm_trainer_save(tb, path));
-    else
-        MUST(hosm_trainer_save_mem(tb, ck, csize, NULL));
-    hosm_trainer_free(tb);
-    hosm_model_free(mb);
-
-    /* A new model and trainer from the same config, restored. */
-    MUST(hosm_model_new(&mc, 2, cfg));
-    MUST(hosm_trainer_new(&tc, mc, cfg));
-    if (via_path)
-        MUST(hosm_trainer_load(tc, path));
-    else
-        MUST(hosm_trainer_load_mem(tc, ck, csize));
-    MUST(hosm_trainer_step_count(tc, &steps));
-    CHECK(steps == k, "%s: restored step count %lld", tag, (long long)steps);
-    MUST(hosm_trainer_fit(tc, data, RESUME_DATA, NULL, NULL));
-    MUST(hosm_trainer_step_count(tc, &steps));
-    CHECK(steps == RESUME_N, "%s: final step count %lld", tag, (long long)steps);
-
-    CHECK(same_params(ma, mc), "%s: final weights differ from the uninterrupted run", tag);
-    hosm_model *ea, *ec;
-    MUST(hosm_model_new(&ea, 2, cfg));
-    MUST(hosm_model_new(&ec, 2, cfg));
-    MUST(hosm_trainer_copy_ema(ta, ea));
-    MUST(hosm_trainer_copy_ema(tc, ec));
-    CHECK(same_params(ea, ec), "%s: final EMA differs from the uninterrupted run", tag);
-    CHECK(!same_params(ea, ma), "%s: the EMA equals the weights (EMA not exercised)", tag);
-    /* The whole optimiser state (moments, RNG) agrees: equal checkpoints. */
-    uint8_t *fa = xmalloc((size_t)csize), *fc = xmalloc((size_t)csize);
-    MUST(hosm_trainer_save_mem(ta, fa, csize, NULL));
-    MUST(hosm_trainer_save_mem(tc, fc, csize, NULL));
-    CHECK(memcmp(fa, fc, (size_t)csize) == 0, "%s: final checkpoints differ", tag);
-    free(fa);
-    free(fc);
-
-    free(ck);
-    hosm_model_free(ea);
-    hosm_model_free(ec);
-    hosm_trainer_free(ta);
-    hosm_trainer_free(tc);
-    hosm_model_free(ma);
-    hosm_model_free(mc);
-    hosm_config_free(cfg);
-    if (via_path)
-        unlink(path);
 }
 
 /* ---- 3. damage ------------------------------------------------------------ */
@@ -994,6 +808,8 @@ static void wrong_inputs(const uint8_t *model, int64_t msize, const uint8_t *ckp
     unlink(rpath);
 }
 
+#define DATA_N 200
+
 int main(void)
 {
     const double t0 = now_seconds();
@@ -1006,15 +822,12 @@ int main(void)
 
     test_round_trip();
 
-    float *data = xmalloc(RESUME_DATA * 2 * sizeof *data);
+    /* The data the checkpoint tests used to draw first (same seed, same
+     * points), so that the damaged trainer is the one it always was. */
+    float *data = xmalloc(DATA_N * 2 * sizeof *data);
     trng r = {8};
-    for (int i = 0; i < RESUME_DATA * 2; i++)
+    for (int i = 0; i < DATA_N * 2; i++)
         data[i] = (float)trng_normal(&r);
-    test_resume(RESUME_CFG, data, 23, 1); /* inside the 4th epoch, via a file */
-    test_resume(RESUME_CFG, data, 23, 0); /* the same via memory */
-    test_resume(RESUME_CFG, data, 21, 1); /* exactly at the end of the 3rd epoch */
-    test_resume(RESUME_CFG, data, 21, 0);
-    test_resume(RESUME_CFG " s2=lowrank rank=1 s2_objective=d2sm_vr", data, 23, 0);
 
     /* A small model and a trained trainer to damage. */
     hosm_config *cfg = config("hidden=4 depth=1 act=softplus levels=2 sigma_max=1 "

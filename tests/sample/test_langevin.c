@@ -14,7 +14,7 @@
  * acts like a zero-mean quantisation of x far below the Monte-Carlo error
  * (checked directly: |s1 + Lambda x| <= 1e-4 for c = 32, see below).
  *
- * Checks (MATH.md 4, x <- x + (eps/2) s1 + sqrt(eps) xi, per eigen-direction
+ * Checks (docs/math.md 8, x <- x + (eps/2) s1 + sqrt(eps) xi, per eigen-direction
  * with a = 1 - eps lambda / 2):
  *  1. stationary variance eps / (1 - a^2) of 20000 independent chains after
  *     200 steps from 0 (a^400 < 1e-38: converged), for lambda = (1, 4), eps =
@@ -44,7 +44,7 @@
  * also requires the predicted discretised variance to differ from the exact
  * target 1/lambda by more than 8 SE, so a sampler with another step
  * convention (e.g. x + eps s1 + sqrt(2 eps) xi) fails. */
-#include "common.h"
+#include "../test_util.h"
 
 #define D 2
 #define H (2 * D)

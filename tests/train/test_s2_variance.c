@@ -12,7 +12,7 @@
  * = E||psi(x + sigma z)||^2 and E<T, psi(x - sigma z)> = E<T, psi(x + sigma z)>
  * (T is even in z), and E<T, psi(x)> = 0 (E T = 0), so E[L2vr] = E[L2] - ||T||^2
  * terms that do not depend on the parameters: the two expected gradients are
- * equal (MATH.md 3.2). The s2 block of the gradient does not involve the
+ * equal (docs/math.md 3.2). The s2 block of the gradient does not involve the
  * first-order loss, so it isolates L2.
  *
  * Checks, per structure and sigma:
@@ -34,7 +34,7 @@
  *    constants), and >= 10 at sigma = 0.3 (1/sigma^4 = 123 there).
  * Under valgrind this test is the slowest of the suite (M noise draws x 2
  * objectives x 6 runs of hosm_trainer_gradient). */
-#include "s2_common.h"
+#include "../test_util.h"
 
 #define D 3
 #define N 4
