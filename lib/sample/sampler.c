@@ -54,7 +54,7 @@ int hosm_sampler_new(hosm_sampler **out, const hosm_model *model, const hosm_con
     return HOSM_OK;
 }
 
-static void free_workspace(hosm_sampler *s)
+static void sampler_free_workspace(hosm_sampler *s)
 {
     hosmi_eval_free(&s->eval);
     free(s->score);
@@ -68,21 +68,21 @@ void hosm_sampler_free(hosm_sampler *s)
     if (!hosmi_is_handle(s, HOSMI_HANDLE_SAMPLER))
         return;
     s->magic = HOSMI_HANDLE_FREED;
-    free_workspace(s);
+    sampler_free_workspace(s);
     free(s);
 }
 
-static int reserve(hosm_sampler *s, int64_t rows)
+static int sampler_reserve(hosm_sampler *s, int64_t rows)
 {
     if (rows <= s->cap)
         return HOSM_OK;
-    free_workspace(s);
+    sampler_free_workspace(s);
     const int64_t D = s->model->arch.dim;
     int ok = hosmi_eval_alloc(&s->eval, s->model, rows, 0, 0, 0, 0) == 0;
     s->score = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
     s->noise = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
     if (!ok || !s->score || !s->noise) {
-        free_workspace(s);
+        sampler_free_workspace(s);
         return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "hosm_sampler_run: out of memory");
     }
     s->cap = rows;
@@ -116,7 +116,7 @@ int hosm_sampler_run(hosm_sampler *s, float *x, int64_t n, hosm_progress_fn cb, 
     st = hosmi_check_points(s->errmsg, "hosm_sampler_run", x, n, D);
     if (st || n == 0)
         return st;
-    if ((st = reserve(s, n < CHUNK ? n : CHUNK)) != HOSM_OK)
+    if ((st = sampler_reserve(s, n < CHUNK ? n : CHUNK)) != HOSM_OK)
         return st;
     const int annealed = s->kind == HOSM_SAMPLER_ANNEALED;
     const double smin = m->sigmas[L - 1];
