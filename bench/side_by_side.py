@@ -2,7 +2,8 @@
 """side_by_side.py - libhosm against PyTorch on the same cases, one thread each.
 
 usage: /usr/bin/python3 bench/side_by_side.py [--build build] [--rounds 5]
-           [--per-process 1] [--torch-blis-arch-type 3|auto] [--raw FILE]
+           [--per-process 1] [--torch-blis-arch-type auto|ID]
+           [--torch-alt-blis-arch-type 3] [--raw FILE]
 
 Runs bench/speed (the C program, built in BUILD/bench/speed) and
 bench/speed_torch.py alternately, case by case, for ROUNDS rounds
@@ -17,15 +18,21 @@ throughput terms (> 1: libhosm is faster; for memory: PyTorch / libhosm,
 > 1: libhosm uses less), together with the load average, the CPU model and
 the BLIS sub-configuration each side used.
 
+Before timing, it checks that the two sides compute the same thing: the
+loss and parameter gradient of PyTorch's training step at libhosm's initial
+weights, batch and noise (speed lossref, speed_torch.py --check) against
+hosm_trainer_gradient(), for the three training cases.
+
 libhosm gets no settings: BLIS_ARCH_TYPE is removed from its environment, so
 BLIS picks its sub-configuration from the CPU model (reported by
 bli_arch_query_id()). PyTorch gets OMP_NUM_THREADS = BLIS_NUM_THREADS = 1,
-torch.set_num_threads(1) and BLIS_ARCH_TYPE = --torch-blis-arch-type
-(default 3, haswell: the faster of zen3 and haswell for its GEMMs on the
-machine of docs/performance.md; "auto" leaves it unset). In Debian's BLIS
-0.9.0 BLIS_ARCH_TYPE takes the numeric arch_t id (0 skx, 3 haswell, 6 zen3,
-7 zen2, 8 zen); a name or an empty value aborts the process. The torch
-sgemm row is also measured with BLIS_ARCH_TYPE unset, to show the choice.
+torch.set_num_threads(1), Adam with foreach=True, and BLIS_ARCH_TYPE =
+--torch-blis-arch-type ("auto", the default, leaves it unset). In Debian's
+BLIS 0.9.0 BLIS_ARCH_TYPE takes the numeric arch_t id (0 skx, 3 haswell,
+6 zen3, 7 zen2, 8 zen); a name or an empty value aborts the process. The
+torch sgemm row is also measured with BLIS_ARCH_TYPE =
+--torch-alt-blis-arch-type (default 3, haswell), to show whether another
+sub-configuration would serve PyTorch better.
 """
 import argparse
 import json
@@ -35,6 +42,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,10 +59,10 @@ CASES = [
     ("langevin_d64", "6. Langevin, 1000 chains, D=64", "us/chain-step"),
     ("rss_d784", "7. joint diag training (DSM-VR + D2SM-VR), D=784, batch 128", "peak RSS MB"),
 ]
-# Extra PyTorch-only runs: (label, case, with BLIS_ARCH_TYPE unset)
+# Extra PyTorch-only runs: (label, case, in the worker with the alternative BLIS_ARCH_TYPE)
 TORCH_EXTRA = [
     ("jacobian_d64_jacfwd", "jacobian_d64_jacfwd", False),
-    ("sgemm_d32_auto", "sgemm_d32", True),
+    ("sgemm_d32_alt", "sgemm_d32", True),
 ]
 
 
@@ -118,7 +126,8 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--per-process", type=int, default=1)
-    ap.add_argument("--torch-blis-arch-type", default="3")
+    ap.add_argument("--torch-blis-arch-type", default="auto")
+    ap.add_argument("--torch-alt-blis-arch-type", default="3")
     ap.add_argument("--raw", help="also write every JSON line to this file")
     args = ap.parse_args()
 
@@ -147,14 +156,22 @@ def main():
     c_info, c_dbg = sub_config(env_c, [speed, "info"])
     t_info, t_dbg = sub_config(env_t, [PY, torch_py, "info"])
     env_ta = dict(env_t)
-    env_ta.pop("BLIS_ARCH_TYPE", None)
-    _, t_dbg_auto = sub_config(env_ta, [PY, torch_py, "info"])
+    env_ta["BLIS_ARCH_TYPE"] = args.torch_alt_blis_arch_type
+    _, t_dbg_alt = sub_config(env_ta, [PY, torch_py, "info"])
+
+    # The same function on both sides: loss and gradient at libhosm's weights.
+    with tempfile.TemporaryDirectory() as tmp:
+        refs, _ = run([speed, "lossref", tmp], env_c)
+        with open(os.path.join(tmp, "lossref.jsonl"), "w") as f:
+            for rec in refs:
+                f.write(json.dumps(rec) + "\n")
+        checks, _ = run([PY, torch_py, "--check", tmp], env_t)
 
     # PyTorch runs in two long-lived workers (one per BLIS_ARCH_TYPE setting), so
     # that importing torch is paid once; the peak-RSS case needs fresh
     # processes and runs as one on both sides.
     worker = TorchWorker(torch_py, env_t)
-    worker_auto = TorchWorker(torch_py, env_ta)
+    worker_alt = TorchWorker(torch_py, env_ta)
     start = uptime()
     t0 = time.time()
     loads, raw = [], []
@@ -171,19 +188,19 @@ def main():
                     recs = worker.run(key, args.per_process)
                 res.setdefault((side, key), []).extend(recs)
                 raw += recs
-        for label, case, auto in TORCH_EXTRA:
+        for label, case, alt in TORCH_EXTRA:
             loads.append(os.getloadavg()[0])
-            recs = (worker_auto if auto else worker).run(case, args.per_process)
+            recs = (worker_alt if alt else worker).run(case, args.per_process)
             res.setdefault(("torch", label), []).extend(recs)
             raw += recs
         print("round %d/%d done, %.0f s, load %.2f" % (r + 1, args.rounds, time.time() - t0,
                                                       os.getloadavg()[0]), file=sys.stderr)
     end = uptime()
     worker.close()
-    worker_auto.close()
+    worker_alt.close()
     if args.raw:
         with open(args.raw, "w") as f:
-            for rec in c_info + t_info + raw:
+            for rec in c_info + t_info + refs + checks + raw:
                 f.write(json.dumps(rec) + "\n")
 
     def per_unit(side, key, what):
@@ -258,7 +275,7 @@ def main():
     for row in rows:
         out.append("| " + " | ".join([row[0], row[1]] + [f(v) for v in row[2:]]) + " |")
 
-    ta = per_unit("torch", "sgemm_d32_auto", "cpu_s")
+    ta = per_unit("torch", "sgemm_d32_alt", "cpu_s")
     fl = res[("libhosm", "full_d32")][0]["gemm_flops_per_unit"] * 1e-9
     shares = {s: med([cpu_share(s, k) for k, _, _ in CASES]) for s in ("libhosm", "torch")}
     hi = c_info[0]
@@ -277,12 +294,18 @@ def main():
           "= '%s'; BLIS_ARCH_TYPE unset; BLIS_ARCH_DEBUG says '%s'; 1 thread (threads=1)"
           % (hi["hosm_version"], hi["blis_version"], hi["blis_arch_id"], hi["blis_arch"], c_dbg))
     print("- PyTorch %s: %s; BLAS libraries loaded: %s; threads %d, inter-op %d; "
-          "BLIS_ARCH_TYPE=%s, so BLIS_ARCH_DEBUG says '%s' (unset: '%s'); Adam foreach=%s"
+          "BLIS_ARCH_TYPE=%s, so BLIS_ARCH_DEBUG says '%s'; Adam foreach=%s"
           % (ti["torch_version"], "; ".join(ti["blas_info"]), ", ".join(ti["blas_libraries"]),
-             ti["threads"], ti["interop_threads"], ti["BLIS_ARCH_TYPE"], t_dbg, t_dbg_auto,
+             ti["threads"], ti["interop_threads"], ti["BLIS_ARCH_TYPE"], t_dbg,
              ti["adam_foreach"]))
-    print("- PyTorch raw sgemm at the case-3 shapes with BLIS_ARCH_TYPE unset (%s): "
-          "%.1f GFLOP/s (CPU)" % (t_dbg_auto, fl / ta))
+    print("- PyTorch raw sgemm at the case-3 shapes with BLIS_ARCH_TYPE=%s instead ('%s'): "
+          "%.1f GFLOP/s (CPU), against %.1f in the table"
+          % (args.torch_alt_blis_arch_type, t_dbg_alt, fl / ta,
+             fl / per_unit("torch", "sgemm_d32", "cpu_s")))
+    print("- same function on both sides (PyTorch's loss and gradient at libhosm's initial "
+          "weights, batch and noise, against hosm_trainer_gradient()): "
+          + "; ".join("%s loss rel. diff %.1e, gradient %.1e"
+                      % (c["of"], c["loss_rel_diff"], c["grad_rel_diff"]) for c in checks))
     print()
     print("\n".join(out))
 

@@ -31,6 +31,9 @@
  *   rss_d784      7. peak RSS of joint diagonal training (DSM-VR + D2SM-VR,
  *                 as case 2) at D = 784, batch 128; run it in a fresh
  *                 process (getrusage ru_maxrss is per process)
+ *   lossref DIR   not a timing: the loss and gradient of the three training
+ *                 cases at their initial weights for one batch and noise,
+ *                 written to DIR for speed_torch.py --check DIR
  */
 #include <math.h>
 #include <stdint.h>
@@ -360,6 +363,64 @@ static void langevin_case(int rounds)
     free(x0);
 }
 
+/* lossref DIR: for the three training cases, write the initial parameters,
+ * one batch x, its noise z and hosm_trainer_gradient()'s loss and gradient
+ * into DIR/<case>.{params,x,z,grad} (raw float32) and print the loss, so that
+ * speed_torch.py --check DIR can confirm that its loss and gradient are the
+ * same function of the same weights (the same work, not a look-alike). */
+static void write_floats(const char *dir, const char *cas, const char *ext, const float *v,
+                         int64_t n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.%s", dir, cas, ext);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(v, sizeof(float), (size_t)n, f) != (size_t)n || fclose(f) != 0) {
+        fprintf(stderr, "speed: cannot write %s\n", path);
+        exit(2);
+    }
+}
+
+static void lossref_case(const char *dir)
+{
+    static const struct {
+        const char *cas, *keys;
+        int64_t D, B;
+    } t[] = {{"dsm_d2", "objective=dsm s2=none", 2, 128},
+             {"vr_diag_d64", "objective=dsm_vr s2=diag s2_objective=d2sm_vr", 64, 128},
+             {"full_d32", "objective=dsm s2=full s2_objective=d2sm", 32, 64}};
+    for (int c = 0; c < 3; c++) {
+        const int64_t D = t[c].D, B = t[c].B;
+        hosm_config *cfg = config(t[c].keys);
+        hosm_model *m;
+        hosm_trainer *tr;
+        check(hosm_model_new(&m, D, cfg), "hosm_model_new");
+        check(hosm_trainer_new(&tr, m, cfg), "hosm_trainer_new");
+        int64_t np;
+        check(hosm_model_num_params(m, &np), "hosm_model_num_params");
+        float *params = xmalloc((size_t)np * sizeof(float)), *grad = xmalloc((size_t)np * sizeof(float));
+        float *x = make_data(B, D), *z = xmalloc((size_t)(B * D) * sizeof(float));
+        for (int64_t i = 0; i < B * D; i++)
+            z[i] = (float)normal();
+        check(hosm_model_get_params(m, params, np), "hosm_model_get_params");
+        double loss;
+        check(hosm_trainer_gradient(tr, x, z, NULL, B, &loss, grad), "hosm_trainer_gradient");
+        write_floats(dir, t[c].cas, "params", params, np);
+        write_floats(dir, t[c].cas, "x", x, B * D);
+        write_floats(dir, t[c].cas, "z", z, B * D);
+        write_floats(dir, t[c].cas, "grad", grad, np);
+        printf("{\"side\": \"libhosm\", \"case\": \"lossref\", \"of\": \"%s\", \"D\": %lld, "
+               "\"batch\": %lld, \"params\": %lld, \"loss\": %.9g}\n",
+               t[c].cas, (long long)D, (long long)B, (long long)np, loss);
+        free(params);
+        free(grad);
+        free(x);
+        free(z);
+        hosm_trainer_free(tr);
+        hosm_model_free(m);
+        hosm_config_free(cfg);
+    }
+}
+
 static void info_case(void)
 {
     /* bli_init() first: with BLIS_ARCH_TYPE set, Debian's BLIS 0.9.0 aborts
@@ -379,7 +440,7 @@ int main(int argc, char **argv)
     if (argc < 2) {
         fprintf(stderr, "usage: speed CASE [ROUNDS]\n"
                         "CASE: info dsm_d2 vr_diag_d64 full_d32 sgemm_d32 hessian_d64 "
-                        "jacobian_d64 langevin_d64 rss_d784\n");
+                        "jacobian_d64 langevin_d64 rss_d784 | lossref DIR\n");
         return 2;
     }
     const char *c = argv[1];
@@ -388,6 +449,8 @@ int main(int argc, char **argv)
         rounds = 1;
     if (!strcmp(c, "info"))
         info_case();
+    else if (!strcmp(c, "lossref"))
+        lossref_case(argc > 2 ? argv[2] : ".");
     else if (!strcmp(c, "dsm_d2"))
         train_case(c, rounds, 2, 128, "objective=dsm s2=none", 150, 10,
                    mlp_step_flops(128, 2, 2));

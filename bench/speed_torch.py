@@ -4,6 +4,7 @@ libhosm (bench/speed.c is the other side, bench/side_by_side.py runs both).
 
 usage: /usr/bin/python3 bench/speed_torch.py CASE [ROUNDS]
        /usr/bin/python3 bench/speed_torch.py --serve   (requests "CASE ROUNDS" on stdin)
+       /usr/bin/python3 bench/speed_torch.py --check DIR   (after speed lossref DIR)
 
 The same cases, unit counts and output format as bench/speed.c: one JSON
 line per measurement with the number of units, the wall time
@@ -153,6 +154,8 @@ def make_step(case, d, batch):
         opt.step()
         return loss
 
+    step.params = params
+    step.loss_of = loss_of
     return step
 
 
@@ -314,6 +317,42 @@ def info_case():
 # here); HOSM_TORCH_FOREACH=0 picks False.
 FOREACH = os.environ.get("HOSM_TORCH_FOREACH", "1") == "1"
 
+def check_case(dirname):
+    """--check DIR: the loss and gradient of make_step's loss at the weights,
+    batch and noise that speed.c lossref DIR wrote, against libhosm's
+    (hosm_trainer_gradient). The parameter layout of docs/format.md is the
+    order of the nn.Linear weights and biases, s1's network then s2's."""
+    import numpy as np
+
+    def load(case, ext):
+        return torch.from_numpy(np.fromfile(os.path.join(dirname, case + "." + ext),
+                                            dtype=np.float32))
+    with open(os.path.join(dirname, "lossref.jsonl")) as f:
+        refs = [json.loads(line) for line in f if line.startswith("{")]
+    for ref in refs:
+        case, d, batch = ref["of"], ref["D"], ref["batch"]
+        step = make_step(case, d, batch)
+        model_params = step.params
+        flat = load(case, "params")
+        if sum(p.numel() for p in model_params) != flat.numel():
+            sys.exit("check: %s: %d parameters here, %d in libhosm"
+                     % (case, sum(p.numel() for p in model_params), flat.numel()))
+        k = 0
+        with torch.no_grad():
+            for p in model_params:
+                p.copy_(flat[k:k + p.numel()].view_as(p))
+                k += p.numel()
+        x, z = load(case, "x").view(batch, d), load(case, "z").view(batch, d)
+        loss = step.loss_of(x, z)
+        grads = torch.autograd.grad(loss, model_params)
+        g = torch.cat([t.reshape(-1) for t in grads]).double()
+        gref = load(case, "grad").double()
+        print(json.dumps({"side": "torch", "case": "check", "of": case, "loss": loss.item(),
+                          "loss_libhosm": ref["loss"],
+                          "loss_rel_diff": abs(loss.item() - ref["loss"]) / abs(ref["loss"]),
+                          "grad_rel_diff": float((g - gref).norm() / gref.norm())}), flush=True)
+
+
 def run_case(case, rounds):
     if case == "info":
         info_case()
@@ -349,5 +388,7 @@ if __name__ == "__main__":
         sys.exit(__doc__)
     if sys.argv[1] == "--serve":
         serve()
+    elif sys.argv[1] == "--check":
+        check_case(sys.argv[2])
     else:
         run_case(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 3)
