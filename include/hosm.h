@@ -149,7 +149,8 @@ enum hosm_key {
     HOSM_KEY_S2_DEPTH = 27,     /**< int "s2_depth": s2 hidden layers, 0..64, 0 (default) = "depth" */
     HOSM_KEY_S2_OBJECTIVE = 28, /**< int "s2_objective": enum hosm_s2_objective, default d2sm */
     HOSM_KEY_W1 = 29,           /**< double "w1": weight of the first-order loss in joint training, [0, 1e6], default 1 */
-    HOSM_KEY_FREEZE_S1 = 30     /**< int "freeze_s1": 1 = train s2 only with s1 detached, 0..1, default 0 */
+    HOSM_KEY_FREEZE_S1 = 30,    /**< int "freeze_s1": 1 = train s2 only with s1 detached, 0..1, default 0 */
+    HOSM_KEY_STREAM = 31        /**< int "stream": the trainer's noise stream of its seed, 0..524287, default 0; distinct streams (one per process of a data-parallel run) draw independent noise, while batch order depends on the seed only (experimental) */
 };
 
 /** Activations (values of HOSM_KEY_ACT; text names in quotes). */
@@ -412,6 +413,28 @@ HOSM_API int hosm_trainer_gradient(hosm_trainer *trainer, const float *x, const 
  *  (nothing is changed then). */
 HOSM_API int hosm_trainer_apply_gradient(hosm_trainer *trainer, const float *grad,
                                          int64_t count);
+
+/** Draw the noise (n x D standard normal values) and the levels (n indices,
+ *  uniform over the ladder; may be NULL for a one-level model) of n points
+ *  from the trainer's noise stream exactly as a step draws them (levels
+ *  first), advancing it. With hosm_trainer_gradient() and
+ *  hosm_trainer_apply_gradient() this is a step taken in parts. */
+HOSM_API int hosm_trainer_draw_noise(hosm_trainer *trainer, int64_t n, float *noise,
+                                     int64_t *levels) HOSM_EXPERIMENTAL;
+
+/** The data-set indices of the minibatch that hosm_trainer_fit() uses at
+ *  step `step` (0-based) for a data set of n points: *count (min("batch",
+ *  n), or fewer at the end of an epoch) indices into indices, which must
+ *  hold min("batch", n). They depend only on the seed, "batch", n and step,
+ *  so every process of a data-parallel run computes the same ones. */
+HOSM_API int hosm_trainer_batch_indices(hosm_trainer *trainer, int64_t n, int64_t step,
+                                        int64_t *indices, int64_t *count) HOSM_EXPERIMENTAL;
+
+/** Part `part` (0..parts-1) of `count` items split into `parts` contiguous,
+ *  balanced ranges: [*begin, *end). The first count % parts parts get one
+ *  item more. */
+HOSM_API int hosm_shard(int64_t count, int64_t parts, int64_t part, int64_t *begin,
+                        int64_t *end) HOSM_EXPERIMENTAL;
 
 /** The number of Adam steps taken (restored by a checkpoint). */
 HOSM_API int hosm_trainer_step_count(const hosm_trainer *trainer, int64_t *out);

@@ -59,6 +59,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_S2_OBJECTIVE] = {"s2_objective", I, 0, 1, HOSM_OBJ_D2SM, 0, s2_objective_names},
     [HOSM_KEY_W1] = {"w1", D, 0, 1e6, 1.0, 0, NULL},
     [HOSM_KEY_FREEZE_S1] = {"freeze_s1", I, 0, 1, 0, 0, NULL},
+    [HOSM_KEY_STREAM] = {"stream", I, 0, 524287, 0, 0, NULL},
 };
 #undef I
 #undef D

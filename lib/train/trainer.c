@@ -7,9 +7,11 @@
 #include "core/config.h"
 #include "train/trainer.h"
 
-/* RNG streams of one seed: 0 initialises weights (model), 1 draws training
- * noise, PERM_STREAM + e shuffles epoch e. */
+/* RNG streams of one seed: 0 initialises weights (model), NOISE_STREAM +
+ * "stream" * STREAM_STRIDE draws training noise, PERM_STREAM + e shuffles
+ * epoch e (e < 2^40: apart from every noise stream). */
 #define NOISE_STREAM 1
+#define STREAM_STRIDE ((uint64_t)1 << 44)
 #define PERM_STREAM ((uint64_t)1 << 32)
 
 int hosmi_check_trainer(const hosm_trainer *t, const char *fn)
@@ -127,7 +129,8 @@ int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *c
     t->magic = HOSMI_HANDLE_TRAINER;
     t->model = model;
     read_config(t, cfg);
-    hosmi_rng_seed(&t->rng, (uint64_t)t->seed, NOISE_STREAM);
+    hosmi_rng_seed(&t->rng, (uint64_t)t->seed,
+                   NOISE_STREAM + (uint64_t)cfg->ival[HOSM_KEY_STREAM] * STREAM_STRIDE);
     t->perm_n = -1;
     const int64_t P = model->nparams;
     t->grad = hosmi_alloc(P, sizeof(float));
@@ -247,14 +250,21 @@ static int apply_update(hosm_trainer *t, const float *grad)
                             t->model->nparams, t->errmsg);
 }
 
+/* The levels and noise of n points, in the order a step draws them. */
+static void draw_noise(hosm_trainer *t, int64_t n, float *noise, int64_t *levels)
+{
+    const hosm_model *m = t->model;
+    for (int64_t i = 0; i < n; i++)
+        levels[i] =
+            m->arch.levels > 1 ? (int64_t)hosmi_rng_below(&t->rng, (uint64_t)m->arch.levels) : 0;
+    hosmi_rng_normal(&t->rng, noise, n * m->arch.dim);
+}
+
 /* One step on n validated points (n <= t->cap). */
 static int step_points(hosm_trainer *t, const float *x, int64_t n, double *loss)
 {
     const hosm_model *m = t->model;
-    for (int64_t i = 0; i < n; i++)
-        t->levels[i] =
-            m->arch.levels > 1 ? (int64_t)hosmi_rng_below(&t->rng, (uint64_t)m->arch.levels) : 0;
-    hosmi_rng_normal(&t->rng, t->noise, n * m->arch.dim);
+    draw_noise(t, n, t->noise, t->levels);
     double l = loss_grad(t, x, t->noise, t->levels, n);
     if (!isfinite(l) || !hosmi_all_finite(t->grad, m->nparams))
         return hosmi_fail(t->errmsg, HOSM_E_NONFINITE,
@@ -393,6 +403,62 @@ int hosm_trainer_fit(hosm_trainer *t, const float *data, int64_t n, hosm_progres
         if (cb && cb(t->state.step, loss, user_data) != 0)
             return HOSM_STOPPED;
     }
+    return HOSM_OK;
+}
+
+int hosm_trainer_draw_noise(hosm_trainer *t, int64_t n, float *noise, int64_t *levels)
+{
+    static const char fn[] = "hosm_trainer_draw_noise";
+    int st = hosmi_check_trainer(t, fn);
+    if (st)
+        return st;
+    const hosm_model *m = t->model;
+    if (n < 0 || hosmi_mul(n, m->arch.dim) < 0)
+        return hosmi_fail(t->errmsg, HOSM_E_ARG, "%s: n = %lld is out of range", fn, (long long)n);
+    if (n > 0 && (!noise || (!levels && m->arch.levels > 1)))
+        return hosmi_fail(t->errmsg, HOSM_E_NULL, "%s: noise or levels is NULL", fn);
+    int64_t *lv = levels ? levels : hosmi_alloc(n, sizeof(int64_t));
+    if (!lv)
+        return hosmi_fail(t->errmsg, HOSM_E_NOMEM, "%s: out of memory", fn);
+    draw_noise(t, n, noise, lv);
+    if (lv != levels)
+        free(lv);
+    return HOSM_OK;
+}
+
+int hosm_trainer_batch_indices(hosm_trainer *t, int64_t n, int64_t step, int64_t *indices,
+                               int64_t *count)
+{
+    static const char fn[] = "hosm_trainer_batch_indices";
+    int st = hosmi_check_trainer(t, fn);
+    if (st)
+        return st;
+    if (!indices || !count)
+        return hosmi_fail(t->errmsg, HOSM_E_NULL, "%s: indices or count is NULL", fn);
+    if (n < 1 || step < 0)
+        return hosmi_fail(t->errmsg, HOSM_E_ARG, "%s: n = %lld and step = %lld (need n >= 1, "
+                          "step >= 0)", fn, (long long)n, (long long)step);
+    const int64_t B = n < t->batch ? n : t->batch, per_epoch = (n + B - 1) / B;
+    const int64_t k = step % per_epoch, rows = n - k * B < B ? n - k * B : B;
+    if ((st = epoch_perm(t, n, step / per_epoch)) != HOSM_OK)
+        return st;
+    memcpy(indices, t->perm + k * B, (size_t)rows * sizeof(int64_t));
+    *count = rows;
+    return HOSM_OK;
+}
+
+int hosm_shard(int64_t count, int64_t parts, int64_t part, int64_t *begin, int64_t *end)
+{
+    if (!begin || !end)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_shard: begin or end is NULL");
+    if (count < 0 || parts < 1 || part < 0 || part >= parts)
+        return hosmi_fail(NULL, HOSM_E_ARG,
+                          "hosm_shard: count = %lld, parts = %lld, part = %lld (need count >= 0, "
+                          "0 <= part < parts)", (long long)count, (long long)parts,
+                          (long long)part);
+    const int64_t q = count / parts, r = count % parts;
+    *begin = part * q + (part < r ? part : r);
+    *end = *begin + q + (part < r);
     return HOSM_OK;
 }
 
