@@ -196,9 +196,10 @@ static void check_act(int act, const float *z, int64_t n, float *a, float *d1, f
     char what[64];
     snprintf(what, sizeof what, "%s f", act_names[act]);
     report(what, &wf, bound_ulp[act][0]);
-    snprintf(what, sizeof what, "%s f'%s", act_names[act], act == HOSM_ACT_SILU ? " (of terms)" : "");
+    const char *terms = act == HOSM_ACT_SILU ? " (of terms)" : "";
+    snprintf(what, sizeof what, "%s f'%s", act_names[act], terms);
     report(what, &w1, bound_ulp[act][1]);
-    snprintf(what, sizeof what, "%s f''%s", act_names[act], act == HOSM_ACT_SILU ? " (of terms)" : "");
+    snprintf(what, sizeof what, "%s f''%s", act_names[act], terms);
     report(what, &w2, bound_ulp[act][2]);
 }
 
@@ -240,7 +241,8 @@ static void report_mlp_scalar(const float *z, int64_t n)
             note(&wf, ulp_err(f, r.f, r.f), rel_err(f, r.f, r.f), z[i]);
             note(&w1, ulp_err(df, r.d1, r.s1), rel_err(df, r.d1, r.s1), z[i]);
         }
-        printf("     %-8s f  %.3g ulp (at %.9g, max rel %.3g)   f' %.3g ulp (at %.9g, max rel %.3g)\n",
+        printf("     %-8s f  %.3g ulp (at %.9g, max rel %.3g)   "
+               "f' %.3g ulp (at %.9g, max rel %.3g)\n",
                act_names[act], wf.ulp, (double)wf.at, wf.rel, w1.ulp, (double)w1.at, w1.rel);
     }
 }
@@ -333,7 +335,8 @@ static void check_reference_derivatives(void)
             double e1 = fmax(0.0, fabs(fd1 - r.d1) - n1) / (fabs(r.s1) + 1e-300);
             double e2 = fmax(0.0, fabs(fd2 - r.d2) - n2) / (fabs(r.s2) + 1e-300);
             if (getenv("VMATH_DEBUG") && (e1 > 1e-6 || e2 > 1e-6)) /* the worst points */
-                printf("  fd %s z=%g e1=%g e2=%g d1=%g fd1=%g d2=%g fd2=%g\n", act_names[act], z, e1, e2, r.d1, fd1, r.d2, fd2);
+                printf("  fd %s z=%g e1=%g e2=%g d1=%g fd1=%g d2=%g fd2=%g\n", act_names[act],
+                       z, e1, e2, r.d1, fd1, r.d2, fd2);
             worst1 = fmax(worst1, e1);
             worst2 = fmax(worst2, e2);
         }
@@ -355,7 +358,8 @@ static void check_meter(void)
 /* ---- determinism ------------------------------------------------------------ */
 static void check_variants_agree(const float *z, int64_t n)
 {
-    float *a0 = xmalloc((size_t)n * 3 * sizeof(float)), *a1 = xmalloc((size_t)n * 3 * sizeof(float));
+    float *a0 = xmalloc((size_t)n * 3 * sizeof(float));
+    float *a1 = xmalloc((size_t)n * 3 * sizeof(float));
     int avail = 0;
     for (int isa = 0; isa < HOSMI_VISA_COUNT; isa++) {
         int ok = hosmi_visa_available(isa);
