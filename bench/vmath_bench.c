@@ -269,7 +269,8 @@ int main(int argc, char **argv)
         default: base = base_exp; break;
         }
         const char *group = j->kind >= K_EXP_SCALAR ? "exp" : act_names[j->act];
-        printf("%-9s %-20s %7.3f (%6.3f-%6.3f)", group, name, med[k], t[k * runs], t[k * runs + runs - 1]);
+        printf("%-9s %-20s %7.3f (%6.3f-%6.3f)", group, name, med[k], t[k * runs],
+               t[k * runs + runs - 1]);
         if (base > 0)
             printf("   %5.1fx%s", base / med[k], j->kind == K_VEC_FDD ? " (vs scalar f+f')" : "");
         printf("\n");
