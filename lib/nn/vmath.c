@@ -27,7 +27,8 @@
  *
  * The branch-free selects, the float-to-int conversion and the integer
  * shifts all have vector forms in SSE2 and AVX2. No FMA is used, so the
- * SSE2 and AVX2 variants give the same bits. */
+ * SSE2 and AVX2 variants give the same bits. Not for -ffast-math: the NaN
+ * tests and the rounding trick x + 1.5*2^23 - 1.5*2^23 need IEEE semantics. */
 #include "nn/vmath.h"
 
 #include <string.h>
@@ -384,7 +385,7 @@ static void exp_generic(const float *x, float *y, int64_t n)
     exp_run(x, y, n);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_AVX2_VARIANT 1
 /* Only AVX2: no FMA, whose contractions would change the rounding. */
 __attribute__((target("avx2"))) static void act_avx2(int act, const float *z, float *a,
