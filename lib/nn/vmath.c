@@ -110,7 +110,7 @@ VINLINE float pow2i(int32_t k)
 
 /* The reduction of x (finite, clamped to [EXP_MIN, EXP_MAX] here): returns
  * e^r - 1 and sets *k, where e^x = (1 + (e^r - 1)) 2^k, |r| <= ln2/2 (plus
- * rounding), k in [-174, 129]. */
+ * rounding), k in [-173, 128]. */
 VINLINE float expm1_reduced(float x, int32_t *k)
 {
     x = sel(x < EXP_MIN, EXP_MIN, x);
