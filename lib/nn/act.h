@@ -5,7 +5,8 @@
 
 #include "core/internal.h"
 
-/* a = f(z) for n elements; d1 = f'(z) and d2 = f''(z) where not NULL.
+/* a = f(z) for n elements where a is not NULL; d1 = f'(z) and d2 = f''(z)
+ * where not NULL.
  * a may be z (in place); d1 and d2 must not alias z or a. */
 typedef void (*hosmi_act_fn)(const float *z, float *a, float *d1, float *d2, int64_t n);
 

@@ -167,14 +167,18 @@ static void check_v1(const char *fixture)
         float p[V1_NPARAMS], s[V1_NPTS * V1_DIM];
         MUST(hosm_model_get_params(m, p, P));
         CHECK(memcmp(p, v1_params, sizeof p) == 0, "fixture: parameters differ");
+        /* The parameters are bit-identical (above); the scores agree with the
+         * old library's to the activations' float rounding: since the
+         * vectorised kernels (docs/performance.md, a few ulps from libm)
+         * they are no longer computed by the same operations. */
         int64_t mism = 0;
         for (int64_t l = 0; l < L; l++) {
             MUST(hosm_model_score(m, l, v1_points, V1_NPTS, s));
             for (int i = 0; i < V1_NPTS * V1_DIM; i++)
-                mism += memcmp(&s[i], &v1_scores[l][i], sizeof(float)) != 0;
+                mism += !(fabsf(s[i] - v1_scores[l][i]) <= 1e-5f * (1.0f + fabsf(v1_scores[l][i])));
         }
-        CHECK(mism == 0, "fixture: %lld of %d scores differ from the old library's", (long long)mism,
-              (int)(L * V1_NPTS * V1_DIM));
+        CHECK(mism == 0, "fixture: %lld of %d scores differ from the old library's by more than "
+              "1e-5 relative", (long long)mism, (int)(L * V1_NPTS * V1_DIM));
         int fails_before = g_failures;
         /* Save again: the same bytes (still version 1). */
         int64_t size2;
