@@ -203,6 +203,7 @@ int hosmi_r_section(hosmi_reader *r, uint32_t *tag, hosmi_reader *payload)
     payload->size = (int64_t)len;
     payload->pos = 0;
     payload->bad = 0;
+    payload->version = r->version;
     r->pos += (int64_t)len;
     return 0;
 }
@@ -229,7 +230,7 @@ double hosmi_r_f64(hosmi_reader *r)
 
 void hosmi_r_f32s(hosmi_reader *r, float *v, int64_t n)
 {
-    const uint8_t *q = n <= (INT64_MAX / 4) ? r_take(r, 4 * n) : NULL;
+    const uint8_t *q = n >= 0 && n <= INT64_MAX / 4 ? r_take(r, 4 * n) : NULL;
     if (!q) {
         r->bad = 1;
         return;
