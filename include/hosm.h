@@ -81,7 +81,8 @@ enum hosm_status {
     HOSM_E_BUFFER = -14,      /**< a caller buffer is too small */
     HOSM_E_PARSE = -15,       /**< configuration text could not be parsed */
     HOSM_E_UNSUPPORTED = -16, /**< the model's structure cannot answer this query */
-    HOSM_E_MISUSE = -17       /**< a handle of the wrong kind, or one already freed */
+    HOSM_E_MISUSE = -17,      /**< a handle of the wrong kind, or one already freed */
+    HOSM_E_CALLBACK = -18     /**< a caller's callback returned a failure */
 };
 /** @} */
 
@@ -150,7 +151,14 @@ enum hosm_key {
     HOSM_KEY_S2_OBJECTIVE = 28, /**< int "s2_objective": enum hosm_s2_objective, default d2sm */
     HOSM_KEY_W1 = 29,           /**< double "w1": weight of the first-order loss in joint training, [0, 1e6], default 1 */
     HOSM_KEY_FREEZE_S1 = 30,    /**< int "freeze_s1": 1 = train s2 only with s1 detached, 0..1, default 0 */
-    HOSM_KEY_STREAM = 31        /**< int "stream": the trainer's noise stream of its seed, 0..524287, default 0; distinct streams (one per process of a data-parallel run) draw independent noise, while batch order depends on the seed only (experimental) */
+    HOSM_KEY_STREAM = 31,       /**< int "stream": the trainer's noise stream of its seed, 0..524287, default 0; distinct streams (one per process of a data-parallel run) draw independent noise, while batch order depends on the seed only (experimental) */
+    /* samplers (experimental) */
+    HOSM_KEY_HESSIAN = 32,      /**< int "hessian": enum hosm_hessian_source, where a model sampler's H comes from, default s2 */
+    HOSM_KEY_L_MAX = 33,        /**< double "l_max": Ozaki's eigenvalue clamp l <= l_max, [0, 1e30], default 1e30 (off) */
+    HOSM_KEY_OZAKI_SOLVER = 34, /**< int "ozaki_solver": enum hosm_ozaki_solver, default auto */
+    HOSM_KEY_LANCZOS_TOL = 35,  /**< double "lanczos_tol": relative tolerance of Ozaki's Lanczos matrix functions, [1e-12, 0.1], default 1e-6 */
+    HOSM_KEY_INIT_NOISE = 36,   /**< int "init_noise": 1 = replace the initial states by N(0, sigma_max^2 I) draws, 0..1, default 0 */
+    HOSM_KEY_FINAL_DENOISE = 37 /**< int "final_denoise": 1 = end with a Tweedie step x + sigma^2 s1(x) at the last level, 0..1, default 0 */
 };
 
 /** Activations (values of HOSM_KEY_ACT; text names in quotes). */
@@ -183,8 +191,27 @@ enum hosm_s2_objective {
 
 /** Samplers (values of HOSM_KEY_SAMPLER). */
 enum hosm_sampler_kind {
-    HOSM_SAMPLER_LANGEVIN = 0, /**< "langevin": unadjusted Langevin at the smallest level */
-    HOSM_SAMPLER_ANNEALED = 1  /**< "annealed": annealed Langevin over the whole ladder */
+    HOSM_SAMPLER_LANGEVIN = 0,      /**< "langevin": unadjusted Langevin at the smallest level */
+    HOSM_SAMPLER_ANNEALED = 1,      /**< "annealed": annealed Langevin over the whole ladder */
+    HOSM_SAMPLER_OZAKI = 2,         /**< "ozaki": Ozaki discretisation with H (experimental) */
+    HOSM_SAMPLER_MALA = 3,          /**< "mala": Metropolis-adjusted Langevin (experimental) */
+    HOSM_SAMPLER_MH_OZAKI = 4,      /**< "mh_ozaki": Metropolis-adjusted Ozaki (experimental) */
+    HOSM_SAMPLER_ANNEALED_OZAKI = 5 /**< "annealed_ozaki": Ozaki over the whole ladder (experimental) */
+};
+
+/** Where a model sampler takes the Hessian H of Ozaki from (values of
+ *  HOSM_KEY_HESSIAN). */
+enum hosm_hessian_source {
+    HOSM_HESSIAN_S2 = 0,      /**< "s2": the learned s2 */
+    HOSM_HESSIAN_JACOBIAN = 1 /**< "jacobian": the symmetrised Jacobian of s1 */
+};
+
+/** How Ozaki applies its matrix functions to a dense or low-rank H (values
+ *  of HOSM_KEY_OZAKI_SOLVER); a diagonal H is always exact per coordinate. */
+enum hosm_ozaki_solver {
+    HOSM_OZAKI_AUTO = 0,   /**< "auto": eigensolver for a dense H, Lanczos for a low-rank one */
+    HOSM_OZAKI_EIG = 1,    /**< "eig": the symmetric eigensolver (a low-rank H densified) */
+    HOSM_OZAKI_LANCZOS = 2 /**< "lanczos": Lanczos matrix functions to "lanczos_tol" */
 };
 
 /** Key types returned by hosm_config_key_type(). */
@@ -468,14 +495,55 @@ HOSM_API const char *hosm_trainer_errmsg(const hosm_trainer *trainer);
 /** @name Samplers (docs/math.md#8-samplers; convention x <- x + (eps/2) s1 + sqrt(eps) xi)
  * "langevin" runs sample_steps steps with eps = step_size at the smallest
  * level; "annealed" runs sample_steps steps at every level l, largest first,
- * with eps_l = step_size * sigma_l^2 / sigma_min^2. */
+ * with eps_l = step_size * sigma_l^2 / sigma_min^2. "ozaki" replaces the
+ * Langevin step by x <- x + M g + Sigma^(1/2) xi with M = (exp(eps H / 2) - I)
+ * H^-1 and Sigma = (exp(eps H) - I) H^-1 (eigenvalues of H clamped to
+ * "l_max"); "annealed_ozaki" runs it over the ladder like "annealed".
+ * "mala" and "mh_ozaki" add a Metropolis-Hastings correction to the
+ * Langevin and Ozaki proposals and need a source with a log density.
+ * Samplers run on a model, on a Gaussian-mixture oracle at one noise level,
+ * or on the caller's callbacks; a kind that needs what its source lacks (a
+ * log density, a Hessian, a ladder) fails at creation with
+ * HOSM_E_UNSUPPORTED. Chains that reach NaN or Inf keep their last finite
+ * state, stop moving and are counted (hosm_sampler_diverged()); a run fails
+ * with HOSM_E_NONFINITE only when every chain diverged. docs/sampling.md
+ * explains how to choose the step size, the ladder and the steps. */
 /** @{ */
 typedef struct hosm_sampler hosm_sampler;
+typedef struct hosm_mixture hosm_mixture;
+
+/** Caller-supplied sources of a sampler (hosm_sampler_new_fn()): each is
+ *  called with n points x (n x dim) and fills n results: log densities (up to
+ *  a constant; n doubles), scores (n x dim floats) or Hessians of the log
+ *  density (n x dim x dim floats, symmetrised by the library). A nonzero
+ *  return stops the run with HOSM_E_CALLBACK. */
+typedef int (*hosm_logp_fn)(const float *x, int64_t n, int64_t dim, double *out,
+                            void *user_data);
+typedef int (*hosm_score_fn)(const float *x, int64_t n, int64_t dim, float *out,
+                             void *user_data);
+typedef int (*hosm_hessian_fn)(const float *x, int64_t n, int64_t dim, float *out,
+                               void *user_data);
 
 /** Create a sampler over model (which must outlive it) from cfg (NULL:
- *  defaults); its RNG is seeded from cfg's "seed". */
+ *  defaults); its RNG is seeded from cfg's "seed". Ozaki takes H from the
+ *  learned s2 or the Jacobian of s1 ("hessian"); a model has no log
+ *  density, so "mala" and "mh_ozaki" are HOSM_E_UNSUPPORTED. */
 HOSM_API int hosm_sampler_new(hosm_sampler **out, const hosm_model *model,
                               const hosm_config *cfg);
+/** Create a sampler over the Gaussian-mixture oracle perturbed at noise
+ *  level sigma (>= 0; exact scores, Hessians and log density); mix must
+ *  outlive the sampler. The annealed kinds are HOSM_E_UNSUPPORTED (one
+ *  level); "init_noise" draws from N(0, sigma^2 I) and "final_denoise" is the
+ *  exact posterior mean at sigma. */
+HOSM_API int hosm_sampler_new_mixture(hosm_sampler **out, const hosm_mixture *mix, double sigma,
+                                      const hosm_config *cfg) HOSM_EXPERIMENTAL;
+/** Create a sampler over caller callbacks in dimension dim (1..2^20):
+ *  score is required, logp and hessian optional (NULL). The annealed kinds,
+ *  "init_noise" and "final_denoise" are HOSM_E_UNSUPPORTED (no noise
+ *  levels). */
+HOSM_API int hosm_sampler_new_fn(hosm_sampler **out, int64_t dim, hosm_logp_fn logp,
+                                 hosm_score_fn score, hosm_hessian_fn hessian, void *user_data,
+                                 const hosm_config *cfg) HOSM_EXPERIMENTAL;
 /** Release a sampler (NULL is allowed). */
 HOSM_API void hosm_sampler_free(hosm_sampler *sampler);
 /** Run n chains in place: x (n x D) holds the initial states and receives the
@@ -484,6 +552,20 @@ HOSM_API void hosm_sampler_free(hosm_sampler *sampler);
  *  the current states). */
 HOSM_API int hosm_sampler_run(hosm_sampler *sampler, float *x, int64_t n,
                               hosm_progress_fn cb, void *user_data);
+/** Run like hosm_sampler_run() and store every `every`-th state of all
+ *  chains in trace, laid out (T, n, D) with T = S / every for S steps in all
+ *  (S = sample_steps, times the levels when annealed): trace[(t n + i) D + d]
+ *  is coordinate d of chain i after step (t + 1) every. */
+HOSM_API int hosm_sampler_run_trace(hosm_sampler *sampler, float *x, int64_t n, int64_t every,
+                                    float *trace, hosm_progress_fn cb,
+                                    void *user_data) HOSM_EXPERIMENTAL;
+/** The number of chains of the last run that diverged (reached NaN or Inf
+ *  and were frozen at their last finite state). */
+HOSM_API int hosm_sampler_diverged(const hosm_sampler *sampler, int64_t *count) HOSM_EXPERIMENTAL;
+/** The fraction of accepted proposals in the last run of "mala" or
+ *  "mh_ozaki" (1 for the unadjusted kinds). */
+HOSM_API int hosm_sampler_acceptance(const hosm_sampler *sampler,
+                                     double *rate) HOSM_EXPERIMENTAL;
 /** Detailed message of this sampler's last failure, or "". */
 HOSM_API const char *hosm_sampler_errmsg(const hosm_sampler *sampler);
 /** @} */
@@ -494,7 +576,6 @@ HOSM_API const char *hosm_sampler_errmsg(const hosm_sampler *sampler);
  * density at any sigma >= 0. Computed in double precision; points are float
  * like all data. All queries are const and reentrant. */
 /** @{ */
-typedef struct hosm_mixture hosm_mixture;
 
 /** Create from k components in dimension dim: weights (k, positive; they are
  *  normalised), means (k x D) and covariances (k x D x D, symmetric positive

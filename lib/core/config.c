@@ -22,7 +22,10 @@ typedef struct {
 
 static const char *const act_names[] = {"softplus", "silu", "tanh", "elu", NULL};
 static const char *const objective_names[] = {"dsm", "dsm_vr", NULL};
-static const char *const sampler_names[] = {"langevin", "annealed", NULL};
+static const char *const sampler_names[] = {"langevin", "annealed", "ozaki", "mala",
+                                            "mh_ozaki", "annealed_ozaki", NULL};
+static const char *const hessian_names[] = {"s2", "jacobian", NULL};
+static const char *const ozaki_solver_names[] = {"auto", "eig", "lanczos", NULL};
 static const char *const s2_names[] = {"none", "diag", "lowrank", "full", NULL};
 static const char *const s2_objective_names[] = {"d2sm", "d2sm_vr", NULL};
 
@@ -49,7 +52,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_BATCH] = {"batch", I, 1, 16777216, 128, 0, NULL},
     [HOSM_KEY_STEPS] = {"steps", I, 0, 1099511627776.0, 1000, 0, NULL},
     [HOSM_KEY_EPOCHS] = {"epochs", I, 0, 1099511627776.0, 0, 0, NULL},
-    [HOSM_KEY_SAMPLER] = {"sampler", I, 0, 1, HOSM_SAMPLER_LANGEVIN, 0, sampler_names},
+    [HOSM_KEY_SAMPLER] = {"sampler", I, 0, 5, HOSM_SAMPLER_LANGEVIN, 0, sampler_names},
     [HOSM_KEY_STEP_SIZE] = {"step_size", D, 0, 1e6, 1e-3, OPEN_LO, NULL},
     [HOSM_KEY_SAMPLE_STEPS] = {"sample_steps", I, 1, 1099511627776.0, 100, 0, NULL},
     [HOSM_KEY_S2] = {"s2", I, 0, 3, HOSM_S2_NONE, 0, s2_names},
@@ -60,6 +63,12 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_W1] = {"w1", D, 0, 1e6, 1.0, 0, NULL},
     [HOSM_KEY_FREEZE_S1] = {"freeze_s1", I, 0, 1, 0, 0, NULL},
     [HOSM_KEY_STREAM] = {"stream", I, 0, 524287, 0, 0, NULL},
+    [HOSM_KEY_HESSIAN] = {"hessian", I, 0, 1, HOSM_HESSIAN_S2, 0, hessian_names},
+    [HOSM_KEY_L_MAX] = {"l_max", D, 0, 1e30, 1e30, 0, NULL},
+    [HOSM_KEY_OZAKI_SOLVER] = {"ozaki_solver", I, 0, 2, HOSM_OZAKI_AUTO, 0, ozaki_solver_names},
+    [HOSM_KEY_LANCZOS_TOL] = {"lanczos_tol", D, 1e-12, 0.1, 1e-6, 0, NULL},
+    [HOSM_KEY_INIT_NOISE] = {"init_noise", I, 0, 1, 0, 0, NULL},
+    [HOSM_KEY_FINAL_DENOISE] = {"final_denoise", I, 0, 1, 0, 0, NULL},
 };
 #undef I
 #undef D

@@ -31,6 +31,7 @@ const char *hosm_strerror(int status)
     case HOSM_E_PARSE: return "configuration text could not be parsed";
     case HOSM_E_UNSUPPORTED: return "the model's structure cannot answer this query";
     case HOSM_E_MISUSE: return "a handle of the wrong kind, or one already freed";
+    case HOSM_E_CALLBACK: return "a caller's callback returned a failure";
     default: return "unknown status code";
     }
 }

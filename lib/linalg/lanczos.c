@@ -232,17 +232,23 @@ int hosmi_lanczos_topk(int64_t n, int64_t k, hosmi_apply_fn apply, void *ctx, do
 
 /* u = f(T_m) e_1 = sum_j f(theta_j) (z_j . e_1) z_j from the eigenpairs of
  * T_m; 0 or -1. */
+/* The coefficients u = f(T_m) e_1; *varies is 0 when f takes one value on
+ * every Ritz value (then u is f(c) e_1 whatever the spectrum beyond them). */
 static int funm_coeffs(const hosmi_krylov *kr, double (*f)(double, void *), void *fctx,
-                       tri_ws *t)
+                       tri_ws *t, int *varies)
 {
     const int64_t m = kr->m;
     if (tri_eig(kr, t) || kr_grow(&t->u, m))
         return -1;
     memset(t->u, 0, (size_t)m * sizeof(double));
+    double lo = INFINITY, hi = -INFINITY;
     for (int64_t j = 0; j < m; j++) {
-        const double *z = t->x + j * m;
-        kr_axpy(t->u, f(t->d[j], fctx) * z[0], z, m);
+        const double *z = t->x + j * m, fj = f(t->d[j], fctx);
+        lo = fmin(lo, fj);
+        hi = fmax(hi, fj);
+        kr_axpy(t->u, fj * z[0], z, m);
     }
+    *varies = hi - lo > 1e-14 * fmax(fabs(hi), fabs(lo));
     return 0;
 }
 
@@ -253,6 +259,7 @@ int hosmi_lanczos_funm(int64_t n, hosmi_apply_fn apply, void *ctx, double (*f)(d
     hosmi_krylov kr;
     tri_ws t = {0};
     int64_t mprev = 0;
+    int small_before = 0, varies = 0;
     int st = hosmi_krylov_init(&kr, n, NULL, 0, v);
     if (iters)
         *iters = 0;
@@ -264,7 +271,7 @@ int hosmi_lanczos_funm(int64_t n, hosmi_apply_fn apply, void *ctx, double (*f)(d
     const int64_t mmax = max_iter < 1 || max_iter > n ? n : max_iter;
     for (int64_t m = 1;; m += m < 16 ? 1 : m / 8) {
         if (hosmi_krylov_extend(&kr, apply, ctx, m < mmax ? m : mmax) ||
-            funm_coeffs(&kr, f, fctx, &t) || kr_grow(&t.uprev, kr.m)) {
+            funm_coeffs(&kr, f, fctx, &t, &varies) || kr_grow(&t.uprev, kr.m)) {
             st = -1;
             break;
         }
@@ -278,8 +285,12 @@ int hosmi_lanczos_funm(int64_t n, hosmi_apply_fn apply, void *ctx, double (*f)(d
             st = -1;
             break;
         }
-        if (kr.invariant || (mprev > 0 && diff <= tol * tol * size))
+        /* A function flat over the Ritz values seen so far (a clamp above
+         * them all) stalls the iterates: no convergence is taken from that. */
+        const int small = mprev > 0 && diff <= tol * tol * size && varies;
+        if (kr.invariant || (small && small_before))
             break; /* exact, or converged */
+        small_before = small;
         if (kr.m >= mmax) {
             st = 1;
             break;

@@ -105,8 +105,10 @@ int hosmi_lanczos_topk(int64_t n, int64_t k, hosmi_apply_fn apply, void *ctx, do
  * dimension m grows by one up to 16 and by m/8 after that; with x_m the
  * approximation at dimension m and x_p the one before, it stops when
  * ||x_m - x_p|| <= tol ||x_m|| (computed exactly in the coefficients, as Q is
- * orthonormal), or when the Krylov space is invariant (then x_m = f(A) v up
- * to rounding). For f analytic on the spectrum the error falls
+ * orthonormal) at two dimensions in a row while f takes more than one value
+ * on the Ritz values (a function flat over all of them, such as a clamp
+ * above them, stalls the iterates without converging), or when the Krylov
+ * space is invariant (then x_m = f(A) v up to rounding). For f analytic on the spectrum the error falls
  * superlinearly, so the difference bounds the error of x_p and the returned
  * x_m is better still. m never exceeds max_iter (n when max_iter < 1 or
  * > n). *iters (if not NULL) receives m. Returns 0 on convergence (and for

@@ -1,28 +1,104 @@
-/* Langevin and annealed Langevin (docs/math.md#8-samplers): x <- x + (eps/2) s1(x) + sqrt(eps) xi. */
+/* The sampler handle: creation over a source, runs, traces and divergence.
+ * The steps are in step.c, Ozaki's matrix functions in ozaki.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
-#include "model/eval.h"
+#include "sample/step.h"
+
 
 #define SAMPLER_STREAM 2
-/* Chains per network pass: bounds the workspace for any number of chains. */
+/* Chains per pass: bounds the workspace for any number of chains. */
 #define CHUNK 4096
+/* Bounds a pass's Hessian outputs and tangents (floats). */
+#define CHUNK_FLOATS ((int64_t)1 << 22)
 
-struct hosm_sampler {
-    uint32_t magic; /* HOSMI_HANDLE_SAMPLER */
-    const hosm_model *model;
-    int kind;
-    double step_size;
-    int64_t steps;
-    hosmi_blas blas;
-    hosmi_rng rng;
-    int64_t cap;
-    hosmi_eval_ws eval;
-    float *score, *noise;
-    char errmsg[HOSMI_MSG_CAP];
-};
+static int is_annealed(int kind)
+{
+    return kind == HOSM_SAMPLER_ANNEALED || kind == HOSM_SAMPLER_ANNEALED_OZAKI;
+}
+
+int hosmi_sampler_uses_hessian(int kind)
+{
+    return kind == HOSM_SAMPLER_OZAKI || kind == HOSM_SAMPLER_MH_OZAKI ||
+           kind == HOSM_SAMPLER_ANNEALED_OZAKI;
+}
+
+static int is_adjusted(int kind)
+{
+    return kind == HOSM_SAMPLER_MALA || kind == HOSM_SAMPLER_MH_OZAKI;
+}
+
+/* What the kind needs of its source, checked at creation. */
+static int check_source(const hosm_sampler *s, const char *fn)
+{
+    const hosmi_source *src = &s->src;
+    const char *miss = NULL;
+    if (hosmi_sampler_uses_hessian(s->kind) && !src->has_hess)
+        miss = src->kind == HOSMI_SRC_MODEL ? "a Hessian: the model has no s2 network (set "
+                                              "hessian=jacobian or train an s2)"
+                                            : "a Hessian callback";
+    else if (is_adjusted(s->kind) && !src->has_logp)
+        miss = "a log density (a model gives scores only; use the oracle or callbacks)";
+    else if (is_annealed(s->kind) && src->kind != HOSMI_SRC_MODEL)
+        miss = "a ladder of noise levels (only a model has one)";
+    else if ((s->init_noise || s->final_denoise) && !src->sigmas)
+        miss = "a noise level for init_noise and final_denoise";
+    if (miss)
+        return hosmi_fail(NULL, HOSM_E_UNSUPPORTED, "%s: sampler kind %d needs %s", fn, s->kind,
+                          miss);
+    return HOSM_OK;
+}
+
+/* A sampler with its settings from cfg and the source src (not yet checked). */
+static int sampler_create(hosm_sampler **out, const char *fn, const hosmi_source *src,
+                          const hosm_config *cfg)
+{
+    *out = NULL;
+    if (cfg) {
+        int st = hosmi_check_config(cfg, fn);
+        if (st)
+            return st;
+    }
+    struct hosm_config defaults;
+    if (!cfg) {
+        hosmi_config_defaults(&defaults);
+        cfg = &defaults;
+    }
+    hosm_sampler *s = calloc(1, sizeof *s);
+    if (!s)
+        return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
+    s->magic = HOSMI_HANDLE_SAMPLER;
+    s->src = *src;
+    if (src->kind == HOSMI_SRC_MIXTURE)
+        s->src.sigmas = &s->src.mix_sigma;
+    s->kind = (int)cfg->ival[HOSM_KEY_SAMPLER];
+    s->step_size = cfg->dval[HOSM_KEY_STEP_SIZE];
+    s->steps = cfg->ival[HOSM_KEY_SAMPLE_STEPS];
+    s->l_max = cfg->dval[HOSM_KEY_L_MAX];
+    s->solver = (int)cfg->ival[HOSM_KEY_OZAKI_SOLVER];
+    s->lanczos_tol = cfg->dval[HOSM_KEY_LANCZOS_TOL];
+    s->init_noise = cfg->ival[HOSM_KEY_INIT_NOISE] != 0;
+    s->final_denoise = cfg->ival[HOSM_KEY_FINAL_DENOISE] != 0;
+    s->blas.threads = (int)cfg->ival[HOSM_KEY_THREADS];
+    hosmi_rng_seed(&s->rng, (uint64_t)cfg->ival[HOSM_KEY_SEED], SAMPLER_STREAM);
+    if (src->kind == HOSMI_SRC_MODEL) {
+        s->src.jacobian = cfg->ival[HOSM_KEY_HESSIAN] == HOSM_HESSIAN_JACOBIAN;
+        const hosm_model *m = src->model;
+        s->src.has_hess = s->src.jacobian || m->arch.s2 != HOSM_S2_NONE;
+        s->src.hess_kind = s->src.jacobian ? HOSM_S2_FULL : m->arch.s2;
+        s->src.rank = s->src.jacobian ? 0 : m->rank;
+        s->src.hess_out = s->src.jacobian ? m->arch.dim * (m->arch.dim + 1) / 2 : m->net2.out;
+    }
+    int st = check_source(s, fn);
+    if (st) {
+        hosm_sampler_free(s);
+        return st;
+    }
+    *out = s;
+    return HOSM_OK;
+}
 
 int hosm_sampler_new(hosm_sampler **out, const hosm_model *model, const hosm_config *cfg)
 {
@@ -31,35 +107,66 @@ int hosm_sampler_new(hosm_sampler **out, const hosm_model *model, const hosm_con
         return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
     *out = NULL;
     int st = hosmi_check_model(model, fn);
-    if (!st && cfg)
-        st = hosmi_check_handle(cfg, HOSMI_HANDLE_CONFIG, fn, "config");
     if (st)
         return st;
-    struct hosm_config defaults;
-    if (!cfg) {
-        hosmi_config_defaults(&defaults);
-        cfg = &defaults;
-    }
-    hosm_sampler *s = calloc(1, sizeof *s);
-    if (!s)
-        return hosmi_fail(NULL, HOSM_E_NOMEM, "hosm_sampler_new: out of memory");
-    s->magic = HOSMI_HANDLE_SAMPLER;
-    s->model = model;
-    s->kind = (int)cfg->ival[HOSM_KEY_SAMPLER];
-    s->step_size = cfg->dval[HOSM_KEY_STEP_SIZE];
-    s->steps = cfg->ival[HOSM_KEY_SAMPLE_STEPS];
-    s->blas.threads = (int)cfg->ival[HOSM_KEY_THREADS];
-    hosmi_rng_seed(&s->rng, (uint64_t)cfg->ival[HOSM_KEY_SEED], SAMPLER_STREAM);
-    *out = s;
-    return HOSM_OK;
+    hosmi_source src = {.kind = HOSMI_SRC_MODEL, .dim = model->arch.dim,
+                        .levels = model->arch.levels, .sigmas = model->sigmas, .model = model};
+    return sampler_create(out, fn, &src, cfg);
 }
 
-static void sampler_free_workspace(hosm_sampler *s)
+int hosm_sampler_new_mixture(hosm_sampler **out, const hosm_mixture *mix, double sigma,
+                             const hosm_config *cfg)
+{
+    static const char fn[] = "hosm_sampler_new_mixture";
+    if (!out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
+    *out = NULL;
+    int st = hosmi_check_handle(mix, HOSMI_HANDLE_MIXTURE, fn, "mixture");
+    if (st)
+        return st;
+    if (!(sigma >= 0.0) || !(sigma <= 1e6))
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: sigma = %g is outside [0, 1e6]", fn, sigma);
+    const int64_t D = mix->dim;
+    if (hosmi_mul(D, D + 1) < 0)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: dimension %lld is too large", fn, (long long)D);
+    hosmi_source src = {.kind = HOSMI_SRC_MIXTURE, .dim = D, .levels = 1, .has_logp = 1,
+                        .has_hess = 1, .hess_kind = HOSM_S2_FULL, .hess_out = D * (D + 1) / 2,
+                        .mix = mix, .mix_sigma = sigma};
+    return sampler_create(out, fn, &src, cfg);
+}
+
+int hosm_sampler_new_fn(hosm_sampler **out, int64_t dim, hosm_logp_fn logp, hosm_score_fn score,
+                        hosm_hessian_fn hessian, void *user_data, const hosm_config *cfg)
+{
+    static const char fn[] = "hosm_sampler_new_fn";
+    if (!out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!score)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: the score callback is NULL (it is required)", fn);
+    if (dim < 1 || dim > HOSMI_MAX_DIM)
+        return hosmi_fail(NULL, HOSM_E_ARG, "%s: dimension %lld is outside [1, %lld]", fn,
+                          (long long)dim, (long long)HOSMI_MAX_DIM);
+    hosmi_source src = {.kind = HOSMI_SRC_FN, .dim = dim, .levels = 1, .has_logp = logp != NULL,
+                        .has_hess = hessian != NULL, .hess_kind = HOSM_S2_FULL,
+                        .hess_out = dim * (dim + 1) / 2, .logp = logp, .score = score,
+                        .hess = hessian, .user_data = user_data};
+    return sampler_create(out, fn, &src, cfg);
+}
+
+static void free_workspace(hosm_sampler *s)
 {
     hosmi_eval_free(&s->eval);
-    free(s->score);
-    free(s->noise);
-    s->score = s->noise = NULL;
+    float **fb[] = {&s->g, &s->gy, &s->y, &s->xi, &s->h, &s->hy, &s->dense, &s->tan, &s->fwork};
+    for (size_t i = 0; i < sizeof fb / sizeof fb[0]; i++) {
+        free(*fb[i]);
+        *fb[i] = NULL;
+    }
+    double **db[] = {&s->lp, &s->lpy, &s->lq, &s->work};
+    for (size_t i = 0; i < sizeof db / sizeof db[0]; i++) {
+        free(*db[i]);
+        *db[i] = NULL;
+    }
     s->cap = 0;
 }
 
@@ -68,72 +175,183 @@ void hosm_sampler_free(hosm_sampler *s)
     if (!hosmi_is_handle(s, HOSMI_HANDLE_SAMPLER))
         return;
     s->magic = HOSMI_HANDLE_FREED;
-    sampler_free_workspace(s);
+    free_workspace(s);
+    free(s->frozen);
     free(s);
 }
 
-static int sampler_reserve(hosm_sampler *s, int64_t rows)
+/* Chains a pass for n chains. */
+static int64_t pass_cap(const hosm_sampler *s, int64_t n)
 {
-    if (rows <= s->cap)
+    int64_t cap = CHUNK;
+    if (hosmi_sampler_uses_hessian(s->kind)) {
+        int64_t per = s->src.hess_out;
+        if (s->src.kind == HOSMI_SRC_MODEL && s->src.jacobian)
+            per = s->src.dim * (s->src.model->net.hidden > s->src.dim ? s->src.model->net.hidden
+                                                                      : s->src.dim);
+        cap = CHUNK_FLOATS / (per > 0 ? per : 1);
+    }
+    cap = cap < 1 ? 1 : cap > CHUNK ? CHUNK : cap;
+    return n < cap ? n : cap;
+}
+
+/* Workspace for passes of cap chains; allocation happens only on growth. */
+static int reserve_chains(hosm_sampler *s, int64_t cap)
+{
+    if (cap <= s->cap)
         return HOSM_OK;
-    sampler_free_workspace(s);
-    const int64_t D = s->model->arch.dim;
-    int ok = hosmi_eval_alloc(&s->eval, s->model, rows, 0, 0, 0, 0) == 0;
-    s->score = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
-    s->noise = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
-    if (!ok || !s->score || !s->noise) {
-        sampler_free_workspace(s);
+    free_workspace(s);
+    const int64_t D = s->src.dim, H = hosmi_sampler_uses_hessian(s->kind) ? s->src.hess_out : 0;
+    const int64_t dense = hosmi_src_dense_floats(&s->src);
+    const int lowrank = s->src.hess_kind == HOSM_S2_LOWRANK;
+    int ok = hosmi_src_alloc(s, cap) == 0;
+    s->g = hosmi_alloc(hosmi_mul(cap, D), sizeof(float));
+    s->gy = hosmi_alloc(hosmi_mul(cap, D), sizeof(float));
+    s->y = hosmi_alloc(hosmi_mul(cap, D), sizeof(float));
+    s->xi = hosmi_alloc(hosmi_mul(cap, D), sizeof(float));
+    s->h = hosmi_alloc(hosmi_mul(cap, H), sizeof(float));
+    s->hy = hosmi_alloc(hosmi_mul(cap, H), sizeof(float));
+    s->dense = hosmi_alloc(dense, sizeof(float));
+    s->tan = hosmi_alloc(D, sizeof(float));
+    s->fwork = hosmi_alloc(lowrank ? hosmi_s2_dense_work(HOSM_S2_LOWRANK, D, s->src.rank) : 1,
+                           sizeof(float));
+    s->lp = hosmi_alloc(cap, sizeof(double));
+    s->lpy = hosmi_alloc(cap, sizeof(double));
+    s->lq = hosmi_alloc(cap, sizeof(double));
+    s->work = hosmi_alloc(hosmi_ozaki_work(D) + 4 * D, sizeof(double));
+    if (!ok || !s->g || !s->gy || !s->y || !s->xi || !s->h || !s->hy || !s->dense || !s->tan ||
+        !s->fwork || !s->lp || !s->lpy || !s->lq || !s->work) {
+        free_workspace(s);
         return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "hosm_sampler_run: out of memory");
     }
-    s->cap = rows;
+    s->cap = cap;
     return HOSM_OK;
 }
 
-/* One Langevin step of every chain at a level, chunk by chunk. */
-static void langevin_step(hosm_sampler *s, float *x, int64_t n, int64_t level, double eps)
+/* Per-chain frozen flags for n chains, cleared. */
+static int reset_run(hosm_sampler *s, int64_t n)
 {
-    const hosm_model *m = s->model;
-    const int64_t D = m->arch.dim;
-    const float drift = (float)(0.5 * eps);
-    const float diffusion = (float)sqrt(eps);
-    for (int64_t i0 = 0; i0 < n; i0 += s->cap) {
-        int64_t rows = n - i0 < s->cap ? n - i0 : s->cap;
-        float *xi = x + i0 * D;
-        hosmi_eval_s1(m, &s->blas, xi, NULL, level, rows, &s->eval, s->score);
-        hosmi_rng_normal(&s->rng, s->noise, rows * D);
-        for (int64_t j = 0; j < rows * D; j++)
-            xi[j] += drift * s->score[j] + diffusion * s->noise[j];
+    if (n > s->frozen_cap) {
+        free(s->frozen);
+        s->frozen = hosmi_alloc(n, 1);
+        s->frozen_cap = s->frozen ? n : 0;
+        if (!s->frozen)
+            return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "hosm_sampler_run: out of memory");
     }
+    memset(s->frozen, 0, (size_t)n);
+    s->diverged = s->proposals = s->accepted = 0;
+    return HOSM_OK;
+}
+
+/* The start of a run: N(0, sigma_max^2 I) draws when asked. */
+static void initial_states(hosm_sampler *s, float *x, int64_t n)
+{
+    if (!s->init_noise)
+        return;
+    const float sd = (float)s->src.sigmas[0];
+    hosmi_rng_normal(&s->rng, x, n * s->src.dim);
+    for (int64_t i = 0; i < n * s->src.dim; i++)
+        x[i] *= sd;
+}
+
+/* The Tweedie posterior mean x + sigma^2 s1(x) at the last level. */
+static int final_step(hosm_sampler *s, float *x, int64_t n)
+{
+    if (!s->final_denoise)
+        return HOSM_OK;
+    const int64_t D = s->src.dim, level = s->src.levels - 1;
+    const float s2 = (float)(s->src.sigmas[level] * s->src.sigmas[level]);
+    for (int64_t i0 = 0; i0 < n; i0 += s->cap) {
+        const int64_t rows = n - i0 < s->cap ? n - i0 : s->cap;
+        float *xi = x + i0 * D;
+        int st = hosmi_src_score(s, xi, rows, level, s->g);
+        if (st)
+            return st;
+        for (int64_t i = 0; i < rows; i++)
+            if (!s->frozen[i0 + i])
+                for (int64_t j = 0; j < D; j++)
+                    xi[i * D + j] += s2 * s->g[i * D + j];
+    }
+    return HOSM_OK;
+}
+
+static int run(hosm_sampler *s, const char *fn, float *x, int64_t n, int64_t every, float *trace,
+               hosm_progress_fn cb, void *user_data)
+{
+    const int64_t D = s->src.dim, L = s->src.levels;
+    int st = hosmi_check_points(s->errmsg, fn, x, n, D);
+    if (st || n == 0)
+        return st;
+    if ((st = reserve_chains(s, pass_cap(s, n))) != HOSM_OK || (st = reset_run(s, n)) != HOSM_OK)
+        return st;
+    initial_states(s, x, n);
+    const int annealed = is_annealed(s->kind);
+    const double smin = s->src.sigmas ? s->src.sigmas[L - 1] : 1.0;
+    int64_t done = 0;
+    for (int64_t level = annealed ? 0 : L - 1; level < L; level++) {
+        const double sigma = s->src.sigmas ? s->src.sigmas[level] : 0.0;
+        const double eps = annealed ? s->step_size * (sigma * sigma) / (smin * smin) : s->step_size;
+        for (int64_t k = 0; k < s->steps; k++) {
+            if ((st = hosmi_sampler_step(s, x, n, level, eps)) != HOSM_OK)
+                return st;
+            done++;
+            if (trace && done % every == 0)
+                memcpy(trace + (done / every - 1) * n * D, x, (size_t)(n * D) * sizeof(float));
+            if (cb && cb(done, sigma, user_data) != 0)
+                return HOSM_STOPPED;
+        }
+    }
+    if ((st = final_step(s, x, n)) != HOSM_OK)
+        return st;
+    if (s->diverged == n)
+        return hosmi_fail(s->errmsg, HOSM_E_NONFINITE,
+                          "%s: every chain diverged to NaN or Inf (step size too large?)", fn);
+    return HOSM_OK;
 }
 
 int hosm_sampler_run(hosm_sampler *s, float *x, int64_t n, hosm_progress_fn cb, void *user_data)
 {
     int st = hosmi_check_handle(s, HOSMI_HANDLE_SAMPLER, "hosm_sampler_run", "sampler");
+    return st ? st : run(s, "hosm_sampler_run", x, n, 1, NULL, cb, user_data);
+}
+
+int hosm_sampler_run_trace(hosm_sampler *s, float *x, int64_t n, int64_t every, float *trace,
+                           hosm_progress_fn cb, void *user_data)
+{
+    static const char fn[] = "hosm_sampler_run_trace";
+    int st = hosmi_check_handle(s, HOSMI_HANDLE_SAMPLER, fn, "sampler");
     if (st)
         return st;
-    const hosm_model *m = s->model;
-    const int64_t D = m->arch.dim, L = m->arch.levels;
-    st = hosmi_check_points(s->errmsg, "hosm_sampler_run", x, n, D);
-    if (st || n == 0)
+    if (every < 1)
+        return hosmi_fail(s->errmsg, HOSM_E_ARG, "%s: every = %lld (need >= 1)", fn,
+                          (long long)every);
+    if (n > 0 && !trace)
+        return hosmi_fail(s->errmsg, HOSM_E_NULL, "%s: trace is NULL", fn);
+    const int64_t total = hosmi_mul(s->steps, is_annealed(s->kind) ? s->src.levels : 1);
+    if (total < 0 || hosmi_mul(hosmi_mul(total / every, n), s->src.dim) < 0)
+        return hosmi_fail(s->errmsg, HOSM_E_ARG, "%s: the trace is too large", fn);
+    return run(s, fn, x, n, every, trace, cb, user_data);
+}
+
+int hosm_sampler_diverged(const hosm_sampler *s, int64_t *count)
+{
+    int st = hosmi_check_handle(s, HOSMI_HANDLE_SAMPLER, "hosm_sampler_diverged", "sampler");
+    if (st)
         return st;
-    if ((st = sampler_reserve(s, n < CHUNK ? n : CHUNK)) != HOSM_OK)
+    if (!count)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_sampler_diverged: count is NULL");
+    *count = s->diverged;
+    return HOSM_OK;
+}
+
+int hosm_sampler_acceptance(const hosm_sampler *s, double *rate)
+{
+    int st = hosmi_check_handle(s, HOSMI_HANDLE_SAMPLER, "hosm_sampler_acceptance", "sampler");
+    if (st)
         return st;
-    const int annealed = s->kind == HOSM_SAMPLER_ANNEALED;
-    const double smin = m->sigmas[L - 1];
-    int64_t done = 0;
-    for (int64_t level = annealed ? 0 : L - 1; level < L; level++) {
-        const double sigma = m->sigmas[level];
-        const double eps = annealed ? s->step_size * (sigma * sigma) / (smin * smin) : s->step_size;
-        for (int64_t k = 0; k < s->steps; k++) {
-            langevin_step(s, x, n, level, eps);
-            done++;
-            if (cb && cb(done, sigma, user_data) != 0)
-                return HOSM_STOPPED;
-        }
-    }
-    if (!hosmi_all_finite(x, n * D))
-        return hosmi_fail(s->errmsg, HOSM_E_NONFINITE,
-                          "hosm_sampler_run: chains diverged to NaN or Inf (step size too large?)");
+    if (!rate)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_sampler_acceptance: rate is NULL");
+    *rate = s->proposals ? (double)s->accepted / (double)s->proposals : 1.0;
     return HOSM_OK;
 }
 
