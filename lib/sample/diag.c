@@ -43,7 +43,13 @@ static int check_trace(const float *trace, int64_t t, int64_t n, int64_t dim, co
     if (tnd < 0)
         return hosmi_fail(NULL, HOSM_E_ARG, "%s: t * n * dim = %lld * %lld * %lld is too large",
                           fn, (long long)t, (long long)n, (long long)dim);
-    return check_finite(trace, tnd, dim, fn, "trace");
+    for (int64_t i = 0; i < tnd; i++)
+        if (!isfinite(trace[i]))
+            return hosmi_fail(NULL, HOSM_E_NONFINITE,
+                              "%s: trace has a NaN or Inf (draw %lld, chain %lld, coordinate %lld)",
+                              fn, (long long)(i / (n * dim)), (long long)(i / dim % n),
+                              (long long)(i % dim));
+    return HOSM_OK;
 }
 
 /* Checks a point set (count x dim) of a two-set or score function. */
