@@ -491,22 +491,22 @@ HOSM_API const char *hosm_sampler_errmsg(const hosm_sampler *sampler);
 /* ------------------------------------------------------------------------ */
 /** @name Diagnostics (docs/math.md#11-mixing-and-sample-quality-measures)
  * Mixing and sample-quality measures of sampler output, computed in double
- * precision from float data. A trace of n chains of t draws of dimension D is
- * stored time-major, t x n x D: draw s of chain c is
- * trace[(s * n + c) * D ... + D - 1]. They keep no state and are reentrant.
- * NaN or Inf in any input is HOSM_E_NONFINITE. See also
- * hosm_mixture_assign() for mode occupancy. */
+ * precision from float data (docs/sampling.md#diagnostics). A trace of n
+ * chains of t draws of dimension D is stored time-major, t x n x D:
+ * coordinate d of draw s of chain c is trace[(s * n + c) * D + d]. They keep
+ * no state and are reentrant. NaN or Inf in any input is HOSM_E_NONFINITE.
+ * See also hosm_mixture_assign() for mode occupancy. */
 /** @{ */
 
 /** Effective sample size of each coordinate over all n chains into ess (D
  *  doubles): the multi-chain estimator with Geyer's initial monotone
- *  sequence of docs/math.md#11-mixing-and-sample-quality-measures (as Stan's,
- *  without rank normalisation): autocovariances of each chain (divisor t, by
+ *  sequence of docs/math.md#111-effective-sample-size, without rank
+ *  normalisation: autocovariances gamma_c,l of each chain (divisor t, by
  *  FFT), rho_0 = 1, rho_l = 1 - (W - mean_c gamma_c,l) / var+, pair sums
- *  P_k = rho_2k + rho_2k+1 truncated before the first negative one and made
- *  non-increasing, tau = -1 + 2 sum_k P_k floored at 1 / max(1, log10(n t)),
- *  ESS = n t / tau. Needs t >= 4, n >= 1. A coordinate in which every chain
- *  is constant (W = 0) gets NaN. */
+ *  P_k = rho_2k + rho_2k+1 kept up to the first negative one (lags < t) and
+ *  made non-increasing, tau = -1 + 2 sum_k P_k floored at
+ *  1 / max(1, log10(n t)), ESS = n t / tau. Needs t >= 4, n >= 1. A
+ *  coordinate in which every chain is constant (W = 0) gets NaN. */
 HOSM_API int hosm_diag_ess(const float *trace, int64_t t, int64_t n, int64_t dim,
                            double *ess) HOSM_EXPERIMENTAL;
 
@@ -514,8 +514,8 @@ HOSM_API int hosm_diag_ess(const float *trace, int64_t t, int64_t n, int64_t dim
  *  into halves of floor(t / 2) draws (an odd middle draw dropped) and
  *  R-hat = sqrt(var+ / W) over the 2n halves (no rank normalisation). Needs
  *  t >= 4, n >= 1. Values above about 1.01 signal chains that have not
- *  mixed. A coordinate in which every half is constant gets +Inf if the
- *  halves differ, NaN if they are all equal. */
+ *  mixed (docs/math.md#112-split-r-hat). A coordinate in which every half is
+ *  constant gets +Inf if the halves differ, NaN if they are all equal. */
 HOSM_API int hosm_diag_rhat(const float *trace, int64_t t, int64_t n, int64_t dim,
                             double *rhat) HOSM_EXPERIMENTAL;
 
@@ -523,15 +523,17 @@ HOSM_API int hosm_diag_rhat(const float *trace, int64_t t, int64_t n, int64_t di
  *  score (grad log p) at those points is score (n x D), with the IMQ kernel
  *  k(x, y) = (1 + ||x - y||^2)^(-1/2): *ksd = sqrt(V), where V =
  *  (1/n^2) sum_i,j u_p(x_i, x_j) >= 0 is the V-statistic (biased upwards by
- *  about mean_i u_p(x_i, x_i) / n = (mean ||s||^2 + D) / n on exact samples).
- *  O(n^2 D) time in blocked GEMMs, O(n D) memory. n >= 1. */
+ *  about mean_i u_p(x_i, x_i) / n = (mean ||s||^2 + D) / n on exact samples;
+ *  docs/math.md#113-kernel-stein-discrepancy). O(n^2 D) time in blocked
+ *  GEMMs, O(n D) memory. n >= 1. */
 HOSM_API int hosm_diag_ksd(const float *x, const float *score, int64_t n, int64_t dim,
                            double *ksd) HOSM_EXPERIMENTAL;
 
 /** Energy distance between the samples x (n x D) and y (m x D):
  *  2 mean ||x_i - y_j|| - mean_{i != j} ||x_i - x_j|| - mean_{i != j} ||y_i - y_j||
  *  (within-set means over distinct pairs), unbiased, so it can be slightly
- *  negative for samples of one distribution. O((n + m)^2 D). n, m >= 2. */
+ *  negative for samples of one distribution (docs/math.md#114-energy-distance).
+ *  O((n + m)^2 D). n, m >= 2. */
 HOSM_API int hosm_diag_energy_distance(const float *x, int64_t n, const float *y, int64_t m,
                                        int64_t dim, double *out) HOSM_EXPERIMENTAL;
 /** @} */
