@@ -571,6 +571,56 @@ HOSM_API const char *hosm_sampler_errmsg(const hosm_sampler *sampler);
 /** @} */
 
 /* ------------------------------------------------------------------------ */
+/** @name Diagnostics (docs/math.md#11-mixing-and-sample-quality-measures)
+ * Mixing and sample-quality measures of sampler output, computed in double
+ * precision from float data (docs/sampling.md#diagnostics). A trace of n
+ * chains of t draws of dimension D is stored time-major, t x n x D:
+ * coordinate d of draw s of chain c is trace[(s * n + c) * D + d]. They keep
+ * no state and are reentrant. NaN or Inf in any input is HOSM_E_NONFINITE.
+ * See also hosm_mixture_assign() for mode occupancy. */
+/** @{ */
+
+/** Effective sample size of each coordinate over all n chains into ess (D
+ *  doubles): the multi-chain estimator with Geyer's initial monotone
+ *  sequence of docs/math.md#111-effective-sample-size, without rank
+ *  normalisation: autocovariances gamma_c,l of each chain (divisor t, by
+ *  FFT), rho_0 = 1, rho_l = 1 - (W - mean_c gamma_c,l) / var+, pair sums
+ *  P_k = rho_2k + rho_2k+1 kept up to the first negative one (lags < t) and
+ *  made non-increasing, tau = -1 + 2 sum_k P_k floored at
+ *  1 / max(1, log10(n t)), ESS = n t / tau. Needs t >= 4, n >= 1. A
+ *  coordinate in which every chain is constant (W = 0) gets NaN. */
+HOSM_API int hosm_diag_ess(const float *trace, int64_t t, int64_t n, int64_t dim,
+                           double *ess) HOSM_EXPERIMENTAL;
+
+/** Split R-hat of each coordinate into rhat (D doubles): each chain is split
+ *  into halves of floor(t / 2) draws (an odd middle draw dropped) and
+ *  R-hat = sqrt(var+ / W) over the 2n halves (no rank normalisation). Needs
+ *  t >= 4, n >= 1. Values above about 1.01 signal chains that have not
+ *  mixed (docs/math.md#112-split-r-hat). A coordinate in which every half is
+ *  constant gets +Inf if the halves differ, NaN if they are all equal. */
+HOSM_API int hosm_diag_rhat(const float *trace, int64_t t, int64_t n, int64_t dim,
+                            double *rhat) HOSM_EXPERIMENTAL;
+
+/** Kernel Stein discrepancy of n points x (n x D) from the target whose
+ *  score (grad log p) at those points is score (n x D), with the IMQ kernel
+ *  k(x, y) = (1 + ||x - y||^2)^(-1/2): *ksd = sqrt(V), where V =
+ *  (1/n^2) sum_i,j u_p(x_i, x_j) >= 0 is the V-statistic (biased upwards by
+ *  about mean_i u_p(x_i, x_i) / n = (mean ||s||^2 + D) / n on exact samples;
+ *  docs/math.md#113-kernel-stein-discrepancy). O(n^2 D) time in blocked
+ *  GEMMs, O(n D) memory. n >= 1. */
+HOSM_API int hosm_diag_ksd(const float *x, const float *score, int64_t n, int64_t dim,
+                           double *ksd) HOSM_EXPERIMENTAL;
+
+/** Energy distance between the samples x (n x D) and y (m x D):
+ *  2 mean ||x_i - y_j|| - mean_{i != j} ||x_i - x_j|| - mean_{i != j} ||y_i - y_j||
+ *  (within-set means over distinct pairs), unbiased, so it can be slightly
+ *  negative for samples of one distribution (docs/math.md#114-energy-distance).
+ *  O((n + m)^2 D). n, m >= 2. */
+HOSM_API int hosm_diag_energy_distance(const float *x, int64_t n, const float *y, int64_t m,
+                                       int64_t dim, double *out) HOSM_EXPERIMENTAL;
+/** @} */
+
+/* ------------------------------------------------------------------------ */
 /** @name Gaussian-mixture oracle (docs/math.md#9-gaussian-mixture-oracle)
  * p = sum_k w_k N(mu_k, Sigma_k), with exact scores of its sigma-perturbed
  * density at any sigma >= 0. Computed in double precision; points are float
@@ -604,6 +654,12 @@ HOSM_API int hosm_mixture_posterior_mean(const hosm_mixture *mix, double sigma, 
 /** The posterior covariance sigma^4 s2 + sigma^2 I into out (n x D x D). */
 HOSM_API int hosm_mixture_posterior_cov(const hosm_mixture *mix, double sigma, const float *x,
                                         int64_t n, float *out);
+/** The most responsible component of each of n points of the clean mixture
+ *  (sigma = 0), argmax_k of w_k N(x; mu_k, Sigma_k), into component (n
+ *  indices 0..k-1; ties go to the lowest index), for mode occupancy
+ *  (docs/math.md#115-mode-occupancy). */
+HOSM_API int hosm_mixture_assign(const hosm_mixture *mix, const float *x, int64_t n,
+                                 int64_t *component) HOSM_EXPERIMENTAL;
 /** Deprecated: always "". Every mixture function takes a const handle and
  *  stores its message for the calling thread only; use hosm_last_errmsg(). */
 HOSM_API const char *hosm_mixture_errmsg(const hosm_mixture *mix) HOSM_DEPRECATED;

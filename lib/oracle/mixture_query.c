@@ -1,5 +1,6 @@
 /* Gaussian-mixture oracle: the queries (log-density, s1, s2, posterior
- * moments) of the sigma-perturbed mixture, in double precision. */
+ * moments, the most responsible component) of the sigma-perturbed mixture,
+ * in double precision. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -70,11 +71,11 @@ static void blk_rank1(double *restrict y, const double *restrict a, const double
         y[p] += a[p] * x[p] + m * b[p];
 }
 
-enum query_kind { Q_LOGDENS, Q_SCORE, Q_HESS, Q_PMEAN, Q_PCOV };
+enum query_kind { Q_LOGDENS, Q_SCORE, Q_HESS, Q_PMEAN, Q_PCOV, Q_ASSIGN };
 
 static const char *const query_name[] = {
     "hosm_mixture_log_density", "hosm_mixture_score", "hosm_mixture_hessian",
-    "hosm_mixture_posterior_mean", "hosm_mixture_posterior_cov"};
+    "hosm_mixture_posterior_mean", "hosm_mixture_posterior_cov", "hosm_mixture_assign"};
 
 /* Per-call state: factors of the C_k at one sigma, and per-block scratch. */
 typedef struct {
@@ -290,7 +291,7 @@ static void eval_matrix(query_ws *w, const hosm_mixture *mix, double sigma, enum
 }
 
 static int query(const hosm_mixture *mix, enum query_kind kind, double sigma, const float *x,
-                 int64_t n, double *outd, float *outf)
+                 int64_t n, double *outd, float *outf, int64_t *outi)
 {
     const char *fn = query_name[kind];
     int st0 = hosmi_check_handle(mix, HOSMI_HANDLE_MIXTURE, fn, "mixture");
@@ -306,15 +307,17 @@ static int query(const hosm_mixture *mix, enum query_kind kind, double sigma, co
     const int64_t D = mix->dim, DD = D * D;
     const int matrix_out = kind == Q_HESS || kind == Q_PCOV;
     const int64_t nin = hosmi_mul(n, D);
-    const int64_t nout = kind == Q_LOGDENS ? n : matrix_out ? hosmi_mul(n, DD) : nin;
+    const int64_t nout =
+        kind == Q_LOGDENS || kind == Q_ASSIGN ? n : matrix_out ? hosmi_mul(n, DD) : nin;
     if (nin < 0 || nout < 0)
         return hosmi_fail(NULL, HOSM_E_ARG, "%s: n = %lld points is too many", fn, (long long)n);
     if (n == 0)
         return HOSM_OK;
     if (!x)
         return hosmi_fail(NULL, HOSM_E_NULL, "%s: x is NULL", fn);
-    if (!outd && !outf)
-        return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
+    if (!outd && !outf && !outi)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: %s is NULL", fn,
+                          kind == Q_ASSIGN ? "component" : "out");
     for (int64_t i = 0; i < nin; i++)
         if (!isfinite(x[i]))
             return hosmi_fail(NULL, HOSM_E_NONFINITE,
@@ -360,6 +363,16 @@ static int query(const hosm_mixture *mix, enum query_kind kind, double sigma, co
         case Q_PCOV:
             eval_matrix(&w, mix, sigma, kind, nb, outf + p0 * DD);
             break;
+        case Q_ASSIGN:
+            /* The largest responsibility; ties go to the lowest index. */
+            for (int64_t p = 0; p < nb; p++) {
+                int64_t best = 0;
+                for (int64_t c = 1; c < mix->k; c++)
+                    if (w.a[c * BLK + p] > w.a[best * BLK + p])
+                        best = c;
+                outi[p0 + p] = best;
+            }
+            break;
         }
     }
     ws_free(&w);
@@ -369,29 +382,34 @@ static int query(const hosm_mixture *mix, enum query_kind kind, double sigma, co
 int hosm_mixture_log_density(const hosm_mixture *mix, double sigma, const float *x, int64_t n,
                              double *out)
 {
-    return query(mix, Q_LOGDENS, sigma, x, n, out, NULL);
+    return query(mix, Q_LOGDENS, sigma, x, n, out, NULL, NULL);
 }
 
 int hosm_mixture_score(const hosm_mixture *mix, double sigma, const float *x, int64_t n,
                        float *out)
 {
-    return query(mix, Q_SCORE, sigma, x, n, NULL, out);
+    return query(mix, Q_SCORE, sigma, x, n, NULL, out, NULL);
 }
 
 int hosm_mixture_hessian(const hosm_mixture *mix, double sigma, const float *x, int64_t n,
                          float *out)
 {
-    return query(mix, Q_HESS, sigma, x, n, NULL, out);
+    return query(mix, Q_HESS, sigma, x, n, NULL, out, NULL);
 }
 
 int hosm_mixture_posterior_mean(const hosm_mixture *mix, double sigma, const float *x,
                                 int64_t n, float *out)
 {
-    return query(mix, Q_PMEAN, sigma, x, n, NULL, out);
+    return query(mix, Q_PMEAN, sigma, x, n, NULL, out, NULL);
 }
 
 int hosm_mixture_posterior_cov(const hosm_mixture *mix, double sigma, const float *x, int64_t n,
                                float *out)
 {
-    return query(mix, Q_PCOV, sigma, x, n, NULL, out);
+    return query(mix, Q_PCOV, sigma, x, n, NULL, out, NULL);
+}
+
+int hosm_mixture_assign(const hosm_mixture *mix, const float *x, int64_t n, int64_t *component)
+{
+    return query(mix, Q_ASSIGN, 0.0, x, n, NULL, NULL, component);
 }

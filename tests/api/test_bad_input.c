@@ -1489,7 +1489,123 @@ static void test_mixture(void)
         CHECK(hosm_mixture_errmsg(mix)[0] == '\0' && hosm_mixture_errmsg(mix2)[0] == '\0',
               "%s: a query (const) set the handle's message", f);
     }
+    {
+        const char *f = "hosm_mixture_assign";
+        int64_t comp[NPTS];
+        CASE_F(f, "mix = NULL", HOSM_E_NULL, hosm_mixture_assign(NULL, g_x, NPTS, comp), NULL, NULL);
+        CASE_F(f, "n = -1", HOSM_E_ARG, hosm_mixture_assign(mix2, g_x, -1, comp), NULL, NULL);
+        CASE_F(f, "n = 2^62", HOSM_E_ARG, hosm_mixture_assign(mix2, g_x, HUGE_N, comp), NULL, NULL);
+        CASE_F(f, "x = NULL, n > 0", HOSM_E_NULL, hosm_mixture_assign(mix2, NULL, NPTS, comp), "x",
+               NULL);
+        CASE_F(f, "component = NULL, n > 0", HOSM_E_NULL,
+               hosm_mixture_assign(mix2, g_x, NPTS, NULL), "component", NULL);
+        memset(comp, 0xab, sizeof comp);
+        CASE_F(f, "NaN in x", HOSM_E_NONFINITE, hosm_mixture_assign(mix2, g_xnan, NPTS, comp),
+               "point 3", NULL);
+        CASE_F(f, "Inf in x", HOSM_E_NONFINITE, hosm_mixture_assign(mix2, g_xinf, NPTS, comp),
+               "point 0", NULL);
+        CHECK(untouched_bytes(comp, sizeof comp), "%s: rejected input wrote to the output", f);
+        CASE_F(f, "n = 0, x = component = NULL (nothing to do)", HOSM_OK,
+               hosm_mixture_assign(mix2, NULL, 0, NULL), NULL, NULL);
+        CASE_F(f, "valid points", HOSM_OK, hosm_mixture_assign(mix2, g_x, NPTS, comp), NULL, NULL);
+        int in_range = 1;
+        for (int i = 0; i < NPTS; i++)
+            in_range &= comp[i] == 0 || comp[i] == 1;
+        CHECK(in_range, "%s: a component index outside 0..1", f);
+    }
     hosm_mixture_free(mix2);
+}
+
+/* ---- diagnostics ------------------------------------------------------------------ */
+
+typedef int (*trace_diag_f)(const float *, int64_t, int64_t, int64_t, double *);
+
+static void test_diagnostics(void)
+{
+    /* A trace of t = 4 draws of n = 2 chains in D = 2 (16 floats), with a
+     * NaN at draw 3, chain 1, coordinate 1 and an Inf at draw 0, chain 0,
+     * coordinate 1. */
+    enum { T = 4, NC = 2 };
+    float tr[T * NC * D], tnan[T * NC * D], tinf[T * NC * D];
+    for (int i = 0; i < T * NC * D; i++)
+        tr[i] = tnan[i] = tinf[i] = (float)(0.37 * i - 1.0 + 0.11 * (i % 3));
+    tnan[T * NC * D - 1] = NAN;
+    tinf[1] = INFINITY;
+    double out[64];
+    const struct {
+        const char *fn, *outname;
+        trace_diag_f f;
+    } ts[] = {{"hosm_diag_ess", "ess", hosm_diag_ess}, {"hosm_diag_rhat", "rhat", hosm_diag_rhat}};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+        const char *f = ts[i].fn;
+        trace_diag_f q = ts[i].f;
+        CASE_F(f, "trace = NULL", HOSM_E_NULL, q(NULL, T, NC, D, out), "trace", NULL);
+        CASE_F(f, "out = NULL", HOSM_E_NULL, q(tr, T, NC, D, NULL), ts[i].outname, NULL);
+        CASE_F(f, "t = 3 (fewer than 4 draws)", HOSM_E_ARG, q(tr, 3, NC, D, out), "t = 3", NULL);
+        CASE_F(f, "t = 0", HOSM_E_ARG, q(tr, 0, NC, D, out), NULL, NULL);
+        CASE_F(f, "t = -1", HOSM_E_ARG, q(tr, -1, NC, D, out), NULL, NULL);
+        CASE_F(f, "n = 0 (no chains)", HOSM_E_ARG, q(tr, T, 0, D, out), "n = 0", NULL);
+        CASE_F(f, "n = -1", HOSM_E_ARG, q(tr, T, -1, D, out), NULL, NULL);
+        CASE_F(f, "dim = 0", HOSM_E_ARG, q(tr, T, NC, 0, out), "dim", NULL);
+        CASE_F(f, "dim = 2^20 + 1", HOSM_E_ARG, q(tr, T, NC, ((int64_t)1 << 20) + 1, out), "dim",
+               NULL);
+        CASE_F(f, "t = 2^62 (size overflow)", HOSM_E_ARG, q(tr, HUGE_N, NC, D, out), NULL, NULL);
+        CASE_F(f, "t = n = 2^31, dim = 2^20 (size overflow)", HOSM_E_ARG,
+               q(tr, (int64_t)1 << 31, (int64_t)1 << 31, (int64_t)1 << 20, out), NULL, NULL);
+        memset(out, 0xab, sizeof out);
+        CASE_F(f, "NaN in trace", HOSM_E_NONFINITE, q(tnan, T, NC, D, out),
+               "draw 3, chain 1, coordinate 1", NULL);
+        CASE_F(f, "Inf in trace", HOSM_E_NONFINITE, q(tinf, T, NC, D, out),
+               "draw 0, chain 0, coordinate 1", NULL);
+        CHECK(untouched_bytes(out, sizeof out), "%s: rejected input wrote to the output", f);
+        CASE_F(f, "t = 4, n = 1 (the smallest trace)", HOSM_OK, q(tr, T, 1, D, out), NULL, NULL);
+    }
+
+    const char *f = "hosm_diag_ksd";
+    double v;
+    const float *s = g_x + 1; /* any finite "scores" */
+    float snan[NPTS * D];
+    memcpy(snan, g_x, sizeof snan);
+    snan[2] = NAN;
+    CASE_F(f, "x = NULL", HOSM_E_NULL, hosm_diag_ksd(NULL, s, NPTS - 1, D, &v), "x", NULL);
+    CASE_F(f, "score = NULL", HOSM_E_NULL, hosm_diag_ksd(g_x, NULL, NPTS, D, &v), "score", NULL);
+    CASE_F(f, "ksd = NULL", HOSM_E_NULL, hosm_diag_ksd(g_x, s, NPTS - 1, D, NULL), "ksd", NULL);
+    CASE_F(f, "n = 0", HOSM_E_ARG, hosm_diag_ksd(g_x, s, 0, D, &v), "n = 0", NULL);
+    CASE_F(f, "n = -1", HOSM_E_ARG, hosm_diag_ksd(g_x, s, -1, D, &v), NULL, NULL);
+    CASE_F(f, "dim = 0", HOSM_E_ARG, hosm_diag_ksd(g_x, s, NPTS - 1, 0, &v), "dim", NULL);
+    CASE_F(f, "n = 2^62 (size overflow)", HOSM_E_ARG, hosm_diag_ksd(g_x, s, HUGE_N, D, &v), NULL,
+           NULL);
+    CASE_F(f, "NaN in x", HOSM_E_NONFINITE, hosm_diag_ksd(g_xnan, g_x, NPTS, D, &v), "point 3",
+           NULL);
+    CASE_F(f, "NaN in score", HOSM_E_NONFINITE, hosm_diag_ksd(g_x, snan, NPTS, D, &v), "score",
+           "point 1");
+    CASE_F(f, "Inf in x", HOSM_E_NONFINITE, hosm_diag_ksd(g_xinf, g_x, NPTS, D, &v), "point 0",
+           NULL);
+    CASE_F(f, "n = 1 (one point)", HOSM_OK, hosm_diag_ksd(g_x, s, 1, D, &v), NULL, NULL);
+
+    f = "hosm_diag_energy_distance";
+    const float *y = g_x + D; /* the last NPTS - 1 points */
+    CASE_F(f, "x = NULL", HOSM_E_NULL, hosm_diag_energy_distance(NULL, NPTS, y, 3, D, &v), "x",
+           NULL);
+    CASE_F(f, "y = NULL", HOSM_E_NULL, hosm_diag_energy_distance(g_x, NPTS, NULL, 3, D, &v), "y",
+           NULL);
+    CASE_F(f, "out = NULL", HOSM_E_NULL, hosm_diag_energy_distance(g_x, NPTS, y, 3, D, NULL),
+           "out", NULL);
+    CASE_F(f, "n = 1 (no pair within x)", HOSM_E_ARG,
+           hosm_diag_energy_distance(g_x, 1, y, 3, D, &v), "n = 1", NULL);
+    CASE_F(f, "m = 1 (no pair within y)", HOSM_E_ARG,
+           hosm_diag_energy_distance(g_x, NPTS, y, 1, D, &v), "m = 1", NULL);
+    CASE_F(f, "n = -1", HOSM_E_ARG, hosm_diag_energy_distance(g_x, -1, y, 3, D, &v), NULL, NULL);
+    CASE_F(f, "dim = 0", HOSM_E_ARG, hosm_diag_energy_distance(g_x, NPTS, y, 3, 0, &v), "dim",
+           NULL);
+    CASE_F(f, "m = 2^62 (size overflow)", HOSM_E_ARG,
+           hosm_diag_energy_distance(g_x, NPTS, y, HUGE_N, D, &v), NULL, NULL);
+    CASE_F(f, "NaN in x", HOSM_E_NONFINITE, hosm_diag_energy_distance(g_xnan, NPTS, y, 3, D, &v),
+           "point 3", NULL);
+    CASE_F(f, "Inf in y", HOSM_E_NONFINITE,
+           hosm_diag_energy_distance(g_x, NPTS, g_xinf, NPTS, D, &v), "y", "point 0");
+    CASE_F(f, "n = m = 2 (the smallest sets)", HOSM_OK,
+           hosm_diag_energy_distance(g_x, 2, y, 2, D, &v), NULL, NULL);
 }
 
 /* ---- the table and the document ----------------------------------------------- */
@@ -1590,6 +1706,7 @@ int main(int argc, char **argv)
     test_trainer(dir);
     test_sampler();
     test_mixture();
+    test_diagnostics();
 
     hosm_sampler_free(g_s);
     hosm_trainer_free(g_t);
