@@ -60,6 +60,16 @@ int hosmi_save(const char *fname, const char *magic, hosmi_encode_fn fn, const v
     return HOSM_OK;
 }
 
+/* strdup through malloc, so that fault injection (--wrap=malloc) sees it. */
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
 static const char *kind_name(mode_t m)
 {
     return S_ISFIFO(m)  ? "a FIFO"
@@ -74,7 +84,7 @@ static const char *kind_name(mode_t m)
  * *target is a malloc'ed path whose last component is not a link. */
 static int resolve_target(const char *path, char **target, char *msg)
 {
-    char *cur = strdup(path);
+    char *cur = dup_str(path);
     if (!cur)
         return hosmi_fail(msg, HOSM_E_NOMEM, "out of memory");
     for (int hops = 0;; hops++) {
@@ -112,7 +122,7 @@ static int resolve_target(const char *path, char **target, char *msg)
         char *next;
         const char *slash = strrchr(cur, '/');
         if (link[0] == '/' || !slash) {
-            next = strdup(link);
+            next = dup_str(link);
         } else { /* relative to the directory holding the link */
             size_t dlen = (size_t)(slash - cur) + 1;
             next = malloc(dlen + (size_t)n + 1);
