@@ -13,14 +13,16 @@
  *  3. The file is locked (flock), linked in as TARGET.tmp-XXXXXX and renamed
  *     over TARGET; the directory is then fsync'ed. Only a kill between the link
  *     and the rename (two consecutive system calls) leaves a temporary file,
- *     complete and unlocked; every later save to the same target removes such
- *     files (those whose lock can be taken, i.e. whose writer is gone).
+ *     complete and unlocked; every later save to the same target first
+ *     removes such files (those whose lock can be taken, i.e. whose writer is
+ *     gone), so at most one exists at a time.
  *  Where O_TMPFILE is not supported (some file systems, old kernels) or the
  *  unnamed file cannot be linked (no /proc and no CAP_DAC_READ_SEARCH), a
- *  named temporary file (mkstemp, then locked) is used instead: a kill before
- *  the rename then leaves TARGET.tmp-XXXXXX, which a later save removes the
- *  same way (an empty one only when it is older than STALE_EMPTY_SECONDS,
- *  since a live writer's file is empty until it has taken its lock).
+ *  named temporary file is created (O_EXCL) and locked before anything is
+ *  written to it; a writer that finds its name gone or replaced once it holds
+ *  the lock (a concurrent save removed it in the instant between creation and
+ *  lock) starts over with a new name. A kill before the rename then leaves
+ *  TARGET.tmp-XXXXXX, which a later save removes the same way.
  * In every case a reader sees the old file or the new one, never a mixture,
  * and on any failure the old file is left as it was. */
 #define _GNU_SOURCE
@@ -40,7 +42,6 @@
 #define HOSMI_MAX_LINKS 40
 #define TMP_INFIX ".tmp-"
 #define TMP_SUFFIX_LEN 6
-#define STALE_EMPTY_SECONDS 60
 
 int hosmi_save(const char *fname, const char *magic, hosmi_encode_fn fn, const void *obj,
                const char *path)
@@ -170,7 +171,9 @@ static int is_tmp_of(const char *name, const char *base, size_t blen)
 }
 
 /* Removes base.tmp-XXXXXX files in dirfd left by killed saves: those whose
- * lock can be taken (their writer is gone). Best effort and allocation-free:
+ * lock can be taken (their writer is gone; a writer holds the lock from
+ * before the name exists, or, for a named fallback file, re-checks the name
+ * once it holds it). Best effort and allocation-free:
  * the directory is read with getdents64 into a stack buffer. */
 static void remove_stale(int dirfd, const char *base)
 {
@@ -191,7 +194,6 @@ static void remove_stale(int dirfd, const char *base)
                 continue;
             struct stat a, b;
             if (fstat(fd, &a) == 0 && S_ISREG(a.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
-                (a.st_size > 0 || time(NULL) - a.st_mtime > STALE_EMPTY_SECONDS) &&
                 fstatat(dirfd, d->d_name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
                 a.st_ino == b.st_ino)
                 unlinkat(dirfd, d->d_name, 0);
@@ -260,6 +262,9 @@ int hosmi_write_file(const char *path, const void *buf, int64_t size, char *msg)
         free(target);
         return st;
     }
+    /* Leftovers of killed saves go first, so that at most one (of the last
+     * killed save) ever exists, and their space is free for this one. */
+    remove_stale(dirfd, base);
     uint64_t rs = name_state();
     int named = 0; /* 1 once name exists in the directory */
     const char *what = "write";
@@ -291,18 +296,26 @@ int hosmi_write_file(const char *path, const void *buf, int64_t size, char *msg)
         for (int tries = 0; tries < 100; tries++) {
             tmp_name(name, sizeof name, base, &rs);
             fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-            if (fd >= 0 || errno != EEXIST)
+            if (fd < 0 && errno != EEXIST)
                 break;
+            if (fd < 0)
+                continue;
+            /* Locked, and still ours under that name: no other save removes it now. */
+            struct stat a, b;
+            if (flock(fd, LOCK_EX) == 0 && fstat(fd, &a) == 0 &&
+                fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
+                a.st_ino == b.st_ino)
+                break;
+            close(fd);
+            fd = -1;
+            errno = EEXIST;
         }
         if (fd < 0) {
             e = errno;
             what = "create a temporary file for";
         } else {
             named = 1;
-            if (flock(fd, LOCK_EX) != 0)
-                e = errno;
-            if (!e)
-                e = write_all(fd, buf, size);
+            e = write_all(fd, buf, size);
             if (!e && fchmod(fd, 0644) != 0)
                 e = errno;
             if (!e && fsync(fd) != 0)
@@ -318,7 +331,6 @@ int hosmi_write_file(const char *path, const void *buf, int64_t size, char *msg)
             unlinkat(dirfd, name, 0);
     } else {
         fsync(dirfd); /* the rename itself; best effort (the data are already safe) */
-        remove_stale(dirfd, base);
     }
     if (fd >= 0)
         close(fd);
