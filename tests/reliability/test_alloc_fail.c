@@ -192,6 +192,7 @@ static const char *config_of(const char *name)
 }
 
 static int failures;
+static char base_dir[128]; /* made by main, removed by main */
 #define FAILF(...)                                                                         \
     do {                                                                                   \
         printf("FAIL %s: ", sc->name);                                                     \
@@ -218,11 +219,7 @@ static void setup(const scenario *sc, ctx *c)
     }
     for (int i = 0; i < N; i++)
         c->levels[i] = 0;
-    snprintf(c->dir, sizeof c->dir, "%s", "/tmp/hosm-allocfail-XXXXXX");
-    if (!mkdtemp(c->dir)) {
-        printf("FATAL mkdtemp: %s\n", strerror(errno));
-        exit(1);
-    }
+    snprintf(c->dir, sizeof c->dir, "%s", base_dir);
     snprintf(c->path, sizeof c->path, "%s/file.hosm", c->dir);
     must(hosm_config_new(&c->cfg), "config");
     must(hosm_config_parse(c->cfg, config_of(sc->name)), "parse");
@@ -335,7 +332,6 @@ static void teardown(ctx *c)
     hosm_config_free(c->out_cfg);
     free(c->blob);
     unlink(c->path);
-    rmdir(c->dir);
 }
 
 /* Constructors' outputs are freed before the re-run, which makes them anew. */
@@ -430,6 +426,14 @@ int main(int argc, char **argv)
             printf("%s\n", scenarios[i].name);
         return 0;
     }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(base_dir, sizeof base_dir, "%s/hosm-allocfail-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(base_dir)) {
+        printf("FATAL mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    char leftover[256];
+    snprintf(leftover, sizeof leftover, "%s/file.hosm", base_dir);
     int bad = 0, ran = 0;
     int64_t sites = 0;
     for (int i = 0; i < NUM_SCENARIOS; i++) {
@@ -466,6 +470,8 @@ int main(int argc, char **argv)
                ok ? "" : WIFSIGNALED(ws) ? " (killed by a signal)" : " (see above)");
         bad += !ok;
     }
+    unlink(leftover); /* a scenario that crashed did not clean up */
+    rmdir(base_dir);
     if (!ran) {
         printf("no such scenario (--list)\n");
         return 2;
