@@ -85,13 +85,20 @@ static inline int fuzz_load_status_ok(int st)
            st == HOSM_E_IO;
 }
 
-/* A file for the from-file targets, one per process. */
+/* A file for the from-file targets, one per process, removed at exit. */
+static char fuzz_path_buf[256];
+static inline void fuzz_remove_file(void)
+{
+    unlink(fuzz_path_buf);
+}
+
 static inline const char *fuzz_file_path(void)
 {
-    static char path[256];
+    char *path = fuzz_path_buf;
     if (!path[0]) {
+        atexit(fuzz_remove_file);
         const char *dir = getenv("TMPDIR");
-        snprintf(path, sizeof path, "%s/hosm-fuzz-%ld.bin", dir && *dir ? dir : "/tmp",
+        snprintf(path, sizeof fuzz_path_buf, "%s/hosm-fuzz-%ld.bin", dir && *dir ? dir : "/tmp",
                  (long)getpid());
     }
     return path;
