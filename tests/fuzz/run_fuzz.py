@@ -13,8 +13,10 @@
       fails, so the list stays true). Every other file must pass.
 """
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 ENV = dict(os.environ)
 # allocator_may_return_null: a huge allocation returns NULL (and exercises the
@@ -76,6 +78,15 @@ def regress(fuzzer, rdir):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "run":
-        sys.exit(run(*sys.argv[2:6]))
-    sys.exit(regress(*sys.argv[2:4]))
+    # The from-file targets write their input under TMPDIR; a crashing input
+    # skips their clean-up, so each invocation gets a directory of its own.
+    tmp = tempfile.mkdtemp(prefix="hosm-fuzz-")
+    ENV["TMPDIR"] = tmp
+    try:
+        if sys.argv[1] == "run":
+            rc = run(*sys.argv[2:6])
+        else:
+            rc = regress(*sys.argv[2:4])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(rc)
