@@ -1,13 +1,47 @@
-/* Whole files: atomic writes (temporary file, fsync, rename) and reads. */
+/* Whole files: atomic replacement and reads (docs/format.md, docs/reliability.md).
+ *
+ * Saving to PATH:
+ *  1. The final target is found: a symbolic link at PATH is followed (up to
+ *     HOSMI_MAX_LINKS links; a relative link is relative to the directory that
+ *     holds it), so that the file it names is replaced and the link is kept.
+ *     A target that exists and is not a regular file (FIFO, character or block
+ *     device, socket, directory) is refused with HOSM_E_IO before anything is
+ *     opened or written; a missing target is created.
+ *  2. The data go to an unnamed file in the target's directory (Linux
+ *     O_TMPFILE), which is written, given mode 0644 and fsync'ed. A process
+ *     killed up to here leaves nothing behind: the file has no name.
+ *  3. The file is locked (flock), linked in as TARGET.tmp-XXXXXX and renamed
+ *     over TARGET; the directory is then fsync'ed. Only a kill between the link
+ *     and the rename (two consecutive system calls) leaves a temporary file,
+ *     complete and unlocked; every later save to the same target first
+ *     removes such files (those whose lock can be taken, i.e. whose writer is
+ *     gone), so at most one exists at a time.
+ *  Where O_TMPFILE is not supported (some file systems, old kernels) or the
+ *  unnamed file cannot be linked (no /proc and no CAP_DAC_READ_SEARCH), a
+ *  named temporary file is created (O_EXCL) and locked before anything is
+ *  written to it; a writer that finds its name gone or replaced once it holds
+ *  the lock (a concurrent save removed it in the instant between creation and
+ *  lock) starts over with a new name. A kill before the rename then leaves
+ *  TARGET.tmp-XXXXXX, which a later save removes the same way.
+ * In every case a reader sees the old file or the new one, never a mixture,
+ * and on any failure the old file is left as it was. */
+#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io/file.h"
+
+#define HOSMI_MAX_LINKS 40
+#define TMP_INFIX ".tmp-"
+#define TMP_SUFFIX_LEN 6
 
 int hosmi_save(const char *fname, const char *magic, hosmi_encode_fn fn, const void *obj,
                const char *path)
@@ -27,73 +61,328 @@ int hosmi_save(const char *fname, const char *magic, hosmi_encode_fn fn, const v
     return HOSM_OK;
 }
 
-int hosmi_write_file(const char *path, const void *buf, int64_t size, char *msg)
+/* strdup through malloc, so that fault injection (--wrap=malloc) sees it. */
+static char *dup_str(const char *s)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp)
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static const char *kind_name(mode_t m)
+{
+    return S_ISFIFO(m)  ? "a FIFO"
+           : S_ISCHR(m) ? "a character device"
+           : S_ISBLK(m) ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISDIR(m) ? "a directory"
+                        : "not a regular file";
+}
+
+/* The file a save to path replaces: symbolic links followed. On success
+ * *target is a malloc'ed path whose last component is not a link. */
+static int resolve_target(const char *path, char **target, char *msg)
+{
+    char *cur = dup_str(path);
+    if (!cur)
         return hosmi_fail(msg, HOSM_E_NOMEM, "out of memory");
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return hosmi_fail(msg, HOSM_E_IO, "cannot create a temporary file beside '%s': %s", path,
-                          strerror(e));
+    for (int hops = 0;; hops++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0) {
+            if (errno == ENOENT) /* a new file (possibly through a dangling link) */
+                break;
+            int e = errno;
+            int r = hosmi_fail(msg, HOSM_E_IO, "cannot examine '%s': %s", cur, strerror(e));
+            free(cur);
+            return r;
+        }
+        if (!S_ISLNK(st.st_mode)) {
+            if (S_ISREG(st.st_mode))
+                break;
+            int r = hosmi_fail(msg, HOSM_E_IO,
+                               "'%s' is %s, not a regular file; refusing to replace it", cur,
+                               kind_name(st.st_mode));
+            free(cur);
+            return r;
+        }
+        if (hops == HOSMI_MAX_LINKS) {
+            free(cur);
+            return hosmi_fail(msg, HOSM_E_IO, "'%s': too many levels of symbolic links", path);
+        }
+        char link[4096];
+        ssize_t n = readlink(cur, link, sizeof link);
+        if (n < 0 || n >= (ssize_t)sizeof link) {
+            int e = n < 0 ? errno : ENAMETOOLONG;
+            int r = hosmi_fail(msg, HOSM_E_IO, "cannot read the link '%s': %s", cur, strerror(e));
+            free(cur);
+            return r;
+        }
+        link[n] = 0;
+        char *next;
+        const char *slash = strrchr(cur, '/');
+        if (link[0] == '/' || !slash) {
+            next = dup_str(link);
+        } else { /* relative to the directory holding the link */
+            size_t dlen = (size_t)(slash - cur) + 1;
+            next = malloc(dlen + (size_t)n + 1);
+            if (next) {
+                memcpy(next, cur, dlen);
+                memcpy(next + dlen, link, (size_t)n + 1);
+            }
+        }
+        free(cur);
+        if (!next)
+            return hosmi_fail(msg, HOSM_E_NOMEM, "out of memory");
+        cur = next;
     }
+    *target = cur;
+    return HOSM_OK;
+}
+
+static uint64_t name_state(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    static _Thread_local uint64_t counter;
+    uint64_t s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+                 ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)&counter ^ ++counter;
+    return s;
+}
+
+/* Writes base + ".tmp-" + six random characters into name (cap bytes). */
+static void tmp_name(char *name, size_t cap, const char *base, uint64_t *state)
+{
+    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    char suffix[TMP_SUFFIX_LEN + 1];
+    for (int i = 0; i < TMP_SUFFIX_LEN; i++) {
+        *state = *state * 6364136223846793005u + 1442695040888963407u; /* LCG */
+        suffix[i] = chars[(*state >> 33) % (sizeof chars - 1)];
+    }
+    suffix[TMP_SUFFIX_LEN] = 0;
+    snprintf(name, cap, "%s" TMP_INFIX "%s", base, suffix);
+}
+
+static int is_tmp_of(const char *name, const char *base, size_t blen)
+{
+    return strncmp(name, base, blen) == 0 && strncmp(name + blen, TMP_INFIX, 5) == 0 &&
+           strlen(name + blen + 5) == TMP_SUFFIX_LEN;
+}
+
+/* Removes base.tmp-XXXXXX files in dirfd left by killed saves: those whose
+ * lock can be taken (their writer is gone; a writer holds the lock from
+ * before the name exists, or, for a named fallback file, re-checks the name
+ * once it holds it). Best effort and allocation-free:
+ * the directory is read with getdents64 into a stack buffer. */
+static void remove_stale(int dirfd, const char *base)
+{
+    int lfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lfd < 0)
+        return;
+    size_t blen = strlen(base);
+    char dbuf[4096] __attribute__((aligned(8)));
+    ssize_t n;
+    while ((n = getdents64(lfd, dbuf, sizeof dbuf)) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            struct dirent64 *d = (struct dirent64 *)(void *)(dbuf + off);
+            off += d->d_reclen;
+            if (!is_tmp_of(d->d_name, base, blen))
+                continue;
+            int fd = openat(dirfd, d->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            struct stat a, b;
+            if (fstat(fd, &a) == 0 && S_ISREG(a.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+                fstatat(dirfd, d->d_name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
+                a.st_ino == b.st_ino)
+                unlinkat(dirfd, d->d_name, 0);
+            close(fd); /* releases the lock */
+        }
+    }
+    close(lfd);
+}
+
+static int write_all(int fd, const void *buf, int64_t size)
+{
     const uint8_t *p = buf;
     int64_t done = 0;
     while (done < size) {
+        errno = 0;
         ssize_t k = write(fd, p + done, (size_t)(size - done));
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
-            break;
+            return errno ? errno : EIO;
         done += k;
     }
-    int e = done == size ? 0 : (errno ? errno : EIO);
-    if (!e && fsync(fd) != 0)
-        e = errno;
-    if (close(fd) != 0 && !e)
-        e = errno;
-    /* mkstemp creates 0600; give the file the usual permissions. */
-    if (!e && chmod(tmp, 0644) != 0)
-        e = errno;
-    if (!e && rename(tmp, path) != 0)
-        e = errno;
-    if (e) {
-        unlink(tmp);
-        free(tmp);
-        return hosmi_fail(msg, HOSM_E_IO, "cannot write '%s': %s", path, strerror(e));
+    return 0;
+}
+
+/* Links the unnamed file fd into dirfd as name. */
+static int link_unnamed(int fd, int dirfd, const char *name)
+{
+    if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
+        return 0;
+    if (errno == EEXIST)
+        return EEXIST;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    return errno ? errno : EIO;
+}
+
+int hosmi_write_file(const char *path, const void *buf, int64_t size, char *msg)
+{
+    char *target = NULL;
+    int st = resolve_target(path, &target, msg);
+    if (st)
+        return st;
+    /* Split into directory and base name. */
+    char *slash = strrchr(target, '/');
+    const char *dir = ".", *base = target;
+    if (slash) {
+        *slash = 0;
+        dir = slash == target ? "/" : target;
+        base = slash + 1;
     }
-    free(tmp);
+    char name[512];
+    if (!*base || strlen(base) + 16 > sizeof name) {
+        st = hosmi_fail(msg, HOSM_E_IO, "cannot save to '%s': %s", path,
+                        *base ? "the file name is too long" : "not a file name");
+        free(target);
+        return st;
+    }
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        int e = errno;
+        st = hosmi_fail(msg, HOSM_E_IO, "cannot open the directory of '%s': %s", path,
+                        strerror(e));
+        free(target);
+        return st;
+    }
+    /* Leftovers of killed saves go first, so that at most one (of the last
+     * killed save) ever exists, and their space is free for this one. */
+    remove_stale(dirfd, base);
+    uint64_t rs = name_state();
+    int named = 0; /* 1 once name exists in the directory */
+    const char *what = "write";
+    int e = 0;
+    int fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        e = write_all(fd, buf, size);
+        if (!e && fchmod(fd, 0644) != 0)
+            e = errno;
+        if (!e && fsync(fd) != 0)
+            e = errno;
+        if (!e && flock(fd, LOCK_EX) != 0)
+            e = errno;
+        if (!e) {
+            int le = EEXIST;
+            for (int tries = 0; le == EEXIST && tries < 100; tries++) {
+                tmp_name(name, sizeof name, base, &rs);
+                le = link_unnamed(fd, dirfd, name);
+            }
+            if (!le) {
+                named = 1;
+            } else { /* cannot be linked: use a named file instead */
+                close(fd);
+                fd = -1;
+            }
+        }
+    }
+    if (fd < 0 && !e) { /* O_TMPFILE unsupported, or its file could not be linked */
+        for (int tries = 0; tries < 100; tries++) {
+            tmp_name(name, sizeof name, base, &rs);
+            fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd < 0 && errno != EEXIST)
+                break;
+            if (fd < 0)
+                continue;
+            /* Locked, and still ours under that name: no other save removes it now. */
+            struct stat a, b;
+            if (flock(fd, LOCK_EX) == 0 && fstat(fd, &a) == 0 &&
+                fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
+                a.st_ino == b.st_ino)
+                break;
+            close(fd);
+            fd = -1;
+            errno = EEXIST;
+        }
+        if (fd < 0) {
+            e = errno;
+            what = "create a temporary file for";
+        } else {
+            named = 1;
+            e = write_all(fd, buf, size);
+            if (!e && fchmod(fd, 0644) != 0)
+                e = errno;
+            if (!e && fsync(fd) != 0)
+                e = errno;
+        }
+    }
+    if (!e && renameat(dirfd, name, dirfd, base) != 0) {
+        e = errno;
+        what = "rename a temporary file over";
+    }
+    if (e) {
+        if (named)
+            unlinkat(dirfd, name, 0);
+    } else {
+        fsync(dirfd); /* the rename itself; best effort (the data are already safe) */
+    }
+    if (fd >= 0)
+        close(fd);
+    close(dirfd);
+    free(target);
+    if (e)
+        return hosmi_fail(msg, HOSM_E_IO, "cannot %s '%s': %s", what, path, strerror(e));
     return HOSM_OK;
 }
 
 int hosmi_read_file(const char *path, void **buf, int64_t *size, char *msg)
 {
     *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return hosmi_fail(msg, HOSM_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    /* Refuse special files before opening them: opening a FIFO would block
+     * and opening a device may have effects. */
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (stat(path, &st) != 0)
+        return hosmi_fail(msg, HOSM_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return hosmi_fail(msg, HOSM_E_IO, "'%s' is %s, not a regular file", path,
+                          kind_name(st.st_mode));
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return hosmi_fail(msg, HOSM_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { /* replaced meanwhile */
+        close(fd);
         return hosmi_fail(msg, HOSM_E_IO, "'%s' is not a regular file", path);
     }
     int64_t n = (int64_t)st.st_size;
     uint8_t *p = hosmi_alloc(n, 1);
     if (!p) {
-        fclose(f);
+        close(fd);
         return hosmi_fail(msg, HOSM_E_NOMEM, "cannot hold '%s' (%lld bytes) in memory", path,
                           (long long)n);
     }
-    size_t got = fread(p, 1, (size_t)n, f);
-    fclose(f);
-    if ((int64_t)got != n) {
+    int64_t got = 0;
+    int e = 0;
+    while (got < n) {
+        ssize_t k = read(fd, p + got, (size_t)(n - got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            e = errno;
+        if (k <= 0)
+            break;
+        got += k;
+    }
+    close(fd);
+    if (got != n) {
         free(p);
-        return hosmi_fail(msg, HOSM_E_IO, "cannot read '%s'", path);
+        return hosmi_fail(msg, HOSM_E_IO, "cannot read '%s': %s", path,
+                          e ? strerror(e) : "the file became shorter while it was read");
     }
     *buf = p;
     *size = n;
