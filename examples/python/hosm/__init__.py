@@ -25,9 +25,11 @@ A thin layer over the C API in include/hosm.h:
 - posterior queries clamp the covariance to be positive semidefinite unless
   clamp=False.
 
-The shared library is found through the environment variable HOSM_LIBRARY (a
-path), else ctypes.util.find_library("hosm"), else build/lib/libhosm.so of
-the source tree or of the working directory.
+The shared library: the environment variable HOSM_LIBRARY (a path) always
+wins. An installed package (``meson install``, or ``pip install`` of the
+source tree) loads the libhosm it was installed with. From the source tree
+(examples/python on PYTHONPATH) it is ctypes.util.find_library("hosm"),
+else build/lib/libhosm.so of the source tree or of the working directory.
 
 Example::
 
@@ -159,10 +161,36 @@ _ENUM_KEYS = {Key.ACT: Act, Key.OBJECTIVE: Objective, Key.SAMPLER: SamplerKind, 
 # ---------------------------------------------------------------------------
 # Loading the library
 
+def _installed_library():
+    """The library this package was installed with, from the _config module
+    that meson writes at install time (absent in the source tree): the path
+    of a wheel's bundled copy relative to the package, or the absolute path
+    of the libhosm that ``meson install`` put beside it. None when not
+    installed; OSError when installed but the library is gone."""
+    try:
+        from . import _config
+    except ImportError:
+        return None
+    here = Path(__file__).resolve().parent
+    tried = []
+    for candidate in _config.LIBRARY_CANDIDATES:
+        path = Path(os.path.normpath(here / candidate))  # an absolute one replaces here
+        if path.exists():
+            return str(path)
+        tried.append(str(path))
+    raise OSError("libhosm not found where this package was installed with it: "
+                  + ", ".join(tried) + " (set HOSM_LIBRARY to override)")
+
+
 def _find_library():
     env = os.environ.get("HOSM_LIBRARY")
     if env:
         return env
+    installed = _installed_library()
+    if installed:
+        return installed
+    # Not installed (the package used from the source tree): the system's
+    # libhosm, else a build directory of the source tree.
     found = ctypes.util.find_library("hosm")
     if found:
         return found
