@@ -1,9 +1,11 @@
-"""Tests of the ctypes binding (hosm.py) against the built libhosm.
+"""Tests of the Python package (examples/python/hosm) against the built libhosm.
 
 Run by meson (suite 'python') with HOSM_LIBRARY set, or by hand:
     HOSM_LIBRARY=build/lib/libhosm.so /usr/bin/python3 examples/python/test_python.py
 """
 
+import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -214,9 +216,16 @@ class SecondOrderTest(unittest.TestCase):
                                        rtol=1e-4, atol=1e-4)
             np.testing.assert_allclose(model.hessian_diag(x, 0), np.diagonal(h, axis1=1, axis2=2),
                                        rtol=1e-5, atol=1e-5)
-            post = model.posterior_cov(x, 0)
+            post = model.posterior_cov(x, 0, clamp=False)
             np.testing.assert_allclose(post, sigma**4 * h + sigma**2 * np.eye(2), rtol=1e-4,
                                        atol=1e-5)
+            # The default clamps: positive semidefinite, as a covariance is.
+            clamped = model.posterior_cov(x, 0)
+            np.testing.assert_array_equal(clamped, model.posterior_cov(x, 0, clamp=True))
+            self.assertGreaterEqual(np.linalg.eigvalsh(clamped.astype(np.float64)).min(), -1e-6)
+            np.testing.assert_allclose(model.posterior_var(x, 0),
+                                       np.diagonal(clamped, axis1=1, axis2=2), rtol=1e-4,
+                                       atol=1e-6)
             vals, vecs = model.posterior_topk(x[:3], 1, 0)
             self.assertEqual((vals.shape, vecs.shape), ((3, 1), (3, 1, 2)))
             # The autodiff baseline: the Jacobian of the learned s1.
@@ -274,6 +283,8 @@ class TrainerTest(unittest.TestCase):
             wide = np.asfortranarray(self.data[:64].astype(np.float64))
             self.assertTrue(np.isfinite(trainer.step(wide)))
             self.assertEqual(model.score(wide[0]).shape, (2,))
+            with self.assertRaises(TypeError):
+                model.score(np.zeros((4, 2), dtype=complex))
             with self.assertRaises(ValueError):
                 model.score(np.zeros((4, 3)))
             bad = self.data[:64].copy()
@@ -284,6 +295,97 @@ class TrainerTest(unittest.TestCase):
             with self.assertRaises(hosm.HosmError) as ctx:
                 model.score(self.data[:4], level=7)
             self.assertEqual(ctx.exception.status, hosm.HOSM_E_ARG)
+
+    def test_dtypes(self):
+        # float32 in, float32 out; float64 (and lists, integers) in, float64
+        # out, with the float32 computation's values.
+        with hosm.Model(2, self.cfg) as model, hosm.Trainer(model, self.cfg) as trainer:
+            x32 = self.data[:16]
+            x64 = x32.astype(np.float64)
+            for query in (model.score, model.denoise, model.score_jacobian,
+                          model.score_jacobian_diag, self.mix.score, self.mix.hessian):
+                r32, r64 = query(x32), query(x64)
+                self.assertEqual((r32.dtype, r64.dtype), (np.float32, np.float64), query)
+                np.testing.assert_array_equal(r64, r32.astype(np.float64))
+                self.assertEqual(query(x64[0]).dtype, np.float64)
+            self.assertEqual(model.score(x32.tolist()).dtype, np.float64)
+            self.assertEqual(model.score(np.array([[1, 2]])).dtype, np.float64)
+            self.assertEqual(self.mix.log_density(x32).dtype, np.float64)
+            with hosm.Sampler(model, self.cfg) as sampler:
+                start = x64[:8].copy()
+                out = sampler.run(start)
+                self.assertEqual(out.dtype, np.float64)
+                np.testing.assert_array_equal(start, x64[:8], "run() must not change x0")
+                self.assertEqual(sampler.run(x32[:8]).dtype, np.float32)
+            loss, grad = trainer.gradient(x64[:8], np.zeros((8, 2)), levels=[0, 1, 2, 3, -1, -2, 0, 0])
+            self.assertTrue(np.isfinite(loss))
+            self.assertEqual(grad.dtype, np.float32)  # parameters are float32
+
+    def test_levels(self):
+        with hosm.Model(2, self.cfg) as model, hosm.Trainer(model, self.cfg) as trainer:
+            x = self.data[:4]
+            self.assertEqual(model.sigmas.shape, (4,))
+            for level in (0, 3, -1, -4, np.int64(2), np.int32(-2)):
+                self.assertEqual(model.sigma(level), model.sigmas[level])
+                np.testing.assert_array_equal(model.score(x, level),
+                                              model.score(x, model.level_index(level)))
+            for level in (0.5, 2.0, "1", True, None):
+                with self.assertRaises(TypeError, msg=repr(level)):
+                    model.score(x, level)
+                with self.assertRaises(TypeError, msg=repr(level)):
+                    model.sigma(level)
+            for level in (4, -5, -11):
+                with self.assertRaises(hosm.HosmError) as ctx:
+                    model.score(x, level)
+                self.assertEqual(ctx.exception.status, hosm.HOSM_E_ARG)
+                self.assertIn(f"level {level} ", ctx.exception.message)
+            with self.assertRaises(TypeError):
+                trainer.gradient(x, np.zeros_like(x), levels=[0.5, 1, 2, 3])
+            with self.assertRaises(hosm.HosmError):
+                trainer.gradient(x, np.zeros_like(x), levels=[0, 1, 2, 4])
+
+    def test_progress(self):
+        with hosm.Model(2, self.cfg) as model, hosm.Trainer(model, self.cfg) as trainer:
+            self.assertEqual(trainer.target(len(self.data)), 40)
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err), mock_no_tqdm():
+                trainer.fit(self.data, lambda step, loss: step >= 10, progress=True)
+                trainer.fit(self.data, progress=True)
+            text = err.getvalue()
+            self.assertIn("10/40", text)
+            self.assertIn("40/40", text)
+            self.assertIn("loss=", text)
+
+            class Bar:  # a tqdm-like object of the caller's
+                n, postfix, closed = 0, "", False
+
+                def update(self, k):
+                    self.n += k
+
+                def set_postfix_str(self, text, refresh=True):
+                    self.postfix = text
+
+                def close(self):
+                    self.closed = True
+
+            bar = Bar()
+            with hosm.Sampler(model, self.cfg) as sampler:
+                sampler.run(self.data[:16], progress=bar)
+                self.assertEqual(bar.n, sampler.run_steps)
+                self.assertTrue(bar.postfix.startswith("sigma="))
+                self.assertFalse(bar.closed, "the caller's bar is the caller's to close")
+
+
+@contextlib.contextmanager
+def mock_no_tqdm():
+    """Hide tqdm, if installed, so that the built-in text bar is tested."""
+    saved = {k: sys.modules[k] for k in list(sys.modules) if k.split(".")[0] == "tqdm"}
+    sys.modules["tqdm"] = None
+    try:
+        yield
+    finally:
+        del sys.modules["tqdm"]
+        sys.modules.update(saved)
 
     def test_closing_the_model_closes_its_users(self):
         model = hosm.Model(2, self.cfg)
@@ -296,5 +398,5 @@ class TrainerTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    print(f"libhosm {hosm.version()} from {hosm.library_path}")
+    print(f"libhosm {hosm.version()} from {hosm.library_path}, package {hosm.__file__}")
     unittest.main(verbosity=2)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run a Python snippet of the guides with the binding of examples/python.
+"""Run a Python snippet of the guides with the package of examples/python.
 
     run_python.py SNIPPET BINDING_DIR
 

@@ -1,27 +1,42 @@
-"""hosm: a ctypes binding of libhosm for Python with numpy.
+"""hosm: Python bindings of libhosm (ctypes + numpy).
 
 A thin layer over the C API in include/hosm.h:
 
-- data go in as numpy arrays of shape (n, D) (or (D,) for one point) and are
-  converted to C-contiguous float32; results come back as new numpy arrays;
+- data go in as numpy arrays (or nested lists) of shape (n, D), or (D,) for
+  one point. libhosm computes in float32: inputs are converted to
+  C-contiguous float32, and results come back as new arrays in the input's
+  precision, float32 for float32 input and float64 for float64 (or integer)
+  input, so float64 in gives float64 out with float32 accuracy;
+- levels are integers indexing the noise ladder as Python indexes a list:
+  0 is the largest sigma, -1 (the default) the smallest; a non-integer level
+  raises TypeError, one outside [-L, L-1] HosmError (E_ARG);
 - every status is checked: a failure raises HosmError(status, message), with
   libhosm's detailed message (hosm_last_errmsg);
 - handles (Config, Model, Trainer, Sampler, Mixture) are freed by close(), by
   a ``with`` block, or when garbage-collected;
-- progress callbacks are Python callables ``fn(step, value)``; a true return
-  value stops the run, and an exception raised inside one stops the run and is
-  re-raised to the caller.
+- argument-free queries are properties (model.dim, model.num_levels,
+  model.sigmas, trainer.step_count); queries with arguments are methods
+  (model.sigma(level) == model.sigmas[level], model.score(x, level));
+- Trainer.fit() and Sampler.run() take a callback ``fn(step, value)`` (a true
+  return value stops the run; an exception raised inside one stops the run
+  and is re-raised) and progress=True for a progress bar on stderr (tqdm if
+  installed); Ctrl-C stops them after the current step and raises
+  KeyboardInterrupt, with the steps done kept;
+- posterior queries clamp the covariance to be positive semidefinite unless
+  clamp=False.
 
-The shared library is found through the environment variable HOSM_LIBRARY (a
-path), else ctypes.util.find_library("hosm"), else a build directory next to
-the source tree (build/lib/libhosm.so).
+The shared library: the environment variable HOSM_LIBRARY (a path) always
+wins. An installed package (``meson install``, or ``pip install`` of the
+source tree) loads the libhosm it was installed with. From the source tree
+(examples/python on PYTHONPATH) it is ctypes.util.find_library("hosm"),
+else build/lib/libhosm.so of the source tree or of the working directory.
 
 Example::
 
     import hosm
     with hosm.Config("hidden=64 levels=8 sigma_max=3 sigma_min=0.05 steps=2000") as cfg, \\
          hosm.Model(2, cfg) as model, hosm.Trainer(model, cfg) as trainer:
-        trainer.fit(data, lambda step, loss: print(step, loss) if step % 500 == 0 else None)
+        trainer.fit(data, progress=True)
         trainer.copy_ema()
         s1 = model.score(points, level=-1)
 """
@@ -29,12 +44,15 @@ Example::
 import ctypes
 import ctypes.util
 import enum
+import operator
 import os
 import weakref
 from ctypes import POINTER, byref, c_char_p, c_double, c_int, c_int64, c_uint64, c_void_p
 from pathlib import Path
 
 import numpy as np
+
+from . import _progress
 
 __all__ = [
     "HosmError", "Status", "Key", "Act", "Objective", "S2", "S2Objective", "SamplerKind",
@@ -143,15 +161,41 @@ _ENUM_KEYS = {Key.ACT: Act, Key.OBJECTIVE: Objective, Key.SAMPLER: SamplerKind, 
 # ---------------------------------------------------------------------------
 # Loading the library
 
+def _installed_library():
+    """The library this package was installed with, from the _config module
+    that meson writes at install time (absent in the source tree): the path
+    of a wheel's bundled copy relative to the package, or the absolute path
+    of the libhosm that ``meson install`` put beside it. None when not
+    installed; OSError when installed but the library is gone."""
+    try:
+        from . import _config
+    except ImportError:
+        return None
+    here = Path(__file__).resolve().parent
+    tried = []
+    for candidate in _config.LIBRARY_CANDIDATES:
+        path = Path(os.path.normpath(here / candidate))  # an absolute one replaces here
+        if path.exists():
+            return str(path)
+        tried.append(str(path))
+    raise OSError("libhosm not found where this package was installed with it: "
+                  + ", ".join(tried) + " (set HOSM_LIBRARY to override)")
+
+
 def _find_library():
     env = os.environ.get("HOSM_LIBRARY")
     if env:
         return env
+    installed = _installed_library()
+    if installed:
+        return installed
+    # Not installed (the package used from the source tree): the system's
+    # libhosm, else a build directory of the source tree.
     found = ctypes.util.find_library("hosm")
     if found:
         return found
     here = Path(__file__).resolve().parent
-    for build in (here.parents[1] / "build", Path.cwd() / "build", Path.cwd()):
+    for build in (here.parents[2] / "build", Path.cwd() / "build", Path.cwd()):
         for name in ("lib/libhosm.so", "libhosm.so", "lib/libhosm.dylib", "lib/hosm.dll"):
             if (build / name).exists():
                 return str(build / name)
@@ -295,41 +339,102 @@ def _path(path):
 
 
 def _points(x, dim, name="x"):
-    """x as a C-contiguous float32 array of shape (n, dim), and whether it was
-    a single point of shape (dim,)."""
-    a = np.ascontiguousarray(x, dtype=np.float32)
+    """x as a C-contiguous float32 array of shape (n, dim), whether it was a
+    single point of shape (dim,), and the dtype of the results: float32 for
+    float32 (and float16) input, float64 for float64, integer and bool input
+    (and Python lists of floats), as numpy promotes. libhosm computes in
+    float32 in every case."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, not {arr.dtype}")
+    out_dtype = (np.result_type(arr.dtype, np.float32) if arr.dtype.kind == "f"
+                 else np.dtype(np.float64))
+    a = np.ascontiguousarray(arr, dtype=np.float32)
     single = a.ndim == 1
     if single:
         a = a.reshape(1, -1)
     if a.ndim != 2 or a.shape[1] != dim:
         raise ValueError(f"{name} must have shape (n, {dim}) or ({dim},), not {np.shape(x)}")
-    return a, single
+    return a, single, out_dtype
+
+
+def _result(out, single, dtype):
+    """A float32 result in the caller's dtype, one point unwrapped."""
+    if out.dtype != dtype:
+        out = out.astype(dtype)
+    return out[0] if single else out
 
 
 def _ptr(a):
     return a.ctypes.data
 
 
-class _Progress:
-    """Wraps a Python callable fn(step, value) as a C progress callback."""
+def _integer(value, what):
+    """value as a Python int; TypeError for anything but an integer (bool,
+    0.5 and 2.0 included: levels and counts are never rounded)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be an integer, not {type(value).__name__}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, not {type(value).__name__} "
+                        f"{value!r}") from None
 
-    def __init__(self, fn):
+
+class _Progress:
+    """The C progress callback of one long call (training or sampling).
+
+    It is always passed (never NULL), so that Ctrl-C is seen between steps.
+    It calls the user's fn(step, value) (a true return value stops the run;
+    an exception stops it and is re-raised by finish()), updates a progress
+    bar, and stops the run when SIGINT arrived. Use as::
+
+        with _Progress(fn, progress, total, ...) as run:
+            status = c_call(..., run.c_fn, None)
+        run.finish()   # re-raises, or raises KeyboardInterrupt
+    """
+
+    def __init__(self, fn=None, progress=None, total=None, desc="", unit="step", start=0,
+                 label=None):
         self.fn = fn
+        self.bar = _progress.make_bar(progress, total, desc, unit, start)
+        self.own_bar = progress is True
+        self.label = label
+        self.last = start
         self.error = None
-        # PROGRESS() is a NULL function pointer: no callback.
-        self.c_fn = PROGRESS(self._call) if fn is not None else PROGRESS()
+        self.guard = _progress.SigintGuard()
+        self.c_fn = PROGRESS(self._call)
+
+    def __enter__(self):
+        self.guard.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.guard.__exit__(*exc)
+        if self.bar is not None and self.own_bar:
+            self.bar.close()
 
     def _call(self, step, value, _user_data):
         try:
-            return 1 if self.fn(step, value) else 0
+            if self.bar is not None:
+                self.bar.update(step - self.last)
+                if self.label:
+                    self.bar.set_postfix_str(f"{self.label}={value:.4g}", refresh=False)
+            self.last = step
+            stop = bool(self.fn(step, value)) if self.fn is not None else False
         except BaseException as e:  # noqa: B902 - stop the C loop, re-raise later
             self.error = e
             return 1
+        return 1 if stop or self.guard.interrupted else 0
 
-    def reraise(self):
+    def finish(self):
+        """After the C call: re-raise the callback's exception, else hand a
+        SIGINT to the previous handler (KeyboardInterrupt by default)."""
         if self.error is not None:
             error, self.error = self.error, None
+            self.guard.interrupted = False
             raise error
+        self.guard.deliver()
 
 
 class _Handle:
@@ -546,21 +651,27 @@ class Model(_Handle):
         return self._int_query(_lib.hosm_model_num_params)
 
     def level_index(self, level):
-        """A level index; negative values count from the end (-1: the smallest sigma)."""
+        """The index 0..L-1 of a level given as Python indexes a sequence:
+        negative values count from the end (-1: the smallest sigma). TypeError
+        for a non-integer (0.5 is not rounded), HosmError E_ARG outside
+        [-L, L-1]."""
         L = self.num_levels
-        level = int(level)
-        return level + L if level < 0 else level
+        i = _integer(level, "level")
+        if not -L <= i < L:
+            raise HosmError(Status.E_ARG, f"level {i} is outside [{-L}, {L - 1}]: "
+                            f"the model has {L} level{'s' if L != 1 else ''}")
+        return i + L if i < 0 else i
 
     def sigma(self, level=-1):
-        """The noise level of a level index."""
+        """The noise level of one level: sigma(level) == sigmas[level]."""
         v = c_double()
         _lib.hosm_model_sigma(self.handle, self.level_index(level), byref(v))
         return v.value
 
     @property
     def sigmas(self):
-        """All noise levels, largest first."""
-        return np.array([self.sigma(l) for l in range(self.num_levels)])
+        """All noise levels as a float64 array, largest first (level 0)."""
+        return np.array([self.sigma(i) for i in range(self.num_levels)])
 
     def get_params(self):
         """A copy of all parameters (float32, layout of docs/format.md)."""
@@ -579,10 +690,11 @@ class Model(_Handle):
         return cfg
 
     def _query(self, fn, x, level):
-        a, single = _points(x, self.dim)
+        i = self.level_index(level)
+        a, single, dtype = _points(x, self.dim)
         out = np.empty_like(a)
-        fn(self.handle, self.level_index(level), _ptr(a), a.shape[0], _ptr(out))
-        return out[0] if single else out
+        fn(self.handle, i, _ptr(a), a.shape[0], _ptr(out))
+        return _result(out, single, dtype)
 
     def score(self, x, level=-1):
         """s1 at a level (default: the smallest sigma) of points x (n, D) -> (n, D)."""
@@ -603,11 +715,12 @@ class Model(_Handle):
         return S2(structure.value), rank.value
 
     def _matrix_query(self, fn, x, level, *flags):
-        a, single = _points(x, self.dim)
+        i = self.level_index(level)
+        a, single, dtype = _points(x, self.dim)
         D = self.dim
         out = np.empty((a.shape[0], D, D), dtype=np.float32)
-        fn(self.handle, self.level_index(level), _ptr(a), a.shape[0], *flags, _ptr(out))
-        return out[0] if single else out
+        fn(self.handle, i, _ptr(a), a.shape[0], *flags, _ptr(out))
+        return _result(out, single, dtype)
 
     def hessian(self, x, level=-1):
         """The learned s2 as dense matrices (n, D, D)."""
@@ -619,24 +732,24 @@ class Model(_Handle):
 
     def hessian_factors(self, x, level=-1):
         """(U, d) of a LOWRANK s2 = U U^T + diag(d): shapes (n, D, r) and (n, D)."""
-        a, single = _points(x, self.dim)
+        i = self.level_index(level)
+        a, single, dtype = _points(x, self.dim)
         r = self.s2_structure[1]
         u = np.empty((a.shape[0], self.dim, r), dtype=np.float32)
         d = np.empty_like(a)
-        _lib.hosm_model_hessian_factors(self.handle, self.level_index(level), _ptr(a),
-                                        a.shape[0], _ptr(u), _ptr(d))
-        return (u[0], d[0]) if single else (u, d)
+        _lib.hosm_model_hessian_factors(self.handle, i, _ptr(a), a.shape[0], _ptr(u), _ptr(d))
+        return _result(u, single, dtype), _result(d, single, dtype)
 
     def hvp(self, x, v, level=-1):
         """Hessian-vector products s2(x_i) v_i (n, D)."""
-        a, single = _points(x, self.dim)
-        b, _ = _points(v, self.dim, "v")
+        i = self.level_index(level)
+        a, single, dtype = _points(x, self.dim)
+        b, _, vtype = _points(v, self.dim, "v")
         if b.shape != a.shape:
             raise ValueError("v must have the shape of x")
         out = np.empty_like(a)
-        _lib.hosm_model_hvp(self.handle, self.level_index(level), _ptr(a), _ptr(b), a.shape[0],
-                            _ptr(out))
-        return out[0] if single else out
+        _lib.hosm_model_hvp(self.handle, i, _ptr(a), _ptr(b), a.shape[0], _ptr(out))
+        return _result(out, single, np.promote_types(dtype, vtype))
 
     def score_jacobian(self, x, level=-1, symmetrize=False):
         """The exact Jacobian of s1 (n, D, D): out[i, a, b] = d s1_a / d x_b."""
@@ -646,28 +759,35 @@ class Model(_Handle):
         """The diagonal of the Jacobian of s1 (n, D)."""
         return self._query(_lib.hosm_model_score_jacobian_diag, x, level)
 
-    def posterior_cov(self, x, level=-1, clamp=False):
+    # clamp=True (the default) makes the posterior covariance positive
+    # semidefinite, as a covariance must be: the learned s2 is only an
+    # estimate, and sigma^4 s2 + sigma^2 I can have negative eigenvalues where
+    # it overshoots. clamp=False gives the raw estimate.
+
+    def posterior_cov(self, x, level=-1, clamp=True):
         """The Tweedie posterior covariance sigma^4 s2 + sigma^2 I (n, D, D)."""
         return self._matrix_query(_lib.hosm_model_posterior_cov, x, level, int(bool(clamp)))
 
-    def posterior_var(self, x, level=-1, clamp=False):
+    def posterior_var(self, x, level=-1, clamp=True):
         """The posterior variances (n, D)."""
-        a, single = _points(x, self.dim)
+        i = self.level_index(level)
+        a, single, dtype = _points(x, self.dim)
         out = np.empty_like(a)
-        _lib.hosm_model_posterior_var(self.handle, self.level_index(level), _ptr(a), a.shape[0],
-                                      int(bool(clamp)), _ptr(out))
-        return out[0] if single else out
+        _lib.hosm_model_posterior_var(self.handle, i, _ptr(a), a.shape[0], int(bool(clamp)),
+                                      _ptr(out))
+        return _result(out, single, dtype)
 
-    def posterior_topk(self, x, k, level=-1, clamp=False):
+    def posterior_topk(self, x, k, level=-1, clamp=True):
         """The k leading eigenpairs of the posterior covariance, largest first:
         (values (n, k), unit vectors (n, k, D))."""
-        a, single = _points(x, self.dim)
-        k = int(k)
+        i = self.level_index(level)
+        a, single, dtype = _points(x, self.dim)
+        k = _integer(k, "k")
         vals = np.empty((a.shape[0], k), dtype=np.float32)
         vecs = np.empty((a.shape[0], k, self.dim), dtype=np.float32)
-        _lib.hosm_model_posterior_topk(self.handle, self.level_index(level), _ptr(a), a.shape[0],
-                                       k, int(bool(clamp)), _ptr(vals), _ptr(vecs))
-        return (vals[0], vecs[0]) if single else (vals, vecs)
+        _lib.hosm_model_posterior_topk(self.handle, i, _ptr(a), a.shape[0], k, int(bool(clamp)),
+                                       _ptr(vals), _ptr(vecs))
+        return _result(vals, single, dtype), _result(vecs, single, dtype)
 
     def save(self, path):
         """Write the model to a file (atomically)."""
@@ -700,37 +820,66 @@ class Trainer(_Handle):
         super().__init__(_new(_lib.hosm_trainer_new, model.handle, _config_handle(config)))
         self.model = model
         model._users.add(self)
+        # The step target of fit(), for the progress display (libhosm has no
+        # query for it): the trainer reads "steps", "epochs" and "batch" once.
+        self._target = {k: (config.get(k) if config is not None else Config.bounds(k)[2])
+                        for k in ("steps", "epochs", "batch")}
+
+    def target(self, n):
+        """The step count fit() trains up to on a data set of n points: "steps",
+        or "epochs" * ceil(n / "batch") if "epochs" is set."""
+        t = self._target
+        if t["epochs"] > 0:
+            return t["epochs"] * -(-_integer(n, "n") // t["batch"])
+        return t["steps"]
 
     def step(self, x):
         """One Adam step on a batch x (n, D); returns the batch loss."""
-        a, _ = _points(x, self.model.dim)
+        a, _, _ = _points(x, self.model.dim)
         loss = c_double()
         _lib.hosm_trainer_step(self.handle, _ptr(a), a.shape[0], byref(loss))
         return loss.value
 
-    def fit(self, data, callback=None):
+    def fit(self, data, callback=None, progress=False):
         """Train on data (n, D) up to the config's step (or epoch) target.
+
         callback(step, loss) is called after every step; a true return value
-        stops. Returns True if the target was reached, False if stopped."""
-        a, _ = _points(data, self.model.dim, "data")
-        progress = _Progress(callback)
-        status = _lib.hosm_trainer_fit(self.handle, _ptr(a), a.shape[0], progress.c_fn, None)
-        progress.reraise()
+        stops. progress=True shows a progress bar on stderr (tqdm if it is
+        installed, else a plain text bar); a tqdm-like object of your own
+        (update(), set_postfix_str()) is updated instead. Returns True if the
+        target was reached, False if the callback stopped it.
+
+        Ctrl-C (SIGINT) stops training after the current step and raises
+        KeyboardInterrupt; the steps done are kept (step_count) and the trainer
+        and model stay usable: fit() again continues. An exception raised by
+        the callback stops training the same way and is re-raised."""
+        a, _, _ = _points(data, self.model.dim, "data")
+        start = self.step_count
+        with _Progress(callback, progress, total=self.target(a.shape[0]), desc="fit",
+                       start=start, label="loss") as run:
+            status = _lib.hosm_trainer_fit(self.handle, _ptr(a), a.shape[0], run.c_fn, None)
+        run.finish()
         return status == Status.OK
 
     def gradient(self, x, noise, levels=None):
         """(loss, grad) at the current weights for given noise and levels,
         without changing any state."""
         D = self.model.dim
-        a, _ = _points(x, D)
-        z, _ = _points(noise, D, "noise")
+        a, _, _ = _points(x, D)
+        z, _, _ = _points(noise, D, "noise")
         if z.shape != a.shape:
             raise ValueError("noise must have the shape of x")
         lv = None
         if levels is not None:
-            lv = np.ascontiguousarray(levels, dtype=np.int64)
+            lv = np.asarray(levels)
+            if lv.dtype.kind not in "iu":
+                raise TypeError(f"levels must be integers, not {lv.dtype}")
             if lv.shape != (a.shape[0],):
                 raise ValueError(f"levels must have shape ({a.shape[0]},)")
+            L = self.model.num_levels
+            if lv.size and not (lv.min() >= -L and lv.max() < L):
+                raise HosmError(Status.E_ARG, f"levels must lie in [{-L}, {L - 1}]")
+            lv = np.ascontiguousarray(np.where(lv < 0, lv + L, lv), dtype=np.int64)
         grad = np.empty(self.model.num_params, dtype=np.float32)
         loss = c_double()
         _lib.hosm_trainer_gradient(self.handle, _ptr(a), _ptr(z),
@@ -781,17 +930,28 @@ class Sampler(_Handle):
         super().__init__(_new(_lib.hosm_sampler_new, model.handle, _config_handle(config)))
         self.model = model
         model._users.add(self)
+        # The steps of one run, for the progress display.
+        get = (lambda k: config.get(k)) if config is not None else (lambda k: Config.bounds(k)[2])
+        steps = get("sample_steps")
+        self.run_steps = steps * model.num_levels if get("sampler") == SamplerKind.ANNEALED \
+            else steps
 
-    def run(self, x0, callback=None):
+    def run(self, x0, callback=None, progress=False):
         """Run one chain from each row of x0 (n, D); returns the final states
-        as a new array. callback(step, sigma) is called after every step; a
-        true return value stops early (the states reached are returned)."""
-        x = np.array(x0, dtype=np.float32, order="C", copy=True)
-        x, single = _points(x, self.model.dim, "x0")
-        progress = _Progress(callback)
-        _lib.hosm_sampler_run(self.handle, _ptr(x), x.shape[0], progress.c_fn, None)
-        progress.reraise()
-        return x[0] if single else x
+        as a new array (float64 for float64 x0, computed in float32).
+
+        callback(step, sigma) is called after every step; a true return value
+        stops early (the states reached are returned). progress is as for
+        Trainer.fit(). Ctrl-C stops the run after the current step and raises
+        KeyboardInterrupt; the sampler stays usable."""
+        x, single, dtype = _points(x0, self.model.dim, "x0")
+        if np.shares_memory(x, np.asarray(x0)):
+            x = x.copy()
+        with _Progress(callback, progress, total=self.run_steps, desc="sample",
+                       label="sigma") as run:
+            _lib.hosm_sampler_run(self.handle, _ptr(x), x.shape[0], run.c_fn, None)
+        run.finish()
+        return _result(x, single, dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -838,17 +998,18 @@ class Mixture(_Handle):
         return second - np.outer(m, m)
 
     def sample(self, n, seed=0):
-        """n exact draws (n, D); they depend only on seed."""
-        out = np.empty((int(n), self.dim), dtype=np.float32)
-        _lib.hosm_mixture_sample(self.handle, int(seed), out.shape[0], _ptr(out))
+        """n exact draws (n, D) as float32 (libhosm's precision); they depend
+        only on seed."""
+        out = np.empty((_integer(n, "n"), self.dim), dtype=np.float32)
+        _lib.hosm_mixture_sample(self.handle, _integer(seed, "seed"), out.shape[0], _ptr(out))
         return out
 
-    def _query(self, name, x, sigma, shape, dtype=np.float32):
-        a, single = _points(x, self.dim)
-        out = np.empty((a.shape[0],) + shape, dtype=dtype)
+    def _query(self, name, x, sigma, shape, dtype=None):
+        a, single, in_dtype = _points(x, self.dim)
+        out = np.empty((a.shape[0],) + shape, dtype=dtype or np.float32)
         getattr(_lib, "hosm_mixture_" + name)(self.handle, float(sigma), _ptr(a), a.shape[0],
                                                _ptr(out))
-        return out[0] if single else out
+        return _result(out, single, dtype or in_dtype)
 
     def log_density(self, x, sigma=0.0):
         """log q_sigma of points (n, D) -> (n,) float64."""
