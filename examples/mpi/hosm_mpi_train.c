@@ -43,6 +43,14 @@ static void die(const char *fmt, ...)
     exit(2); /* not reached */
 }
 
+/* This thread's CPU time in seconds. */
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static void check_hosm(int st, const char *what)
 {
     if (st < 0)
@@ -255,7 +263,13 @@ int main(int argc, char **argv)
                o.common.noise == MPI_NOISE_RANK ? "rank" : "blocks", (long long)step,
                (long long)target);
     const int64_t first = step;
-    double t_compute = 0, t_wait = 0, t_comm = 0, t_hit = -1, loss_sum = 0;
+    /* Per step, summed: wall time of the local work (minibatch, noise,
+     * gradient, update; of which noise and update also alone), of waiting
+     * for the other ranks (with --sync-timing), of the allreduce; and this
+     * thread's CPU time of the local work and of the allreduce, which a
+     * loaded machine does not inflate. */
+    double t_compute = 0, t_noise = 0, t_apply = 0, t_wait = 0, t_comm = 0;
+    double c_compute = 0, c_comm = 0, t_hit = -1, loss_sum = 0;
     int64_t hit_step = -1, seen = 0;
     clock_t cpu0 = clock();
     MPI_Barrier(MPI_COMM_WORLD);
@@ -263,15 +277,17 @@ int main(int argc, char **argv)
     while (step < target) {
         if (g_rank == o.fail_rank && step == o.fail_step)
             inject_failure(&o, step);
-        double ta = MPI_Wtime();
+        const double ta = MPI_Wtime(), ca = thread_cpu();
         int64_t count, lo, hi;
         check_hosm(hosm_trainer_batch_indices(trainer, n, step, idx, &count), "batch indices");
         check_hosm(hosm_shard(count, R, g_rank, &lo, &hi), "shard");
         const int64_t m = hi - lo;
         for (int64_t i = 0; i < m; i++)
             memcpy(x + i * D, data + idx[lo + i] * D, (size_t)D * sizeof(float));
+        const double tn = MPI_Wtime();
         if (mpi_noise_draw(&nz, step, R, g_rank, lo, hi, noise, levels, err, sizeof err))
             die("step %lld: %s", (long long)step, err);
+        t_noise += MPI_Wtime() - tn;
         double loss = 0;
         if (m > 0) {
             char what[64];
@@ -284,21 +300,25 @@ int main(int argc, char **argv)
             memset(buf, 0, (size_t)P * sizeof(float));
         }
         buf[P] = (float)(loss * (double)m / (double)count);
-        double tb = MPI_Wtime();
+        const double tb = MPI_Wtime(), cb = thread_cpu();
         if (o.sync_timing)
             MPI_Barrier(MPI_COMM_WORLD);
-        double tc = MPI_Wtime();
+        const double tc = MPI_Wtime(), cc = thread_cpu();
         MPI_Allreduce(MPI_IN_PLACE, buf, (int)(P + 1), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-        double td = MPI_Wtime();
+        const double td = MPI_Wtime(), cd = thread_cpu();
         {
             char what[64];
             snprintf(what, sizeof what, "applying the gradient of step %lld", (long long)step);
             check_hosm(hosm_trainer_apply_gradient(trainer, buf, P), what);
         }
         step++;
-        t_compute += (tb - ta) + (MPI_Wtime() - td);
+        const double te = MPI_Wtime();
+        t_compute += (tb - ta) + (te - td);
+        t_apply += te - td;
         t_wait += tc - tb;
         t_comm += td - tc;
+        c_compute += (cb - ca) + (thread_cpu() - cd);
+        c_comm += cd - cc;
 
         const double gloss = buf[P];
         loss_sum += gloss - window[seen % o.loss_window];
@@ -311,10 +331,11 @@ int main(int argc, char **argv)
         const int last = step == target || (hit_step == step && o.stop_at_target);
         if (g_rank == 0 && o.print_every && (step % o.print_every == 0 || last)) {
             const double el = MPI_Wtime() - t0, k = (double)(step - first);
-            printf("step %lld  loss %.6g  mean(last %lld) %.6g  %.3f steps/s  compute %.1f ms  "
-                   "wait %.1f ms  allreduce %.1f ms\n",
+            printf("step %lld  loss %.6g  mean(last %lld) %.6g  %.3f steps/s  compute %.1f ms "
+                   "(CPU %.1f)  wait %.1f ms  allreduce %.1f ms (CPU %.1f)\n",
                    (long long)step, gloss, (long long)w, loss_sum / (double)w, k / el,
-                   1e3 * t_compute / k, 1e3 * t_wait / k, 1e3 * t_comm / k);
+                   1e3 * t_compute / k, 1e3 * c_compute / k, 1e3 * t_wait / k, 1e3 * t_comm / k,
+                   1e3 * c_comm / k);
             fflush(stdout);
         }
         if (o.checkpoint && ((o.every && step % o.every == 0) || last)) {
@@ -337,11 +358,13 @@ int main(int argc, char **argv)
     }
     if (g_rank == 0) {
         const double k = (double)(step - first);
-        printf("done: %d ranks, %lld steps in %.3f s: %.4f steps/s; per step: compute %.2f ms, "
-               "wait %.2f ms, allreduce %.2f ms (%lld floats); CPU time of all ranks %.2f s\n",
-               R, (long long)(step - first), elapsed, k > 0 ? k / elapsed : 0.0,
-               k > 0 ? 1e3 * t_compute / k : 0.0, k > 0 ? 1e3 * t_wait / k : 0.0,
-               k > 0 ? 1e3 * t_comm / k : 0.0, (long long)(P + 1), cpu_all);
+        const double per = k > 0 ? 1e3 / k : 0.0;
+        printf("done: %d ranks, %lld steps in %.3f s: %.4f steps/s; per step on rank 0: compute "
+               "%.2f ms (CPU %.2f; noise %.2f, update %.2f), wait %.2f ms, allreduce %.2f ms "
+               "(CPU %.2f; %lld floats); CPU time of all ranks %.2f s\n",
+               R, (long long)(step - first), elapsed, k > 0 ? k / elapsed : 0.0, per * t_compute,
+               per * c_compute, per * t_noise, per * t_apply, per * t_wait, per * t_comm,
+               per * c_comm, (long long)(P + 1), cpu_all);
         if (!isnan(o.target_loss)) {
             if (hit_step >= 0)
                 printf("target: mean loss over %lld steps <= %g at step %lld after %.3f s\n",
