@@ -269,7 +269,7 @@ int main(int argc, char **argv)
      * thread's CPU time of the local work and of the allreduce, which a
      * loaded machine does not inflate. */
     double t_compute = 0, t_noise = 0, t_apply = 0, t_wait = 0, t_comm = 0;
-    double c_compute = 0, c_comm = 0, t_hit = -1, loss_sum = 0;
+    double c_compute = 0, c_noise = 0, c_apply = 0, c_comm = 0, t_hit = -1, loss_sum = 0;
     int64_t hit_step = -1, seen = 0;
     clock_t cpu0 = clock();
     MPI_Barrier(MPI_COMM_WORLD);
@@ -284,10 +284,11 @@ int main(int argc, char **argv)
         const int64_t m = hi - lo;
         for (int64_t i = 0; i < m; i++)
             memcpy(x + i * D, data + idx[lo + i] * D, (size_t)D * sizeof(float));
-        const double tn = MPI_Wtime();
+        const double tn = MPI_Wtime(), cn = thread_cpu();
         if (mpi_noise_draw(&nz, step, R, g_rank, lo, hi, noise, levels, err, sizeof err))
             die("step %lld: %s", (long long)step, err);
         t_noise += MPI_Wtime() - tn;
+        c_noise += thread_cpu() - cn;
         double loss = 0;
         if (m > 0) {
             char what[64];
@@ -312,12 +313,13 @@ int main(int argc, char **argv)
             check_hosm(hosm_trainer_apply_gradient(trainer, buf, P), what);
         }
         step++;
-        const double te = MPI_Wtime();
+        const double te = MPI_Wtime(), ce = thread_cpu();
         t_compute += (tb - ta) + (te - td);
         t_apply += te - td;
         t_wait += tc - tb;
         t_comm += td - tc;
-        c_compute += (cb - ca) + (thread_cpu() - cd);
+        c_compute += (cb - ca) + (ce - cd);
+        c_apply += ce - cd;
         c_comm += cd - cc;
 
         const double gloss = buf[P];
@@ -360,11 +362,11 @@ int main(int argc, char **argv)
         const double k = (double)(step - first);
         const double per = k > 0 ? 1e3 / k : 0.0;
         printf("done: %d ranks, %lld steps in %.3f s: %.4f steps/s; per step on rank 0: compute "
-               "%.2f ms (CPU %.2f; noise %.2f, update %.2f), wait %.2f ms, allreduce %.2f ms "
-               "(CPU %.2f; %lld floats); CPU time of all ranks %.2f s\n",
+               "%.2f ms (CPU %.2f; noise %.2f ms, CPU %.2f; update %.2f ms, CPU %.2f), wait %.2f "
+               "ms, allreduce %.2f ms (CPU %.2f; %lld floats); CPU time of all ranks %.2f s\n",
                R, (long long)(step - first), elapsed, k > 0 ? k / elapsed : 0.0, per * t_compute,
-               per * c_compute, per * t_noise, per * t_apply, per * t_wait, per * t_comm,
-               per * c_comm, (long long)(P + 1), cpu_all);
+               per * c_compute, per * t_noise, per * c_noise, per * t_apply, per * c_apply,
+               per * t_wait, per * t_comm, per * c_comm, (long long)(P + 1), cpu_all);
         if (!isnan(o.target_loss)) {
             if (hit_step >= 0)
                 printf("target: mean loss over %lld steps <= %g at step %lld after %.3f s\n",
