@@ -53,7 +53,7 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 
 /* The library's detailed message without the function-name prefix that
  * means nothing on a command line ("hosm_config_parse: key ..."). */
-static const char *detail(void)
+const char *cli_detail(void)
 {
     const char *m = hosm_last_errmsg();
     if (strncmp(m, "hosm_", 5) == 0) {
@@ -67,7 +67,7 @@ static const char *detail(void)
 
 int cli_hosm_error(int status, const char *what)
 {
-    const char *d = detail();
+    const char *d = cli_detail();
     if (*d)
         return cli_error("%s: %s: %s", what, hosm_strerror(status), d);
     return cli_error("%s: %s", what, hosm_strerror(status));
@@ -268,8 +268,25 @@ int cli_config(const char *cmd, hosm_config *cfg, const char *file, const cli_ar
         }
         const int st = hosm_config_parse(cfg, pair);
         if (st < 0)
-            return cli_usage(cmd, "%s", detail());
+            return cli_usage(cmd, "%s", cli_detail());
     }
+    return CLI_OK;
+}
+
+int cli_check_output(const char *path)
+{
+    if (!path)
+        return CLI_OK;
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == path)
+        strcpy(dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK | X_OK) != 0)
+        return cli_error("%s: cannot write: %s: %s", path, dir, strerror(errno));
     return CLI_OK;
 }
 

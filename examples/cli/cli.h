@@ -25,6 +25,8 @@ int cli_usage(const char *cmd, const char *fmt, ...);
 /* A failed libhosm call: "hosm: WHAT: <status text>: <detail>"; returns
  * CLI_ERROR. */
 int cli_hosm_error(int status, const char *what);
+/* libhosm's last detailed message, without a function-name prefix. */
+const char *cli_detail(void);
 /* Progress and notes on stderr (suppressed by --quiet). */
 extern int cli_quiet;
 void cli_note(const char *fmt, ...);
@@ -68,6 +70,10 @@ int cli_doubles(const char *cmd, const char *opt, const char *text, int n, doubl
  * error: it would have no effect on this subcommand. */
 int cli_config(const char *cmd, hosm_config *cfg, const char *file, const cli_args *args,
                const int *allowed);
+
+/* Fail early, before any work, when an output's directory is missing or
+ * not writable (path may be NULL). */
+int cli_check_output(const char *path);
 
 /* ---- models ------------------------------------------------------------- */
 

@@ -61,6 +61,9 @@ int cmd_denoise(int argc, char **argv)
         return cli_usage(cmd, "--topk needs --vals V.npy and/or --vecs W.npy");
     if (!topk_text && (vals_path || vecs_path))
         return cli_usage(cmd, "--vals and --vecs need --topk K");
+    const size_t vl = vecs_path ? strlen(vecs_path) : 0;
+    if (vl >= 4 && strcmp(vecs_path + vl - 4, ".csv") == 0)
+        return cli_usage(cmd, "--vecs: the eigenvectors are 3-D, which CSV cannot hold (use .npy)");
 
     int rc = CLI_ERROR, st;
     char err[1024];
@@ -69,6 +72,9 @@ int cmd_denoise(int argc, char **argv)
     float *mean = NULL, *var = NULL, *vals = NULL, *vecs = NULL;
     int64_t level, D;
 
+    if (cli_check_output(output) || cli_check_output(var_path) || cli_check_output(vals_path) ||
+        cli_check_output(vecs_path))
+        goto done;
     if (cli_load_model(args.pos[0], &model) != CLI_OK)
         goto done;
     if ((rc = cli_level(cmd, level_text, model, &level)) != CLI_OK)

@@ -84,7 +84,7 @@ int cmd_info(int argc, char **argv)
     for (int64_t l = 0; l < L; l++) {
         double sigma;
         hosm_model_sigma(model, l, &sigma);
-        printf("  sigma[%lld]%*s%.6g\n", (long long)l, l < 10 ? 6 : l < 100 ? 5 : 4, "", sigma);
+        printf("  sigma[%lld]%*s%.6g\n", (long long)l, l < 10 ? 7 : l < 100 ? 6 : 5, "", sigma);
     }
     printf("s2:              %s", cli_enum_name(HOSM_KEY_S2, s2));
     if (s2 == HOSM_S2_LOWRANK)

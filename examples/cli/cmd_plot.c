@@ -252,6 +252,8 @@ int cmd_plot(int argc, char **argv)
         return cli_usage(cmd, "takes no settings ('%s')", args.pairs[0]);
     if (!output)
         return cli_usage(cmd, "no output file given (-o OUT.svg)");
+    if (cli_check_output(output))
+        return CLI_ERROR;
     if (loss) {
         if (args.npos)
             return cli_usage(cmd, "--loss takes no model file");

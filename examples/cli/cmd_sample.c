@@ -94,6 +94,8 @@ int cmd_sample(int argc, char **argv)
     dataio_matrix start = {NULL, 0, 0};
     float *x = NULL;
 
+    if (cli_check_output(output))
+        return CLI_ERROR;
     if ((st = hosm_config_new(&cfg)) < 0)
         return cli_hosm_error(st, "config");
     static const int allowed[] = {HOSM_KEY_SAMPLER, HOSM_KEY_STEP_SIZE, HOSM_KEY_SAMPLE_STEPS,

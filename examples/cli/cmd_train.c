@@ -94,6 +94,8 @@ int cmd_train(int argc, char **argv)
         rc = cli_usage(cmd, "the checkpoint and the model must be different files");
         goto done;
     }
+    if (cli_check_output(output) || cli_check_output(ckpt) || cli_check_output(log_path))
+        goto done;
     if ((st = hosm_config_new(&cfg)) < 0) {
         rc = cli_hosm_error(st, "config");
         goto done;
@@ -124,7 +126,7 @@ int cmd_train(int argc, char **argv)
     if (resume && (st = hosm_trainer_load(trainer, resume)) < 0) {
         if (st == HOSM_E_MISMATCH)
             cli_error("%s: %s: %s (resume with the data and model settings of the run that "
-                      "wrote it)", resume, hosm_strerror(st), hosm_last_errmsg());
+                      "wrote it)", resume, hosm_strerror(st), cli_detail());
         else
             cli_hosm_error(st, resume);
         goto done;
