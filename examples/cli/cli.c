@@ -252,19 +252,27 @@ int cli_config(const char *cmd, hosm_config *cfg, const char *file, const cli_ar
     }
     for (int i = 0; i < args->npairs; i++) {
         const char *pair = args->pairs[i];
-        const char *eq = strchr(pair, '=');
-        char name[64];
-        const size_t n = (size_t)(eq - pair);
-        snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), pair);
-        int key;
-        if (hosm_config_key_from_name(name, &key) != HOSM_OK)
-            return cli_usage(cmd, "unknown setting '%s'", name);
-        if (allowed) {
-            int ok = 0;
-            for (const int *k = allowed; *k; k++)
-                ok |= *k == key;
-            if (!ok)
-                return cli_usage(cmd, "setting '%s' has no effect here", name);
+        /* One argument may hold several pairs ("hidden=64 depth=2"): check
+         * the key of each. */
+        for (const char *p = pair; *p;) {
+            while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+                p++;
+            const size_t n = strcspn(p, "= \t\n\r");
+            if (!*p)
+                break;
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
+            int key;
+            if (hosm_config_key_from_name(name, &key) != HOSM_OK)
+                return cli_usage(cmd, "unknown setting '%s'", name);
+            if (allowed) {
+                int ok = 0;
+                for (const int *k = allowed; *k; k++)
+                    ok |= *k == key;
+                if (!ok)
+                    return cli_usage(cmd, "setting '%s' has no effect here", name);
+            }
+            p += strcspn(p, " \t\n\r");
         }
         const int st = hosm_config_parse(cfg, pair);
         if (st < 0)

@@ -378,6 +378,7 @@ def case_errors():
             (("train", "data.npy", "-o", "x", "hidden=lots"), "hidden"),
             (("train", "data.npy", "-o", "x", "act=relu"), "act"),
             (("train", "data.npy", "-o", "x", "sample_steps=3"), "no effect"),
+            (("train", "data.npy", "-o", "x", "hidden=8 sampler=annealed"), "'sampler'"),
             (("train", "data.npy", "-o", "x", "--checkpoint", "x"), "different files"),
             (("sample", "m.hosm", "-n", "many", "-o", "x.npy"), "not an integer"),
             (("denoise", "m.hosm", "-o", "x.npy"), "input file"),
