@@ -4,7 +4,8 @@
 1. meson setup --prefix=<tmp>/prefix of this source tree, build the
    installed targets, meson install;
 2. the prefix holds exactly the public headers in include/, hosm.pc, and
-   libhosm.so -> libhosm.so.0 -> libhosm.so.X.Y.Z with SONAME libhosm.so.0;
+   libhosm.so -> libhosm.so.0 -> libhosm.so.X.Y.Z with SONAME libhosm.so.0,
+   and bin/hosm, the command-line tool, which runs with the installed library;
 3. with PKG_CONFIG_PATH set to the installed pkgconfig directory,
    `pkg-config --cflags --libs hosm` points into the prefix, and
    consumer.c (C11) and consumer.cpp (C++11) compile with only those flags
@@ -124,6 +125,15 @@ def main():
             check(name == 'libhosm.so.0', 'SONAME of %s is %s, expected libhosm.so.0'
                   % (real, name))
             print('installed: %s, %s, SONAME %s' % (', '.join(headers), pc, name))
+
+            # The command-line tool, run against the installed library
+            tool = os.path.join(prefix, 'bin', 'hosm')
+            check(os.path.isfile(tool), '%s was not installed' % tool)
+            toolenv = dict(os.environ)
+            toolenv['LD_LIBRARY_PATH'] = libdir
+            out = run([tool, '--version'], env=toolenv)
+            check(out.strip() == 'hosm %s (libhosm %s)' % (a.version, a.version),
+                  'hosm --version printed %r' % out)
 
             # pkg-config from the prefix
             pcenv = dict(os.environ)
