@@ -264,15 +264,18 @@ static void draw_noise(hosm_trainer *t, int64_t n, float *noise, int64_t *levels
 static int step_points(hosm_trainer *t, const float *x, int64_t n, double *loss)
 {
     const hosm_model *m = t->model;
+    const hosmi_rng rng = t->rng; /* a failed step leaves every state as it was */
     draw_noise(t, n, t->noise, t->levels);
     double l = loss_grad(t, x, t->noise, t->levels, n);
-    if (!isfinite(l) || !hosmi_all_finite(t->grad, m->nparams))
-        return hosmi_fail(t->errmsg, HOSM_E_NONFINITE,
-                          "step %lld: the loss or its gradient is not finite; weights unchanged "
-                          "(lower the learning rate or set 'clip')",
-                          (long long)t->state.step);
-    int st = apply_update(t, t->grad);
-    if (!st && loss)
+    int st = !isfinite(l) || !hosmi_all_finite(t->grad, m->nparams)
+                 ? hosmi_fail(t->errmsg, HOSM_E_NONFINITE,
+                              "step %lld: the loss or its gradient is not finite; nothing "
+                              "changed (lower the learning rate or set 'clip')",
+                              (long long)t->state.step)
+                 : apply_update(t, t->grad);
+    if (st)
+        t->rng = rng;
+    else if (loss)
         *loss = l;
     return st;
 }
