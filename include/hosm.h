@@ -158,7 +158,11 @@ enum hosm_key {
     HOSM_KEY_OZAKI_SOLVER = 34, /**< int "ozaki_solver": enum hosm_ozaki_solver, default auto */
     HOSM_KEY_LANCZOS_TOL = 35,  /**< double "lanczos_tol": relative tolerance of Ozaki's Lanczos matrix functions, [1e-12, 0.1], default 1e-6 */
     HOSM_KEY_INIT_NOISE = 36,   /**< int "init_noise": 1 = replace the initial states by N(0, sigma_max^2 I) draws, 0..1, default 0 */
-    HOSM_KEY_FINAL_DENOISE = 37 /**< int "final_denoise": 1 = end with a Tweedie step x + sigma^2 s1(x) at the last level, 0..1, default 0 */
+    HOSM_KEY_FINAL_DENOISE = 37, /**< int "final_denoise": 1 = end with a Tweedie step x + sigma^2 s1(x) at the last level, 0..1, default 0 */
+    /* sliced score matching (experimental) */
+    HOSM_KEY_PROJECTIONS = 38,  /**< int "projections": random directions a point of "ssm" and "ssm_vr", 1..64, default 1 */
+    HOSM_KEY_PROJECTION = 39,   /**< int "projection": enum hosm_projection, default rademacher */
+    HOSM_KEY_SSM_NOISE = 40     /**< int "ssm_noise": 1 = the score-matching objectives act on x + sigma z (learning DSM's target), 0 = on clean x, 0..1, default 0; always 1 in joint training with s2 */
 };
 
 /** Activations (values of HOSM_KEY_ACT; text names in quotes). */
@@ -172,7 +176,16 @@ enum hosm_act {
 /** First-order objectives (values of HOSM_KEY_OBJECTIVE), docs/math.md#31-first-order. */
 enum hosm_objective {
     HOSM_OBJ_DSM = 0,   /**< "dsm": denoising score matching */
-    HOSM_OBJ_DSM_VR = 1 /**< "dsm_vr": DSM with the control variate at the clean point */
+    HOSM_OBJ_DSM_VR = 1,  /**< "dsm_vr": DSM with the control variate at the clean point */
+    HOSM_OBJ_SSM = 2,     /**< "ssm": sliced score matching (experimental) */
+    HOSM_OBJ_SSM_VR = 3,  /**< "ssm_vr": sliced score matching, variance reduced (experimental) */
+    HOSM_OBJ_EXACT_SM = 4 /**< "exact_sm": Hyvarinen score matching, trace of the Jacobian by D tangents (experimental) */
+};
+
+/** Directions of sliced score matching (values of HOSM_KEY_PROJECTION). */
+enum hosm_projection {
+    HOSM_PROJ_RADEMACHER = 0, /**< "rademacher": entries +-1 */
+    HOSM_PROJ_GAUSSIAN = 1    /**< "gaussian": standard normal entries */
 };
 
 /** Structures of the learned s2 (values of HOSM_KEY_S2), docs/math.md#4-structures-of-s2. */

@@ -51,7 +51,8 @@ def main():
         env = clean_env()
         run([meson, "setup", build, source, "--prefix", prefix], env=env,
             stdout=subprocess.DEVNULL)
-        run([meson, "compile", "-C", build, "hosm"], env=env, stdout=subprocess.DEVNULL)
+        run([meson, "compile", "-C", build, "lib/hosm:shared_library",
+             "examples/cli/hosm:executable"], env=env, stdout=subprocess.DEVNULL)
         run([meson, "install", "-C", build, "--no-rebuild", "--quiet"], env=env)
         found = package_dirs(prefix)
         assert len(found) == 1, found
@@ -65,7 +66,8 @@ def main():
         stage = os.path.join(tmp, "stage")
         run([meson, "configure", build, "-Dprefix=/usr/local"], env=env,
             stdout=subprocess.DEVNULL)
-        run([meson, "compile", "-C", build, "hosm"], env=env,  # regenerates
+        run([meson, "compile", "-C", build, "lib/hosm:shared_library",
+             "examples/cli/hosm:executable"], env=env,  # regenerates
             stdout=subprocess.DEVNULL)
         run([meson, "install", "-C", build, "--no-rebuild", "--quiet", "--destdir", stage],
             env=env)

@@ -21,7 +21,8 @@ typedef struct {
 } key_info;
 
 static const char *const act_names[] = {"softplus", "silu", "tanh", "elu", NULL};
-static const char *const objective_names[] = {"dsm", "dsm_vr", NULL};
+static const char *const objective_names[] = {"dsm", "dsm_vr", "ssm", "ssm_vr", "exact_sm", NULL};
+static const char *const projection_names[] = {"rademacher", "gaussian", NULL};
 static const char *const sampler_names[] = {"langevin", "annealed", "ozaki", "mala",
                                             "mh_ozaki", "annealed_ozaki", NULL};
 static const char *const hessian_names[] = {"s2", "jacobian", NULL};
@@ -41,7 +42,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_LEVELS] = {"levels", I, 1, 10000, 1, 0, NULL},
     [HOSM_KEY_SEED] = {"seed", I, 0, 9223372036854775807.0, 0, 0, NULL},
     [HOSM_KEY_THREADS] = {"threads", I, 1, 1024, 1, 0, NULL},
-    [HOSM_KEY_OBJECTIVE] = {"objective", I, 0, 1, HOSM_OBJ_DSM, 0, objective_names},
+    [HOSM_KEY_OBJECTIVE] = {"objective", I, 0, 4, HOSM_OBJ_DSM, 0, objective_names},
     [HOSM_KEY_LR] = {"lr", D, 0, 10, 1e-3, OPEN_LO, NULL},
     [HOSM_KEY_BETA1] = {"beta1", D, 0, 1, 0.9, OPEN_HI, NULL},
     [HOSM_KEY_BETA2] = {"beta2", D, 0, 1, 0.999, OPEN_HI, NULL},
@@ -69,6 +70,9 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_LANCZOS_TOL] = {"lanczos_tol", D, 1e-12, 0.1, 1e-6, 0, NULL},
     [HOSM_KEY_INIT_NOISE] = {"init_noise", I, 0, 1, 0, 0, NULL},
     [HOSM_KEY_FINAL_DENOISE] = {"final_denoise", I, 0, 1, 0, 0, NULL},
+    [HOSM_KEY_PROJECTIONS] = {"projections", I, 1, 64, 1, 0, NULL},
+    [HOSM_KEY_PROJECTION] = {"projection", I, 0, 1, HOSM_PROJ_RADEMACHER, 0, projection_names},
+    [HOSM_KEY_SSM_NOISE] = {"ssm_noise", I, 0, 1, 0, 0, NULL},
 };
 #undef I
 #undef D

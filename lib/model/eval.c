@@ -96,6 +96,24 @@ void hosmi_eval_s2_backward(const hosm_model *m, const hosmi_blas *blas, const i
                        grad + m->net.nparams, NULL);
 }
 
+void hosmi_eval_s1_tangent_backward(const hosm_model *m, const hosmi_blas *blas,
+                                    const int64_t *levels, int64_t level_all, int64_t n,
+                                    int64_t k, hosmi_eval_ws *ws, float *ds1, float *dt,
+                                    float *grad)
+{
+    const int64_t D = m->arch.dim;
+    if (ds1)
+        scale_rows(m, levels, level_all, n, D, 0, ds1);
+    for (int64_t i = 0; i < n; i++) {
+        const float inv = inv_sigma(m, levels, level_all, i);
+        float *t = dt + i * k * D;
+        for (int64_t j = 0; j < k * D; j++)
+            t[j] *= inv;
+    }
+    hosmi_mlp_tangent_backward(&m->net, blas, m->params, levels, level_all, n, k, &ws->p1, ds1, dt,
+                               grad);
+}
+
 int hosmi_eval_chunks(const hosm_model *m, const char *fn, int64_t n, int64_t cap, int64_t cap1,
                       unsigned mode1, int64_t k, int64_t cap2, hosmi_chunk_fn chunk, void *ctx)
 {

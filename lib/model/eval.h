@@ -45,6 +45,15 @@ void hosmi_eval_s2_backward(const hosm_model *m, const hosmi_blas *blas, const i
                             int64_t level_all, int64_t n, hosmi_eval_ws *ws, float *ds2,
                             float *grad);
 
+/* After hosmi_eval_s1_tangent on the same rows (plan mode
+ * HOSMI_PLAN_TANGENT_GRAD): ds1 (n x D, may be NULL) and dt (n k x D) are the
+ * cotangents of s1 and of its tangents; both are scaled in place and the
+ * parameter gradient is added into grad (reverse over forward). */
+void hosmi_eval_s1_tangent_backward(const hosm_model *m, const hosmi_blas *blas,
+                                    const int64_t *levels, int64_t level_all, int64_t n,
+                                    int64_t k, hosmi_eval_ws *ws, float *ds1, float *dt,
+                                    float *grad);
+
 /* A query over n points in chunks of up to cap rows at one level: chunk is
  * called with each chunk's first point and rows; returns its status. */
 typedef int (*hosmi_chunk_fn)(void *ctx, hosmi_eval_ws *ws, int64_t i0, int64_t rows);

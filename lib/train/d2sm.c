@@ -13,4 +13,4 @@ static double d2sm_point(const hosmi_batch *b, int64_t i, double scale)
            hosmi_s2_target_norm2(m->arch.s2, D, inv * inv, b->w);
 }
 
-const hosmi_objective hosmi_obj_d2sm = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY), d2sm_point};
+const hosmi_objective hosmi_obj_d2sm = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_TANGENTS_NONE, d2sm_point};

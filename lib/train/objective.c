@@ -3,7 +3,13 @@
 
 const hosmi_objective *hosmi_objective_first(int objective)
 {
-    return objective == HOSM_OBJ_DSM_VR ? &hosmi_obj_dsm_vr : &hosmi_obj_dsm;
+    switch (objective) {
+    case HOSM_OBJ_DSM_VR: return &hosmi_obj_dsm_vr;
+    case HOSM_OBJ_SSM: return &hosmi_obj_ssm;
+    case HOSM_OBJ_SSM_VR: return &hosmi_obj_ssm_vr;
+    case HOSM_OBJ_EXACT_SM: return &hosmi_obj_exact_sm;
+    default: return &hosmi_obj_dsm;
+    }
 }
 
 const hosmi_objective *hosmi_objective_second(int s2_objective)

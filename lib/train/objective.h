@@ -23,13 +23,21 @@ typedef struct {
     const int64_t *level; /* n levels */
     const float *s1[HOSMI_BLOCKS], *s2[HOSMI_BLOCKS]; /* n x D, n x net2.out */
     float *ds1[HOSMI_BLOCKS], *ds2[HOSMI_BLOCKS];     /* their cotangents */
+    int64_t k;            /* tangents a point (score-matching objectives) */
+    const float *v;       /* n k x D tangent directions, NULL for unit tangents */
+    const float *t1;      /* n k x D tangents of s1 on the noisy block */
+    float *dt1;           /* their cotangents */
     float *w;             /* D floats of scratch */
     float *work;          /* hosmi_s2_term_work() floats of scratch */
 } hosmi_batch;
 
+/* Tangents an objective needs of s1 on the noisy block. */
+enum { HOSMI_TANGENTS_NONE, HOSMI_TANGENTS_PROJECTIONS, HOSMI_TANGENTS_UNIT };
+
 typedef struct {
     int order;      /* 1: a first-order loss L1 on s1; 2: a loss L2 on psi = s2 + s1 s1^T */
     unsigned rows;  /* HOSMI_ROWS() of the blocks it reads */
+    int tangents;   /* HOSMI_TANGENTS_* */
     /* The loss of point i; adds scale times its gradient into the cotangents. */
     double (*point)(const hosmi_batch *b, int64_t i, double scale);
 } hosmi_objective;
@@ -38,7 +46,8 @@ typedef struct {
 const hosmi_objective *hosmi_objective_first(int objective);
 const hosmi_objective *hosmi_objective_second(int s2_objective);
 
-extern const hosmi_objective hosmi_obj_dsm, hosmi_obj_dsm_vr, hosmi_obj_d2sm, hosmi_obj_d2sm_vr;
+extern const hosmi_objective hosmi_obj_dsm, hosmi_obj_dsm_vr, hosmi_obj_d2sm, hosmi_obj_d2sm_vr,
+    hosmi_obj_ssm, hosmi_obj_ssm_vr, hosmi_obj_exact_sm;
 
 /* Shared by the second-order objectives: w = z_i / sigma into b->w, and
  * the D2SM terms (alpha, beta) of point i on one block. */

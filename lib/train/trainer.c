@@ -13,6 +13,9 @@
 #define NOISE_STREAM 1
 #define STREAM_STRIDE ((uint64_t)1 << 44)
 #define PERM_STREAM ((uint64_t)1 << 32)
+/* Projections of score matching at step s: stream PROJ_STREAM + s of a seed
+ * mixed with "stream", so a gradient is reproducible and changes no state. */
+#define PROJ_STREAM ((uint64_t)3 << 62)
 
 int hosmi_check_trainer(const hosm_trainer *t, const char *fn)
 {
@@ -33,8 +36,8 @@ static int block_pos(unsigned blocks, int block)
 static void free_workspace(hosm_trainer *t)
 {
     hosmi_eval_free(&t->eval);
-    float **bufs[] = {&t->rows_in, &t->s1,      &t->ds1, &t->s2,     &t->ds2,
-                      &t->noise,   &t->batch_x, &t->w,   &t->s2_work};
+    float **bufs[] = {&t->rows_in, &t->s1, &t->ds1,     &t->s2, &t->ds2, &t->noise,
+                      &t->batch_x, &t->w,  &t->s2_work, &t->v,  &t->t1,  &t->dt1};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         free(*bufs[i]);
         *bufs[i] = NULL;
@@ -64,7 +67,13 @@ static int reserve(hosm_trainer *t, int64_t n)
     const hosm_model *m = t->model;
     const int64_t D = m->arch.dim, rows = count_blocks(t->blocks1) * n, out2 = m->net2.out;
     const int64_t rows2 = rows2_of(t, n);
-    int ok = hosmi_eval_alloc(&t->eval, m, rows, HOSMI_PLAN_GRAD, 0, rows2, HOSMI_PLAN_GRAD) == 0;
+    const unsigned mode1 = t->k ? HOSMI_PLAN_TANGENT_GRAD : HOSMI_PLAN_GRAD;
+    int ok = hosmi_eval_alloc(&t->eval, m, rows, mode1, t->k, rows2, HOSMI_PLAN_GRAD) == 0;
+    const int64_t nkd = hosmi_mul(hosmi_mul(n, t->k), D);
+    t->v = hosmi_alloc(t->k ? nkd : 1, sizeof(float));
+    t->t1 = hosmi_alloc(t->k ? nkd : 1, sizeof(float));
+    t->dt1 = hosmi_alloc(t->k ? nkd : 1, sizeof(float));
+    ok = ok && t->v && t->t1 && t->dt1;
     t->rows_in = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
     t->s1 = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
     t->ds1 = hosmi_alloc(hosmi_mul(rows, D), sizeof(float));
@@ -86,13 +95,25 @@ static int reserve(hosm_trainer *t, int64_t n)
     return HOSM_OK;
 }
 
-static void read_config(hosm_trainer *t, const hosm_config *cfg)
+static int read_config(hosm_trainer *t, const hosm_config *cfg)
 {
     const hosm_model *model = t->model;
     const int has2 = model->arch.s2 != HOSM_S2_NONE;
     const int freeze = has2 && cfg->ival[HOSM_KEY_FREEZE_S1] != 0;
     t->obj1 = freeze ? NULL : hosmi_objective_first((int)cfg->ival[HOSM_KEY_OBJECTIVE]);
     t->obj2 = has2 ? hosmi_objective_second((int)cfg->ival[HOSM_KEY_S2_OBJECTIVE]) : NULL;
+    if (t->obj1 && t->obj1->tangents != HOSMI_TANGENTS_NONE) {
+        if (t->obj2 && t->obj2->rows != HOSMI_ROWS(HOSMI_BLOCK_NOISY))
+            return hosmi_fail(NULL, HOSM_E_UNSUPPORTED,
+                              "hosm_trainer_new: the score-matching objectives train jointly "
+                              "with s2_objective=d2sm only");
+        t->k = t->obj1->tangents == HOSMI_TANGENTS_UNIT ? model->arch.dim
+                                                         : cfg->ival[HOSM_KEY_PROJECTIONS];
+        t->projection = (int)cfg->ival[HOSM_KEY_PROJECTION];
+        t->clean_rows = !t->obj2 && cfg->ival[HOSM_KEY_SSM_NOISE] == 0;
+        t->proj_seed = (uint64_t)cfg->ival[HOSM_KEY_SEED] ^
+                       (uint64_t)cfg->ival[HOSM_KEY_STREAM] * 0x9e3779b97f4a7c15ULL;
+    }
     t->blocks2 = t->obj2 ? t->obj2->rows : 0;
     t->blocks1 = (t->obj1 ? t->obj1->rows : 0) | t->blocks2;
     t->w1 = cfg->dval[HOSM_KEY_W1];
@@ -105,6 +126,7 @@ static void read_config(hosm_trainer *t, const hosm_config *cfg)
     t->epochs = cfg->ival[HOSM_KEY_EPOCHS];
     t->seed = cfg->ival[HOSM_KEY_SEED];
     t->blas.threads = (int)cfg->ival[HOSM_KEY_THREADS];
+    return HOSM_OK;
 }
 
 int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *cfg)
@@ -128,7 +150,10 @@ int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *c
         return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
     t->magic = HOSMI_HANDLE_TRAINER;
     t->model = model;
-    read_config(t, cfg);
+    if ((st = read_config(t, cfg)) != HOSM_OK) {
+        free(t);
+        return st;
+    }
     hosmi_rng_seed(&t->rng, (uint64_t)t->seed,
                    NOISE_STREAM + (uint64_t)cfg->ival[HOSM_KEY_STREAM] * STREAM_STRIDE);
     t->perm_n = -1;
@@ -170,7 +195,9 @@ static void fill_rows(hosm_trainer *t, const float *x, const float *z, const int
         if (!(t->blocks1 & HOSMI_ROWS(b)))
             continue;
         float *rows = t->rows_in + block_pos(t->blocks1, b) * n * D;
-        const float sign = b == HOSMI_BLOCK_NOISY ? 1.0f : b == HOSMI_BLOCK_ANTI ? -1.0f : 0.0f;
+        const float sign = b == HOSMI_BLOCK_NOISY ? (t->clean_rows ? 0.0f : 1.0f)
+                           : b == HOSMI_BLOCK_ANTI ? -1.0f
+                                                   : 0.0f;
         for (int64_t i = 0; i < n; i++) {
             const float s = sign * (float)m->sigmas[lv[i]];
             for (int64_t j = 0; j < D; j++)
@@ -187,7 +214,9 @@ static hosmi_batch make_batch(hosm_trainer *t, const float *z, const int64_t *lv
 {
     const hosm_model *m = t->model;
     const int64_t D = m->arch.dim, out2 = m->net2.out;
-    hosmi_batch b = {m, &t->blas, z, lv, {0}, {0}, {0}, {0}, t->w, t->s2_work};
+    hosmi_batch b = {m,     &t->blas,     z,     lv,     {0},  {0},    {0},
+                     {0},   t->k,         t->v,  t->t1, t->dt1,
+                     t->w,  t->s2_work};
     for (int k = 0; k < HOSMI_BLOCKS; k++) {
         if (!(t->blocks1 & HOSMI_ROWS(k)))
             continue;
@@ -200,6 +229,26 @@ static hosmi_batch make_batch(hosm_trainer *t, const float *z, const int64_t *lv
         }
     }
     return b;
+}
+
+/* The tangents of s1 on the noisy block: along k projections a point drawn
+ * from the step's projection stream, or the D unit vectors (exact SM). */
+static void tangents(hosm_trainer *t, int64_t n)
+{
+    const hosm_model *m = t->model;
+    const int64_t D = m->arch.dim, count = n * t->k * D;
+    const int unit = t->obj1->tangents == HOSMI_TANGENTS_UNIT;
+    if (!unit) {
+        hosmi_rng r;
+        hosmi_rng_seed(&r, t->proj_seed, PROJ_STREAM + (uint64_t)t->state.step);
+        hosmi_rng_normal(&r, t->v, count);
+        if (t->projection == HOSM_PROJ_RADEMACHER)
+            for (int64_t j = 0; j < count; j++)
+                t->v[j] = t->v[j] < 0.0f ? -1.0f : 1.0f;
+    }
+    hosmi_eval_s1_tangent(m, &t->blas, t->rows_level, 0, n, t->k, unit ? NULL : t->v, &t->eval,
+                          t->t1);
+    memset(t->dt1, 0, (size_t)count * sizeof(float));
 }
 
 /* Loss and gradient (into t->grad) on n points with noise z and levels lv.
@@ -220,6 +269,8 @@ static double loss_grad(hosm_trainer *t, const float *x, const float *z, const i
         hosmi_eval_s2(m, &t->blas, t->rows_in, t->rows_level, 0, rows2, &t->eval, t->s2);
         memset(t->ds2, 0, (size_t)(rows2 * m->net2.out) * sizeof(float));
     }
+    if (t->k)
+        tangents(t, n);
     const hosmi_batch b = make_batch(t, z, lv, n);
     double loss = 0.0;
     for (int64_t i = 0; i < n; i++) {
@@ -235,7 +286,10 @@ static double loss_grad(hosm_trainer *t, const float *x, const float *z, const i
         loss += lambda * point;
     }
     memset(t->grad, 0, (size_t)m->nparams * sizeof(float));
-    if (t->obj1)
+    if (t->obj1 && t->k)
+        hosmi_eval_s1_tangent_backward(m, &t->blas, t->rows_level, 0, n, t->k, &t->eval, t->ds1,
+                                       t->dt1, t->grad);
+    else if (t->obj1)
         hosmi_eval_s1_backward(m, &t->blas, t->rows_level, 0, rows, &t->eval, t->ds1, t->grad);
     if (t->obj2)
         hosmi_eval_s2_backward(m, &t->blas, t->rows_level, 0, rows2, &t->eval, t->ds2, t->grad);

@@ -20,9 +20,14 @@ struct hosm_trainer {
     /* Workspace for up to cap points: their rows in the blocks the
      * objectives read (rows1 for s1, a prefix of rows2 of them for s2). */
     unsigned blocks1, blocks2;
+    int clean_rows;           /* the noisy block holds clean x (score matching) */
+    int64_t k;                /* tangents a point of a score-matching L1, else 0 */
+    int projection;           /* enum hosm_projection */
+    uint64_t proj_seed;
     int64_t cap;
     hosmi_eval_ws eval;
     float *rows_in, *s1, *ds1, *s2, *ds2, *noise, *batch_x, *w, *s2_work;
+    float *v, *t1, *dt1;      /* n k x D directions, tangents of s1, their cotangents */
     int64_t *rows_level, *levels;
     /* The current epoch's permutation in fit. */
     int64_t *perm, perm_n, perm_epoch;
