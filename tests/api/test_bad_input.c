@@ -14,6 +14,11 @@
  * of D = 3 with every s2 structure) and the mixture oracle also require the
  * message to name the function (and, where given, the bad key, component,
  * point or problem), and a failed query to leave its outputs untouched.
+ * The functions added with the split training step, the sampler sources
+ * and kinds, and the wrong-kind handles (HOSM_E_MISUSE: every function that
+ * takes a handle, given a real handle of another kind) name the function
+ * too; a failed call changes no trainer (its checkpoint bytes, which hold
+ * the RNG state, stay the same) and no handle given in the wrong place.
  * Besides the table: the second-order config keys (names, types, bounds,
  * defaults, text names), the capping of a low-rank rank above D, and the
  * threads' own messages. */
@@ -73,6 +78,8 @@ static const char *status_name(int st)
     case HOSM_E_BUFFER: return "HOSM_E_BUFFER";
     case HOSM_E_PARSE: return "HOSM_E_PARSE";
     case HOSM_E_UNSUPPORTED: return "HOSM_E_UNSUPPORTED";
+    case HOSM_E_MISUSE: return "HOSM_E_MISUSE";
+    case HOSM_E_CALLBACK: return "HOSM_E_CALLBACK";
     default: return "(unknown)";
     }
 }
@@ -159,6 +166,14 @@ static void check_case(const char *fn, const char *input, int want, int got,
         sentinel();                                                            \
         int got_ = (call);                                                     \
         check_case2(fn, input, want, got_, NULL, (name), (name2), 1, __LINE__); \
+    } while (0)
+/* ... and the message names the function, and the handle's message equals
+ * the thread's. */
+#define CASE_FH(fn, input, want, call, hmsg)                                   \
+    do {                                                                       \
+        sentinel();                                                            \
+        int got_ = (call);                                                     \
+        check_case2(fn, input, want, got_, (hmsg), NULL, NULL, 1, __LINE__);   \
     } while (0)
 /* A case whose result is not a status. */
 #define ROW(fn, input, result, cond)                                           \
@@ -1071,6 +1086,44 @@ static void test_model(const char *dir)
 
 /* ---- trainers -------------------------------------------------------------- */
 
+/* A checkpoint of t in memory (the weights, moments, step count, RNG state
+ * and EMA): two equal ones mean that nothing of the trainer changed. */
+static uint8_t *checkpoint_bytes(const hosm_trainer *t, int64_t *size)
+{
+    MUST(hosm_trainer_save_size(t, size));
+    uint8_t *b = xmalloc((size_t)*size);
+    MUST(hosm_trainer_save_mem(t, b, *size, NULL));
+    return b;
+}
+
+static int same_checkpoint(const hosm_trainer *t, const uint8_t *before, int64_t size)
+{
+    int64_t now_size;
+    uint8_t *now = checkpoint_bytes(t, &now_size);
+    int same = now_size == size && memcmp(now, before, (size_t)size) == 0;
+    free(now);
+    return same;
+}
+
+/* Sets t's step count through its checkpoint (the u64 that opens the ADAM
+ * section; docs/format.md), for the cases at the step count limit. */
+static void set_step_count(hosm_trainer *t, int64_t step)
+{
+    int64_t size;
+    uint8_t *b = checkpoint_bytes(t, &size);
+    const uint64_t sections = get_le(b + 12, 4);
+    int64_t pos = 24;
+    for (uint64_t i = 0; i < sections; i++) {
+        const uint64_t tag = get_le(b + pos, 4), len = get_le(b + pos + 8, 8);
+        if (tag == ((uint64_t)'A' | 'D' << 8 | 'A' << 16 | (uint64_t)'M' << 24))
+            put_le(b + pos + 16, (uint64_t)step, 8);
+        pos += 16 + (int64_t)len;
+    }
+    fix_crc(b, size);
+    MUST(hosm_trainer_load_mem(t, b, size));
+    free(b);
+}
+
 static void test_trainer(const char *dir)
 {
     hosm_trainer *t = g_t;
@@ -1185,6 +1238,131 @@ static void test_trainer(const char *dir)
            hosm_trainer_gradient(t, g_x, g_xinf, NULL, NPTS, &loss, grad), TMSG);
     free(grad);
 
+    /* The step in parts: nothing of the trainer changes on failure (its
+     * checkpoint, which holds the RNG state too, stays the same). */
+    int64_t ck_size;
+    uint8_t *ck = checkpoint_bytes(t, &ck_size);
+    {
+        const char *f = "hosm_trainer_apply_gradient";
+        float *g = xmalloc((size_t)(g_P + 1) * sizeof *g);
+        for (int64_t i = 0; i <= g_P; i++)
+            g[i] = 0.01f;
+        CASE_F(f, "trainer = NULL", HOSM_E_NULL, hosm_trainer_apply_gradient(NULL, g, g_P), NULL,
+               NULL);
+        CASE_FH(f, "grad = NULL", HOSM_E_NULL, hosm_trainer_apply_gradient(t, NULL, g_P), TMSG);
+        CASE_FH(f, "count = P - 1", HOSM_E_MISMATCH, hosm_trainer_apply_gradient(t, g, g_P - 1),
+                TMSG);
+        CASE_FH(f, "count = P + 1", HOSM_E_MISMATCH, hosm_trainer_apply_gradient(t, g, g_P + 1),
+                TMSG);
+        CASE_FH(f, "count = -1", HOSM_E_MISMATCH, hosm_trainer_apply_gradient(t, g, -1), TMSG);
+        g[g_P / 2] = NAN;
+        CASE_FH(f, "NaN in grad", HOSM_E_NONFINITE, hosm_trainer_apply_gradient(t, g, g_P), TMSG);
+        g[g_P / 2] = 0.01f;
+        g[g_P - 1] = -INFINITY;
+        CASE_FH(f, "-Inf in grad (the last entry)", HOSM_E_NONFINITE,
+                hosm_trainer_apply_gradient(t, g, g_P), TMSG);
+        /* g^2 overflows float in the second moment: the update would make v
+         * infinite, so it is refused and nothing changes. */
+        for (int64_t i = 0; i < g_P; i++)
+            g[i] = 3e38f;
+        CASE_H(f, "a finite grad whose update overflows (every entry 3e38)", HOSM_E_NONFINITE,
+               hosm_trainer_apply_gradient(t, g, g_P), TMSG);
+        CHECK(same_checkpoint(t, ck, ck_size),
+              "a failed hosm_trainer_apply_gradient changed the trainer");
+        /* At the step count limit 2^62 no step is taken. */
+        hosm_model *m1;
+        hosm_trainer *t1;
+        MUST(hosm_model_new(&m1, D, g_cfg));
+        MUST(hosm_trainer_new(&t1, m1, g_cfg));
+        set_step_count(t1, (int64_t)1 << 62);
+        int64_t size1;
+        uint8_t *ck1 = checkpoint_bytes(t1, &size1);
+        for (int64_t i = 0; i < g_P; i++)
+            g[i] = 0.01f;
+        CASE_H(f, "a trainer at the step count limit 2^62", HOSM_E_RANGE,
+               hosm_trainer_apply_gradient(t1, g, g_P), hosm_trainer_errmsg(t1));
+        CHECK(same_checkpoint(t1, ck1, size1),
+              "hosm_trainer_apply_gradient at the step limit changed the trainer");
+        CASE_H("hosm_trainer_step", "a trainer at the step count limit 2^62", HOSM_E_RANGE,
+               hosm_trainer_step(t1, g_x, NPTS, &loss), hosm_trainer_errmsg(t1));
+        set_step_count(t1, ((int64_t)1 << 62) - 1);
+        CASE_F(f, "a trainer one step below the limit (allowed)", HOSM_OK,
+               hosm_trainer_apply_gradient(t1, g, g_P), NULL, NULL);
+        free(ck1);
+        hosm_trainer_free(t1);
+        hosm_model_free(m1);
+        free(g);
+    }
+    {
+        const char *f = "hosm_trainer_draw_noise";
+        float z[NPTS * D];
+        int64_t lv[NPTS];
+        CASE_F(f, "trainer = NULL", HOSM_E_NULL, hosm_trainer_draw_noise(NULL, NPTS, z, lv), NULL,
+               NULL);
+        CASE_FH(f, "n = -1", HOSM_E_ARG, hosm_trainer_draw_noise(t, -1, z, lv), TMSG);
+        CASE_FH(f, "n = 2^62 (n D overflows)", HOSM_E_ARG,
+                hosm_trainer_draw_noise(t, HUGE_N, z, lv), TMSG);
+        CASE_FH(f, "noise = NULL, n > 0", HOSM_E_NULL, hosm_trainer_draw_noise(t, NPTS, NULL, lv),
+                TMSG);
+        CASE_FH(f, "levels = NULL, n > 0, a model with L > 1 levels", HOSM_E_NULL,
+                hosm_trainer_draw_noise(t, NPTS, z, NULL), TMSG);
+        CASE_F(f, "n = 0, noise = levels = NULL (nothing to do)", HOSM_OK,
+               hosm_trainer_draw_noise(t, 0, NULL, NULL), NULL, NULL);
+        CHECK(same_checkpoint(t, ck, ck_size),
+              "a failed hosm_trainer_draw_noise advanced the trainer's RNG");
+        hosm_config *c1;
+        hosm_model *m1;
+        hosm_trainer *t1;
+        MUST(hosm_config_new(&c1));
+        MUST(hosm_config_parse(c1, "hidden=4 depth=1"));
+        MUST(hosm_model_new(&m1, D, c1));
+        MUST(hosm_trainer_new(&t1, m1, c1));
+        CASE_F(f, "levels = NULL, a one-level model (allowed)", HOSM_OK,
+               hosm_trainer_draw_noise(t1, NPTS, z, NULL), NULL, NULL);
+        hosm_trainer_free(t1);
+        hosm_model_free(m1);
+        hosm_config_free(c1);
+    }
+    {
+        const char *f = "hosm_trainer_batch_indices";
+        int64_t idx[NPTS], cnt;
+        CASE_F(f, "trainer = NULL", HOSM_E_NULL, hosm_trainer_batch_indices(NULL, NPTS, 0, idx, &cnt),
+               NULL, NULL);
+        CASE_FH(f, "indices = NULL", HOSM_E_NULL,
+                hosm_trainer_batch_indices(t, NPTS, 0, NULL, &cnt), TMSG);
+        CASE_FH(f, "count = NULL", HOSM_E_NULL, hosm_trainer_batch_indices(t, NPTS, 0, idx, NULL),
+                TMSG);
+        CASE_FH(f, "n = 0", HOSM_E_ARG, hosm_trainer_batch_indices(t, 0, 0, idx, &cnt), TMSG);
+        CASE_FH(f, "n = -1", HOSM_E_ARG, hosm_trainer_batch_indices(t, -1, 0, idx, &cnt), TMSG);
+        CASE_FH(f, "step = -1", HOSM_E_ARG, hosm_trainer_batch_indices(t, NPTS, -1, idx, &cnt),
+                TMSG);
+        cnt = -1;
+        CASE_F(f, "n = 1, step = INT64_MAX (allowed)", HOSM_OK,
+               hosm_trainer_batch_indices(t, 1, INT64_MAX, idx, &cnt), NULL, NULL);
+        CHECK(cnt == 1 && idx[0] == 0, "batch_indices(n = 1): count %lld, index %lld",
+              (long long)cnt, (long long)idx[0]);
+        CHECK(same_checkpoint(t, ck, ck_size), "hosm_trainer_batch_indices changed the trainer");
+    }
+    free(ck);
+    {
+        const char *f = "hosm_shard";
+        int64_t b = -7, e = -7;
+        CASE_F(f, "begin = NULL", HOSM_E_NULL, hosm_shard(10, 3, 0, NULL, &e), NULL, NULL);
+        CASE_F(f, "end = NULL", HOSM_E_NULL, hosm_shard(10, 3, 0, &b, NULL), NULL, NULL);
+        CASE_F(f, "count = -1", HOSM_E_ARG, hosm_shard(-1, 3, 0, &b, &e), NULL, NULL);
+        CASE_F(f, "parts = 0", HOSM_E_ARG, hosm_shard(10, 0, 0, &b, &e), NULL, NULL);
+        CASE_F(f, "parts = -1", HOSM_E_ARG, hosm_shard(10, -1, 0, &b, &e), NULL, NULL);
+        CASE_F(f, "part = -1", HOSM_E_ARG, hosm_shard(10, 3, -1, &b, &e), NULL, NULL);
+        CASE_F(f, "part = parts", HOSM_E_ARG, hosm_shard(10, 3, 3, &b, &e), NULL, NULL);
+        CHECK(b == -7 && e == -7, "a failed hosm_shard wrote begin or end");
+        CASE_F(f, "count = 0 (every part empty)", HOSM_OK, hosm_shard(0, 3, 2, &b, &e), NULL, NULL);
+        CHECK(b == 0 && e == 0, "hosm_shard(0, 3, 2): [%lld, %lld)", (long long)b, (long long)e);
+        CASE_F(f, "count = INT64_MAX, parts = 3, part = 2 (no overflow)", HOSM_OK,
+               hosm_shard(INT64_MAX, 3, 2, &b, &e), NULL, NULL);
+        CHECK(e == INT64_MAX && e - b == INT64_MAX / 3,
+              "hosm_shard(INT64_MAX, 3, 2): [%lld, %lld)", (long long)b, (long long)e);
+    }
+
     CASE("hosm_trainer_step_count", "trainer = NULL", HOSM_E_NULL,
          hosm_trainer_step_count(NULL, &steps));
     CASE("hosm_trainer_step_count", "out = NULL", HOSM_E_NULL, hosm_trainer_step_count(t, NULL));
@@ -1286,6 +1464,256 @@ static void test_sampler(void)
     CHECK(memcmp(x, g_xnan, sizeof x) == 0, "a rejected sampler run changed x");
     CASE("hosm_sampler_run", "n = 0, x = NULL (nothing to do)", HOSM_OK,
          hosm_sampler_run(s, NULL, 0, NULL, NULL));
+
+    const char *f = "hosm_sampler_run_trace";
+    float tr[8 * NPTS * D];
+    memcpy(x, g_x, sizeof x);
+    CASE_F(f, "sampler = NULL", HOSM_E_NULL, hosm_sampler_run_trace(NULL, x, NPTS, 1, tr, NULL, NULL),
+           NULL, NULL);
+    CASE_FH(f, "every = 0", HOSM_E_ARG, hosm_sampler_run_trace(s, x, NPTS, 0, tr, NULL, NULL),
+            hosm_sampler_errmsg(s));
+    CASE_FH(f, "every = -1", HOSM_E_ARG, hosm_sampler_run_trace(s, x, NPTS, -1, tr, NULL, NULL),
+            hosm_sampler_errmsg(s));
+    CASE_FH(f, "trace = NULL, n > 0", HOSM_E_NULL,
+            hosm_sampler_run_trace(s, x, NPTS, 1, NULL, NULL, NULL), hosm_sampler_errmsg(s));
+    CASE_FH(f, "x = NULL, n > 0", HOSM_E_NULL,
+            hosm_sampler_run_trace(s, NULL, NPTS, 1, tr, NULL, NULL), hosm_sampler_errmsg(s));
+    CASE_FH(f, "n = -1", HOSM_E_ARG, hosm_sampler_run_trace(s, x, -1, 1, tr, NULL, NULL),
+            hosm_sampler_errmsg(s));
+    CASE_FH(f, "n = 2^62", HOSM_E_ARG, hosm_sampler_run_trace(s, x, HUGE_N, 1, tr, NULL, NULL),
+            hosm_sampler_errmsg(s));
+    memcpy(x, g_xnan, sizeof x);
+    CASE_FH(f, "NaN in x", HOSM_E_NONFINITE, hosm_sampler_run_trace(s, x, NPTS, 1, tr, NULL, NULL),
+            hosm_sampler_errmsg(s));
+    CHECK(memcmp(x, g_xnan, sizeof x) == 0, "a rejected traced run changed x");
+    CASE_F(f, "n = 0, x = trace = NULL (nothing to do)", HOSM_OK,
+           hosm_sampler_run_trace(s, NULL, 0, 1, NULL, NULL, NULL), NULL, NULL);
+
+    int64_t count;
+    double rate;
+    CASE_F("hosm_sampler_diverged", "sampler = NULL", HOSM_E_NULL,
+           hosm_sampler_diverged(NULL, &count), NULL, NULL);
+    CASE_F("hosm_sampler_diverged", "count = NULL", HOSM_E_NULL, hosm_sampler_diverged(s, NULL),
+           NULL, NULL);
+    CASE_F("hosm_sampler_acceptance", "sampler = NULL", HOSM_E_NULL,
+           hosm_sampler_acceptance(NULL, &rate), NULL, NULL);
+    CASE_F("hosm_sampler_acceptance", "rate = NULL", HOSM_E_NULL,
+           hosm_sampler_acceptance(s, NULL), NULL, NULL);
+}
+
+/* Callbacks of a standard normal target, and ones that fail. */
+static int cb_logp(const float *x, int64_t n, int64_t dim, double *out, void *u)
+{
+    (void)u;
+    for (int64_t i = 0; i < n; i++) {
+        double q = 0.0;
+        for (int64_t j = 0; j < dim; j++)
+            q += (double)x[i * dim + j] * x[i * dim + j];
+        out[i] = -0.5 * q;
+    }
+    return 0;
+}
+
+static int cb_score(const float *x, int64_t n, int64_t dim, float *out, void *u)
+{
+    (void)u;
+    for (int64_t i = 0; i < n * dim; i++)
+        out[i] = -x[i];
+    return 0;
+}
+
+static int cb_hessian(const float *x, int64_t n, int64_t dim, float *out, void *u)
+{
+    (void)x, (void)u;
+    memset(out, 0, (size_t)(n * dim * dim) * sizeof *out);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < dim; j++)
+            out[(i * dim + j) * dim + j] = -1.0f;
+    return 0;
+}
+
+static int cb_logp_fail(const float *x, int64_t n, int64_t dim, double *out, void *u)
+{
+    (void)x, (void)n, (void)dim, (void)out, (void)u;
+    return 7;
+}
+
+static int cb_score_fail(const float *x, int64_t n, int64_t dim, float *out, void *u)
+{
+    (void)x, (void)n, (void)dim, (void)out, (void)u;
+    return 7;
+}
+
+static int cb_hessian_fail(const float *x, int64_t n, int64_t dim, float *out, void *u)
+{
+    (void)x, (void)n, (void)dim, (void)out, (void)u;
+    return 7;
+}
+
+/* The sampler constructors must leave *out NULL on failure. cfg_text
+ * configures the sampler (NULL: defaults). */
+static hosm_config *sampler_cfg(const char *cfg_text)
+{
+    hosm_config *c;
+    MUST(hosm_config_new(&c));
+    MUST(hosm_config_parse(c, "sample_steps=2 step_size=0.01"));
+    if (cfg_text)
+        MUST(hosm_config_parse(c, cfg_text));
+    return c;
+}
+
+static int sampler_new_checked(const hosm_model *m, const char *cfg_text)
+{
+    hosm_config *c = sampler_cfg(cfg_text);
+    hosm_sampler *s = (hosm_sampler *)(uintptr_t)1;
+    int st = hosm_sampler_new(&s, m, c);
+    if (st != HOSM_OK)
+        CHECK(s == NULL, "failed hosm_sampler_new left *out = %p", (void *)s);
+    else
+        hosm_sampler_free(s);
+    hosm_config_free(c);
+    return st;
+}
+
+static int sampler_mix_checked(const hosm_mixture *mix, double sigma, const char *cfg_text)
+{
+    hosm_config *c = sampler_cfg(cfg_text);
+    hosm_sampler *s = (hosm_sampler *)(uintptr_t)1;
+    int st = hosm_sampler_new_mixture(&s, mix, sigma, c);
+    if (st != HOSM_OK)
+        CHECK(s == NULL, "failed hosm_sampler_new_mixture left *out = %p", (void *)s);
+    else
+        hosm_sampler_free(s);
+    hosm_config_free(c);
+    return st;
+}
+
+static int sampler_fn_checked(int64_t dim, hosm_logp_fn lp, hosm_score_fn sc, hosm_hessian_fn h,
+                              const char *cfg_text)
+{
+    hosm_config *c = sampler_cfg(cfg_text);
+    hosm_sampler *s = (hosm_sampler *)(uintptr_t)1;
+    int st = hosm_sampler_new_fn(&s, dim, lp, sc, h, NULL, c);
+    if (st != HOSM_OK)
+        CHECK(s == NULL, "failed hosm_sampler_new_fn left *out = %p", (void *)s);
+    else
+        hosm_sampler_free(s);
+    hosm_config_free(c);
+    return st;
+}
+
+/* A run of a sampler over callbacks that fails in a callback: the status,
+ * the handle's message, and x as it was (the first evaluation fails). */
+static void callback_case(const char *fn, const char *input, hosm_logp_fn lp, hosm_score_fn sc,
+                          hosm_hessian_fn h, const char *cfg_text, const char *name, int trace,
+                          int line)
+{
+    hosm_config *c = sampler_cfg(cfg_text);
+    hosm_sampler *s;
+    MUST(hosm_sampler_new_fn(&s, D, lp, sc, h, NULL, c));
+    float x[NPTS * D], tr[2 * NPTS * D];
+    memcpy(x, g_x, sizeof x);
+    sentinel();
+    int got = trace ? hosm_sampler_run_trace(s, x, NPTS, 1, tr, NULL, NULL)
+                    : hosm_sampler_run(s, x, NPTS, NULL, NULL);
+    check_case2(fn, input, HOSM_E_CALLBACK, got, hosm_sampler_errmsg(s), name, NULL, !trace,
+                line);
+    CHECK(memcmp(x, g_x, sizeof x) == 0, "line %d: a failed callback changed x", line);
+    hosm_sampler_free(s);
+    hosm_config_free(c);
+}
+
+/* The sources and kinds of the samplers: what each kind needs of its source
+ * is checked at creation (HOSM_E_UNSUPPORTED, the message names the
+ * function); a failing callback stops the run with HOSM_E_CALLBACK. */
+static void test_sampler_sources(void)
+{
+    const char *f = "hosm_sampler_new";
+    hosm_model *none;
+    {
+        hosm_config *c;
+        MUST(hosm_config_new(&c));
+        MUST(hosm_config_parse(c, "hidden=4 depth=1 levels=3 sigma_max=1 sigma_min=0.1"));
+        MUST(hosm_model_new(&none, D, c));
+        hosm_config_free(c);
+    }
+    CASE_F(f, "sampler = ozaki on a model without s2 (hessian = s2)", HOSM_E_UNSUPPORTED,
+           sampler_new_checked(none, "sampler=ozaki"), NULL, NULL);
+    CASE_F(f, "sampler = annealed_ozaki on a model without s2 (hessian = s2)", HOSM_E_UNSUPPORTED,
+           sampler_new_checked(none, "sampler=annealed_ozaki"), NULL, NULL);
+    CASE_F(f, "sampler = ozaki, hessian = jacobian on a model without s2 (allowed)", HOSM_OK,
+           sampler_new_checked(none, "sampler=ozaki hessian=jacobian"), NULL, NULL);
+    CASE_F(f, "sampler = mala (a model has no log density)", HOSM_E_UNSUPPORTED,
+           sampler_new_checked(none, "sampler=mala"), NULL, NULL);
+    CASE_F(f, "sampler = mh_ozaki on a model with s2 = lowrank (no log density)",
+           HOSM_E_UNSUPPORTED, sampler_new_checked(g_m2, "sampler=mh_ozaki"), NULL, NULL);
+    CASE_F(f, "sampler = ozaki on a model with s2 = lowrank (allowed)", HOSM_OK,
+           sampler_new_checked(g_m2, "sampler=ozaki"), NULL, NULL);
+    CASE_F(f, "init_noise = 1, final_denoise = 1 (allowed: a model has levels)", HOSM_OK,
+           sampler_new_checked(none, "init_noise=1 final_denoise=1"), NULL, NULL);
+    hosm_model_free(none);
+
+    f = "hosm_sampler_new_mixture";
+    hosm_sampler *s;
+    CASE_F(f, "out = NULL", HOSM_E_NULL, hosm_sampler_new_mixture(NULL, g_mix, 0.5, NULL), NULL,
+           NULL);
+    CASE_F(f, "mix = NULL", HOSM_E_NULL, sampler_mix_checked(NULL, 0.5, NULL), NULL, NULL);
+    CASE_F(f, "sigma = -1", HOSM_E_ARG, sampler_mix_checked(g_mix, -1.0, NULL), "sigma", NULL);
+    CASE_F(f, "sigma = NaN", HOSM_E_ARG, sampler_mix_checked(g_mix, NAN, NULL), "sigma", NULL);
+    CASE_F(f, "sigma = +Inf", HOSM_E_ARG, sampler_mix_checked(g_mix, INFINITY, NULL), "sigma",
+           NULL);
+    CASE_F(f, "sigma = 2e6 (above 1e6)", HOSM_E_ARG, sampler_mix_checked(g_mix, 2e6, NULL),
+           "sigma", NULL);
+    CASE_F(f, "sampler = annealed (one noise level)", HOSM_E_UNSUPPORTED,
+           sampler_mix_checked(g_mix, 0.5, "sampler=annealed"), NULL, NULL);
+    CASE_F(f, "sampler = annealed_ozaki (one noise level)", HOSM_E_UNSUPPORTED,
+           sampler_mix_checked(g_mix, 0.5, "sampler=annealed_ozaki"), NULL, NULL);
+    CASE_F(f, "sampler = mh_ozaki, init_noise = 1, final_denoise = 1, sigma = 0 (allowed)",
+           HOSM_OK, sampler_mix_checked(g_mix, 0.0, "sampler=mh_ozaki init_noise=1 final_denoise=1"),
+           NULL, NULL);
+
+    f = "hosm_sampler_new_fn";
+    CASE_F(f, "out = NULL", HOSM_E_NULL,
+           hosm_sampler_new_fn(NULL, D, NULL, cb_score, NULL, NULL, NULL), NULL, NULL);
+    CASE_F(f, "score = NULL", HOSM_E_NULL, sampler_fn_checked(D, cb_logp, NULL, cb_hessian, NULL),
+           "score", NULL);
+    CASE_F(f, "dim = 0", HOSM_E_ARG, sampler_fn_checked(0, NULL, cb_score, NULL, NULL), NULL,
+           NULL);
+    CASE_F(f, "dim = -1", HOSM_E_ARG, sampler_fn_checked(-1, NULL, cb_score, NULL, NULL), NULL,
+           NULL);
+    CASE_F(f, "dim = 2^20 + 1", HOSM_E_ARG,
+           sampler_fn_checked(((int64_t)1 << 20) + 1, NULL, cb_score, NULL, NULL), NULL, NULL);
+    CASE_F(f, "sampler = ozaki without a Hessian callback", HOSM_E_UNSUPPORTED,
+           sampler_fn_checked(D, cb_logp, cb_score, NULL, "sampler=ozaki"), NULL, NULL);
+    CASE_F(f, "sampler = mala without a log-density callback", HOSM_E_UNSUPPORTED,
+           sampler_fn_checked(D, NULL, cb_score, cb_hessian, "sampler=mala"), NULL, NULL);
+    CASE_F(f, "sampler = mh_ozaki without a log-density callback", HOSM_E_UNSUPPORTED,
+           sampler_fn_checked(D, NULL, cb_score, cb_hessian, "sampler=mh_ozaki"), NULL, NULL);
+    CASE_F(f, "sampler = annealed (no noise levels)", HOSM_E_UNSUPPORTED,
+           sampler_fn_checked(D, cb_logp, cb_score, cb_hessian, "sampler=annealed"), NULL, NULL);
+    CASE_F(f, "sampler = annealed_ozaki (no noise levels)", HOSM_E_UNSUPPORTED,
+           sampler_fn_checked(D, cb_logp, cb_score, cb_hessian, "sampler=annealed_ozaki"), NULL,
+           NULL);
+    CASE_F(f, "init_noise = 1 (no noise level)", HOSM_E_UNSUPPORTED,
+           sampler_fn_checked(D, cb_logp, cb_score, cb_hessian, "init_noise=1"), "init_noise",
+           NULL);
+    CASE_F(f, "final_denoise = 1 (no noise level)", HOSM_E_UNSUPPORTED,
+           sampler_fn_checked(D, cb_logp, cb_score, cb_hessian, "final_denoise=1"),
+           "final_denoise", NULL);
+    CASE_F(f, "sampler = mh_ozaki with all three callbacks (allowed)", HOSM_OK,
+           sampler_fn_checked(D, cb_logp, cb_score, cb_hessian, "sampler=mh_ozaki"), NULL, NULL);
+    CASE_F(f, "score only, logp = hessian = NULL (allowed)", HOSM_OK,
+           sampler_fn_checked(D, NULL, cb_score, NULL, NULL), NULL, NULL);
+    (void)s;
+
+    callback_case("hosm_sampler_run", "callbacks: the score callback returns 7", NULL,
+                  cb_score_fail, NULL, NULL, "score", 0, __LINE__);
+    callback_case("hosm_sampler_run", "callbacks, sampler = mala: the log-density callback returns 7",
+                  cb_logp_fail, cb_score, NULL, "sampler=mala", "log density", 0, __LINE__);
+    callback_case("hosm_sampler_run", "callbacks, sampler = ozaki: the Hessian callback returns 7",
+                  NULL, cb_score, cb_hessian_fail, "sampler=ozaki", "Hessian", 0, __LINE__);
+    callback_case("hosm_sampler_run_trace", "callbacks: the score callback returns 7", NULL,
+                  cb_score_fail, NULL, NULL, "score", 1, __LINE__);
 }
 
 /* ---- mixtures ---------------------------------------------------------------- */
@@ -1608,6 +2036,218 @@ static void test_diagnostics(void)
            hosm_diag_energy_distance(g_x, 2, y, 2, D, &v), NULL, NULL);
 }
 
+/* ---- handles of the wrong kind ---------------------------------------------------- */
+
+/* Every function that takes a handle checks its kind (the magic number that
+ * opens every handle) and returns HOSM_E_MISUSE, naming the function, for a
+ * handle of another kind, without touching it; the void free functions
+ * ignore it and the errmsg functions return "". (A freed handle is caught
+ * the same way while its memory is still mapped, which no public call can
+ * arrange without undefined behaviour, so only wrong kinds are rows.) */
+static void test_misuse(const char *dir)
+{
+    /* Handles of the wrong kind: real handles of other kinds, cast. */
+    hosm_config *cfg_m = (hosm_config *)(void *)g_m;       /* a model as a config */
+    hosm_model *mod_c = (hosm_model *)(void *)g_cfg;       /* a config as a model */
+    hosm_trainer *tr_c = (hosm_trainer *)(void *)g_cfg;    /* a config as a trainer */
+    hosm_sampler *sa_t = (hosm_sampler *)(void *)g_t;      /* a trainer as a sampler */
+    hosm_mixture *mx_m = (hosm_mixture *)(void *)g_m;      /* a model as a mixture */
+    const char *as_cfg = "a handle of another kind (a model as cfg)";
+    const char *as_model = "a handle of another kind (a config as model)";
+    const char *as_trainer = "a handle of another kind (a config as trainer)";
+    const char *as_sampler = "a handle of another kind (a trainer as sampler)";
+    const char *as_mix = "a handle of another kind (a model as mix)";
+    const int W = HOSM_E_MISUSE;
+
+    /* What must not change: the victims' contents and messages. */
+    snapshot cfg_before, cfg_after;
+    take(g_cfg, &cfg_before);
+    int64_t ck_size;
+    uint8_t *ck = checkpoint_bytes(g_t, &ck_size);
+    char msg_m[256], msg_t[256], msg_c[256], msg_s[256];
+    snprintf(msg_m, sizeof msg_m, "%s", hosm_model_errmsg(g_m));
+    snprintf(msg_t, sizeof msg_t, "%s", hosm_trainer_errmsg(g_t));
+    snprintf(msg_c, sizeof msg_c, "%s", hosm_config_errmsg(g_cfg));
+    snprintf(msg_s, sizeof msg_s, "%s", hosm_sampler_errmsg(g_s));
+
+    int64_t v64, cnt, idx[NPTS];
+    double vd;
+    int vi;
+    float out[64 * NPTS * D], out2[64 * NPTS * D], x[NPTS * D];
+    float *params = xmalloc((size_t)g_P * sizeof *params);
+    MUST(hosm_model_get_params(g_m, params, g_P));
+    memcpy(x, g_x, sizeof x);
+    uint8_t buf[64];
+    char path[512];
+    snprintf(path, sizeof path, "%s/misuse.hosm", dir);
+
+    /* Configuration. */
+    CASE_F("hosm_config_set_int", as_cfg, W, hosm_config_set_int(cfg_m, HOSM_KEY_HIDDEN, 8), NULL,
+           NULL);
+    CASE_F("hosm_config_set_double", as_cfg, W,
+           hosm_config_set_double(cfg_m, HOSM_KEY_SIGMA, 0.5), NULL, NULL);
+    CASE_F("hosm_config_get_int", as_cfg, W, hosm_config_get_int(cfg_m, HOSM_KEY_HIDDEN, &v64),
+           NULL, NULL);
+    CASE_F("hosm_config_get_double", as_cfg, W,
+           hosm_config_get_double(cfg_m, HOSM_KEY_SIGMA, &vd), NULL, NULL);
+    CASE_F("hosm_config_parse", as_cfg, W, hosm_config_parse(cfg_m, "hidden=8"), NULL, NULL);
+
+    /* Models. */
+    hosm_model *mout = (hosm_model *)(uintptr_t)1;
+    CASE_F("hosm_model_new", as_cfg, W, hosm_model_new(&mout, D, cfg_m), NULL, NULL);
+    CHECK(mout == NULL, "hosm_model_new with a wrong-kind cfg left *out non-NULL");
+    CASE_F("hosm_model_dim", as_model, W, hosm_model_dim(mod_c, &v64), NULL, NULL);
+    CASE_F("hosm_model_num_levels", as_model, W, hosm_model_num_levels(mod_c, &v64), NULL, NULL);
+    CASE_F("hosm_model_sigma", as_model, W, hosm_model_sigma(mod_c, 0, &vd), NULL, NULL);
+    CASE_F("hosm_model_num_params", as_model, W, hosm_model_num_params(mod_c, &v64), NULL, NULL);
+    CASE_F("hosm_model_get_params", as_model, W, hosm_model_get_params(mod_c, params, g_P), NULL,
+           NULL);
+    CASE_F("hosm_model_set_params", as_model, W, hosm_model_set_params(mod_c, params, g_P), NULL,
+           NULL);
+    hosm_config *c2;
+    MUST(hosm_config_new(&c2));
+    CASE_F("hosm_model_get_config", as_model, W, hosm_model_get_config(mod_c, c2), NULL, NULL);
+    CASE_F("hosm_model_get_config", as_cfg, W, hosm_model_get_config(g_m, cfg_m), NULL, NULL);
+    hosm_config_free(c2);
+    CASE_F("hosm_model_score", as_model, W, hosm_model_score(mod_c, 0, g_x, NPTS, out), NULL,
+           NULL);
+    CASE_F("hosm_model_denoise", as_model, W, hosm_model_denoise(mod_c, 0, g_x, NPTS, out), NULL,
+           NULL);
+    CASE_F("hosm_model_s2_structure", as_model, W, hosm_model_s2_structure(mod_c, &vi, &v64),
+           NULL, NULL);
+    CASE_F("hosm_model_hessian", as_model, W, hosm_model_hessian(mod_c, 0, g_x, NPTS, out), NULL,
+           NULL);
+    CASE_F("hosm_model_hessian_diag", as_model, W,
+           hosm_model_hessian_diag(mod_c, 0, g_x, NPTS, out), NULL, NULL);
+    CASE_F("hosm_model_hessian_factors", as_model, W,
+           hosm_model_hessian_factors(mod_c, 0, g_x, NPTS, out, out2), NULL, NULL);
+    CASE_F("hosm_model_hvp", as_model, W, hosm_model_hvp(mod_c, 0, g_x, g_x, NPTS, out), NULL,
+           NULL);
+    CASE_F("hosm_model_score_jacobian", as_model, W,
+           hosm_model_score_jacobian(mod_c, 0, g_x, NPTS, 0, out), NULL, NULL);
+    CASE_F("hosm_model_score_jacobian_diag", as_model, W,
+           hosm_model_score_jacobian_diag(mod_c, 0, g_x, NPTS, out), NULL, NULL);
+    CASE_F("hosm_model_posterior_cov", as_model, W,
+           hosm_model_posterior_cov(mod_c, 0, g_x, NPTS, 0, out), NULL, NULL);
+    CASE_F("hosm_model_posterior_var", as_model, W,
+           hosm_model_posterior_var(mod_c, 0, g_x, NPTS, 0, out), NULL, NULL);
+    CASE_F("hosm_model_posterior_topk", as_model, W,
+           hosm_model_posterior_topk(mod_c, 0, g_x, NPTS, 1, 0, out, out2), NULL, NULL);
+    CASE_F("hosm_model_save", as_model, W, hosm_model_save(mod_c, path), NULL, NULL);
+    CHECK(access(path, F_OK) != 0, "hosm_model_save of a wrong-kind handle wrote a file");
+    CASE_F("hosm_model_save_size", as_model, W, hosm_model_save_size(mod_c, &v64), NULL, NULL);
+    CASE_F("hosm_model_save_mem", as_model, W, hosm_model_save_mem(mod_c, buf, sizeof buf, &v64),
+           NULL, NULL);
+
+    /* Trainers. */
+    hosm_trainer *tout = (hosm_trainer *)(uintptr_t)1;
+    CASE_F("hosm_trainer_new", as_model, W, hosm_trainer_new(&tout, mod_c, g_cfg), NULL, NULL);
+    CHECK(tout == NULL, "hosm_trainer_new with a wrong-kind model left *out non-NULL");
+    CASE_F("hosm_trainer_new", as_cfg, W, hosm_trainer_new(&tout, g_m, cfg_m), NULL, NULL);
+    CASE_F("hosm_trainer_step", as_trainer, W, hosm_trainer_step(tr_c, g_x, NPTS, &vd), NULL,
+           NULL);
+    CASE_F("hosm_trainer_fit", as_trainer, W, hosm_trainer_fit(tr_c, g_x, NPTS, NULL, NULL), NULL,
+           NULL);
+    float *grad = xmalloc((size_t)g_P * sizeof *grad);
+    memset(grad, 0, (size_t)g_P * sizeof *grad);
+    CASE_F("hosm_trainer_gradient", as_trainer, W,
+           hosm_trainer_gradient(tr_c, g_x, g_x, NULL, NPTS, &vd, grad), NULL, NULL);
+    CASE_F("hosm_trainer_apply_gradient", as_trainer, W,
+           hosm_trainer_apply_gradient(tr_c, grad, g_P), NULL, NULL);
+    free(grad);
+    CASE_F("hosm_trainer_draw_noise", as_trainer, W, hosm_trainer_draw_noise(tr_c, NPTS, out, idx),
+           NULL, NULL);
+    CASE_F("hosm_trainer_batch_indices", as_trainer, W,
+           hosm_trainer_batch_indices(tr_c, NPTS, 0, idx, &cnt), NULL, NULL);
+    CASE_F("hosm_trainer_step_count", as_trainer, W, hosm_trainer_step_count(tr_c, &v64), NULL,
+           NULL);
+    CASE_F("hosm_trainer_copy_ema", as_trainer, W, hosm_trainer_copy_ema(tr_c, g_m), NULL, NULL);
+    CASE_F("hosm_trainer_copy_ema", "a handle of another kind (a config as dst)", W,
+           hosm_trainer_copy_ema(g_t, mod_c), NULL, NULL);
+    snprintf(path, sizeof path, "%s/misuse.ckpt", dir);
+    CASE_F("hosm_trainer_save", as_trainer, W, hosm_trainer_save(tr_c, path), NULL, NULL);
+    CHECK(access(path, F_OK) != 0, "hosm_trainer_save of a wrong-kind handle wrote a file");
+    CASE_F("hosm_trainer_load", as_trainer, W, hosm_trainer_load(tr_c, path), NULL, NULL);
+    CASE_F("hosm_trainer_save_size", as_trainer, W, hosm_trainer_save_size(tr_c, &v64), NULL,
+           NULL);
+    CASE_F("hosm_trainer_save_mem", as_trainer, W,
+           hosm_trainer_save_mem(tr_c, buf, sizeof buf, &v64), NULL, NULL);
+    CASE_F("hosm_trainer_load_mem", as_trainer, W, hosm_trainer_load_mem(tr_c, ck, ck_size), NULL,
+           NULL);
+
+    /* Samplers. */
+    hosm_sampler *sout = (hosm_sampler *)(uintptr_t)1;
+    CASE_F("hosm_sampler_new", as_model, W, hosm_sampler_new(&sout, mod_c, g_cfg), NULL, NULL);
+    CHECK(sout == NULL, "hosm_sampler_new with a wrong-kind model left *out non-NULL");
+    CASE_F("hosm_sampler_new", as_cfg, W, hosm_sampler_new(&sout, g_m, cfg_m), NULL, NULL);
+    CASE_F("hosm_sampler_new_mixture", as_mix, W, hosm_sampler_new_mixture(&sout, mx_m, 0.5, NULL),
+           NULL, NULL);
+    CASE_F("hosm_sampler_new_mixture", as_cfg, W,
+           hosm_sampler_new_mixture(&sout, g_mix, 0.5, cfg_m), NULL, NULL);
+    CASE_F("hosm_sampler_new_fn", as_cfg, W,
+           hosm_sampler_new_fn(&sout, D, NULL, cb_score, NULL, NULL, cfg_m), NULL, NULL);
+    CHECK(sout == NULL, "a sampler constructor with a wrong-kind handle left *out non-NULL");
+    CASE_F("hosm_sampler_run", as_sampler, W, hosm_sampler_run(sa_t, x, NPTS, NULL, NULL), NULL,
+           NULL);
+    CASE_F("hosm_sampler_run_trace", as_sampler, W,
+           hosm_sampler_run_trace(sa_t, x, NPTS, 1, out, NULL, NULL), NULL, NULL);
+    CHECK(memcmp(x, g_x, sizeof x) == 0, "a run of a wrong-kind sampler changed x");
+    CASE_F("hosm_sampler_diverged", as_sampler, W, hosm_sampler_diverged(sa_t, &v64), NULL, NULL);
+    CASE_F("hosm_sampler_acceptance", as_sampler, W, hosm_sampler_acceptance(sa_t, &vd), NULL,
+           NULL);
+
+    /* Mixtures. */
+    CASE_F("hosm_mixture_dim", as_mix, W, hosm_mixture_dim(mx_m, &v64), NULL, NULL);
+    CASE_F("hosm_mixture_sample", as_mix, W, hosm_mixture_sample(mx_m, 1, NPTS, out), NULL, NULL);
+    double dens[NPTS];
+    CASE_F("hosm_mixture_log_density", as_mix, W,
+           hosm_mixture_log_density(mx_m, 0.5, g_x, NPTS, dens), NULL, NULL);
+    CASE_F("hosm_mixture_score", as_mix, W, hosm_mixture_score(mx_m, 0.5, g_x, NPTS, out), NULL,
+           NULL);
+    CASE_F("hosm_mixture_hessian", as_mix, W, hosm_mixture_hessian(mx_m, 0.5, g_x, NPTS, out),
+           NULL, NULL);
+    CASE_F("hosm_mixture_posterior_mean", as_mix, W,
+           hosm_mixture_posterior_mean(mx_m, 0.5, g_x, NPTS, out), NULL, NULL);
+    CASE_F("hosm_mixture_posterior_cov", as_mix, W,
+           hosm_mixture_posterior_cov(mx_m, 0.5, g_x, NPTS, out), NULL, NULL);
+    CASE_F("hosm_mixture_assign", as_mix, W, hosm_mixture_assign(mx_m, g_x, NPTS, idx), NULL,
+           NULL);
+
+    /* The messages of a wrong kind are "", and freeing one does nothing. */
+    ROW("hosm_config_errmsg", as_cfg, "\"\"", hosm_config_errmsg(cfg_m)[0] == '\0');
+    ROW("hosm_model_errmsg", as_model, "\"\"", hosm_model_errmsg(mod_c)[0] == '\0');
+    ROW("hosm_trainer_errmsg", as_trainer, "\"\"", hosm_trainer_errmsg(tr_c)[0] == '\0');
+    ROW("hosm_sampler_errmsg", as_sampler, "\"\"", hosm_sampler_errmsg(sa_t)[0] == '\0');
+    ROW("hosm_mixture_errmsg", as_mix, "\"\"", hosm_mixture_errmsg(mx_m)[0] == '\0');
+    hosm_config_free(cfg_m);
+    hosm_model_free(mod_c);
+    hosm_trainer_free(tr_c);
+    hosm_sampler_free(sa_t);
+    hosm_mixture_free(mx_m);
+    int64_t d_mix = 0, d_m = 0;
+    int alive = hosm_model_dim(g_m, &d_m) == HOSM_OK && d_m == D &&
+                hosm_mixture_dim(g_mix, &d_mix) == HOSM_OK && d_mix == D &&
+                hosm_config_get_int(g_cfg, HOSM_KEY_HIDDEN, &v64) == HOSM_OK &&
+                hosm_trainer_step_count(g_t, &v64) == HOSM_OK;
+    ROW("hosm_config_free", as_cfg, "no-op", alive);
+    ROW("hosm_model_free", as_model, "no-op", alive);
+    ROW("hosm_trainer_free", as_trainer, "no-op", alive);
+    ROW("hosm_sampler_free", as_sampler, "no-op", alive);
+    ROW("hosm_mixture_free", as_mix, "no-op", alive);
+
+    take(g_cfg, &cfg_after);
+    CHECK(same_snapshot(&cfg_before, &cfg_after), "a call with a wrong-kind handle changed a config");
+    CHECK(same_checkpoint(g_t, ck, ck_size),
+          "a call with a wrong-kind handle changed a trainer or its model");
+    CHECK(strcmp(msg_m, hosm_model_errmsg(g_m)) == 0 &&
+              strcmp(msg_t, hosm_trainer_errmsg(g_t)) == 0 &&
+              strcmp(msg_c, hosm_config_errmsg(g_cfg)) == 0 &&
+              strcmp(msg_s, hosm_sampler_errmsg(g_s)) == 0,
+          "a call with a wrong-kind handle wrote into that handle's message");
+    free(ck);
+    free(params);
+}
+
 /* ---- the table and the document ----------------------------------------------- */
 
 static void format_row(const row *r, char *buf, size_t cap)
@@ -1705,8 +2345,10 @@ int main(int argc, char **argv)
     test_model(dir);
     test_trainer(dir);
     test_sampler();
+    test_sampler_sources();
     test_mixture();
     test_diagnostics();
+    test_misuse(dir);
 
     hosm_sampler_free(g_s);
     hosm_trainer_free(g_t);
