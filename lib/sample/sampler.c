@@ -70,6 +70,7 @@ static int sampler_create(hosm_sampler **out, const char *fn, const hosmi_source
     if (!s)
         return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
     s->magic = HOSMI_HANDLE_SAMPLER;
+    s->fn = "hosm_sampler_run";
     s->src = *src;
     if (src->kind == HOSMI_SRC_MIXTURE)
         s->src.sigmas = &s->src.mix_sigma;
@@ -222,7 +223,7 @@ static int reserve_chains(hosm_sampler *s, int64_t cap)
     if (!ok || !s->g || !s->gy || !s->y || !s->xi || !s->h || !s->hy || !s->dense || !s->tan ||
         !s->fwork || !s->lp || !s->lpy || !s->lq || !s->work) {
         free_workspace(s);
-        return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "hosm_sampler_run: out of memory");
+        return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "%s: out of memory", s->fn);
     }
     s->cap = cap;
     return HOSM_OK;
@@ -236,7 +237,7 @@ static int reset_run(hosm_sampler *s, int64_t n)
         s->frozen = hosmi_alloc(n, 1);
         s->frozen_cap = s->frozen ? n : 0;
         if (!s->frozen)
-            return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "hosm_sampler_run: out of memory");
+            return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "%s: out of memory", s->fn);
     }
     memset(s->frozen, 0, (size_t)n);
     s->diverged = s->proposals = s->accepted = 0;
@@ -280,8 +281,12 @@ static int run(hosm_sampler *s, const char *fn, float *x, int64_t n, int64_t eve
 {
     const int64_t D = s->src.dim, L = s->src.levels;
     int st = hosmi_check_points(s->errmsg, fn, x, n, D);
-    if (st || n == 0)
+    if (st)
         return st;
+    s->fn = fn;
+    s->diverged = s->proposals = s->accepted = 0;
+    if (n == 0)
+        return HOSM_OK;
     if ((st = reserve_chains(s, pass_cap(s, n))) != HOSM_OK || (st = reset_run(s, n)) != HOSM_OK)
         return st;
     initial_states(s, x, n);

@@ -39,7 +39,8 @@ struct hosm_sampler {
     hosmi_eval_ws eval;
     float *g, *gy, *y, *xi, *h, *hy, *dense, *tan, *fwork;
     double *lp, *lpy, *lq, *work;
-    /* The last run. */
+    /* The last run: the public function running it, for messages. */
+    const char *fn;
     unsigned char *frozen;
     int64_t frozen_cap, diverged, proposals, accepted;
     char errmsg[HOSMI_MSG_CAP];

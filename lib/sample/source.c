@@ -24,7 +24,7 @@ int hosmi_src_alloc(hosm_sampler *s, int64_t cap)
 
 static int callback_failed(hosm_sampler *s, const char *what, int rc)
 {
-    return hosmi_fail(s->errmsg, HOSM_E_CALLBACK, "hosm_sampler_run: the %s callback returned %d",
+    return hosmi_fail(s->errmsg, HOSM_E_CALLBACK, "%s: the %s callback returned %d", s->fn,
                       what, rc);
 }
 
@@ -37,7 +37,7 @@ int hosmi_src_score(hosm_sampler *s, const float *x, int64_t n, int64_t level, f
         return HOSM_OK;
     case HOSMI_SRC_MIXTURE: {
         int st = hosm_mixture_score(src->mix, src->mix_sigma, x, n, out);
-        return st ? hosmi_fail(s->errmsg, st, "hosm_sampler_run: %s", hosm_last_errmsg()) : st;
+        return st ? hosmi_fail(s->errmsg, st, "%s: %s", s->fn, hosm_last_errmsg()) : st;
     }
     default: {
         int rc = src->score(x, n, src->dim, out, src->user_data);
@@ -52,7 +52,7 @@ int hosmi_src_logp(hosm_sampler *s, const float *x, int64_t n, int64_t level, do
     (void)level;
     if (src->kind == HOSMI_SRC_MIXTURE) {
         int st = hosm_mixture_log_density(src->mix, src->mix_sigma, x, n, out);
-        return st ? hosmi_fail(s->errmsg, st, "hosm_sampler_run: %s", hosm_last_errmsg()) : st;
+        return st ? hosmi_fail(s->errmsg, st, "%s: %s", s->fn, hosm_last_errmsg()) : st;
     }
     int rc = src->logp(x, n, src->dim, out, src->user_data);
     return rc ? callback_failed(s, "log density", rc) : HOSM_OK;
@@ -91,7 +91,7 @@ int hosmi_src_hess(hosm_sampler *s, const float *x, int64_t n, int64_t level, fl
         } else if (src->kind == HOSMI_SRC_MIXTURE) {
             st = hosm_mixture_hessian(src->mix, src->mix_sigma, xi, 1, s->dense);
             if (st)
-                st = hosmi_fail(s->errmsg, st, "hosm_sampler_run: %s", hosm_last_errmsg());
+                st = hosmi_fail(s->errmsg, st, "%s: %s", s->fn, hosm_last_errmsg());
         } else {
             int rc = src->hess(xi, 1, D, s->dense, src->user_data);
             if (rc)

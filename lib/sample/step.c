@@ -98,7 +98,7 @@ static int metropolis(hosm_sampler *s, float *x, int64_t i0, int64_t rows, int64
         double back = -INFINITY;
         int finite = hosmi_all_finite(s->y + i * D, D) && isfinite(s->lpy[i]);
         if (finite && reverse_logq(s, xc, s->y, i, eps, &back) == -1)
-            return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "hosm_sampler_run: out of memory");
+            return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "%s: out of memory", s->fn);
         const double log_alpha = s->lpy[i] - s->lp[i] + back - logq_fwd[i];
         s->proposals++;
         if (finite && isfinite(back) && log(u) < log_alpha) {
@@ -121,7 +121,7 @@ static int step_pass(hosm_sampler *s, float *x, int64_t i0, int64_t rows, int64_
     hosmi_rng_normal(&s->rng, s->xi, rows * D);
     for (int64_t i = 0; i < rows; i++)
         if (propose(s, xc, i, eps, s->y, &s->lq[i]) != 0)
-            return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "hosm_sampler_run: out of memory");
+            return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "%s: out of memory", s->fn);
     if (adjusted(s->kind))
         return metropolis(s, x, i0, rows, level, eps, s->lq);
     for (int64_t i = 0; i < rows; i++) {

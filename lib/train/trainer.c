@@ -297,11 +297,13 @@ static double loss_grad(hosm_trainer *t, const float *x, const float *z, const i
 }
 
 /* The update half of a step: with s1 frozen only the s2 parameters move. */
-static int apply_update(hosm_trainer *t, const float *grad)
+static int apply_update(hosm_trainer *t, const char *fn, const float *grad)
 {
     const int64_t first = t->obj1 ? 0 : t->model->net.nparams;
-    return hosmi_adam_apply(&t->adam, &t->state, t->model->params, grad, first,
-                            t->model->nparams, t->errmsg);
+    char msg[HOSMI_MSG_CAP];
+    int st = hosmi_adam_apply(&t->adam, &t->state, t->model->params, grad, first,
+                              t->model->nparams, msg);
+    return st ? hosmi_fail(t->errmsg, st, "%s: %s", fn, msg) : st;
 }
 
 /* The levels and noise of n points, in the order a step draws them. */
@@ -326,7 +328,7 @@ static int step_points(hosm_trainer *t, const float *x, int64_t n, double *loss)
                               "step %lld: the loss or its gradient is not finite; nothing "
                               "changed (lower the learning rate or set 'clip')",
                               (long long)t->state.step)
-                 : apply_update(t, t->grad);
+                 : apply_update(t, "hosm_trainer_step", t->grad);
     if (st)
         t->rng = rng;
     else if (loss)
@@ -399,11 +401,11 @@ int hosm_trainer_apply_gradient(hosm_trainer *t, const float *grad, int64_t coun
                           (long long)count, (long long)t->model->nparams);
     if (!hosmi_all_finite(grad, count))
         return hosmi_fail(t->errmsg, HOSM_E_NONFINITE, "%s: NaN or Inf in the gradient", fn);
-    return apply_update(t, grad);
+    return apply_update(t, fn, grad);
 }
 
 /* The permutation of epoch e depends only on the seed, e and n. */
-static int epoch_perm(hosm_trainer *t, int64_t n, int64_t e)
+static int epoch_perm(hosm_trainer *t, const char *fn, int64_t n, int64_t e)
 {
     if (t->perm_n == n && t->perm_epoch == e)
         return HOSM_OK;
@@ -412,7 +414,7 @@ static int epoch_perm(hosm_trainer *t, int64_t n, int64_t e)
         t->perm = hosmi_alloc(n, sizeof(int64_t));
         t->perm_n = -1;
         if (!t->perm)
-            return hosmi_fail(t->errmsg, HOSM_E_NOMEM, "hosm_trainer_fit: out of memory");
+            return hosmi_fail(t->errmsg, HOSM_E_NOMEM, "%s: out of memory", fn);
     }
     hosmi_rng r;
     hosmi_rng_seed(&r, (uint64_t)t->seed, PERM_STREAM + (uint64_t)e);
@@ -449,7 +451,7 @@ int hosm_trainer_fit(hosm_trainer *t, const float *data, int64_t n, hosm_progres
         return hosmi_fail(t->errmsg, HOSM_E_ARG, "%s: too many epochs", fn);
     while (t->state.step < target) {
         const int64_t e = t->state.step / per_epoch, k = t->state.step % per_epoch;
-        if ((st = epoch_perm(t, n, e)) != HOSM_OK)
+        if ((st = epoch_perm(t, fn, n, e)) != HOSM_OK)
             return st;
         const int64_t rows = n - k * B < B ? n - k * B : B;
         for (int64_t i = 0; i < rows; i++)
@@ -492,12 +494,12 @@ int hosm_trainer_batch_indices(hosm_trainer *t, int64_t n, int64_t step, int64_t
         return st;
     if (!indices || !count)
         return hosmi_fail(t->errmsg, HOSM_E_NULL, "%s: indices or count is NULL", fn);
-    if (n < 1 || step < 0)
-        return hosmi_fail(t->errmsg, HOSM_E_ARG, "%s: n = %lld and step = %lld (need n >= 1, "
-                          "step >= 0)", fn, (long long)n, (long long)step);
+    if (n < 1 || n > HOSMI_MAX_ELEMS || step < 0)
+        return hosmi_fail(t->errmsg, HOSM_E_ARG, "%s: n = %lld and step = %lld (need 1 <= n <= "
+                          "2^40, step >= 0)", fn, (long long)n, (long long)step);
     const int64_t B = n < t->batch ? n : t->batch, per_epoch = (n + B - 1) / B;
     const int64_t k = step % per_epoch, rows = n - k * B < B ? n - k * B : B;
-    if ((st = epoch_perm(t, n, step / per_epoch)) != HOSM_OK)
+    if ((st = epoch_perm(t, fn, n, step / per_epoch)) != HOSM_OK)
         return st;
     memcpy(indices, t->perm + k * B, (size_t)rows * sizeof(int64_t));
     *count = rows;
