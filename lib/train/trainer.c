@@ -319,13 +319,13 @@ static void draw_noise(hosm_trainer *t, int64_t n, float *noise, int64_t *levels
 /* One step on n validated points (n <= t->cap). */
 static int step_points(hosm_trainer *t, const float *x, int64_t n, double *loss)
 {
-    const hosm_model *m = t->model;
     const hosmi_rng rng = t->rng; /* a failed step leaves every state as it was */
     draw_noise(t, n, t->noise, t->levels);
     double l = loss_grad(t, x, t->noise, t->levels, n);
-    int st = !isfinite(l) || !hosmi_all_finite(t->grad, m->nparams)
+    /* A non-finite gradient is caught by the update's checking pass. */
+    int st = !isfinite(l)
                  ? hosmi_fail(t->errmsg, HOSM_E_NONFINITE,
-                              "step %lld: the loss or its gradient is not finite; nothing "
+                              "hosm_trainer_step: step %lld: the loss is not finite; nothing "
                               "changed (lower the learning rate or set 'clip')",
                               (long long)t->state.step)
                  : apply_update(t, "hosm_trainer_step", t->grad);
