@@ -223,6 +223,53 @@ int hosm_config_get_double(const hosm_config *cfg, int key, double *out)
     return HOSM_OK;
 }
 
+/* Edit distance of two short strings (the first 63 characters of each). */
+static int edit_distance(const char *a, const char *b)
+{
+    int prev[64], cur[64];
+    const int la = (int)strnlen(a, 63), lb = (int)strnlen(b, 63);
+    for (int j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (int i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            best = best < prev[j] + 1 ? best : prev[j] + 1;
+            cur[j] = best < cur[j - 1] + 1 ? best : cur[j - 1] + 1;
+        }
+        memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
+    }
+    return prev[lb];
+}
+
+/* The key name closest to name, or NULL when none is close (at most a
+ * third of its letters differ). */
+static const char *nearest_key(const char *name)
+{
+    const char *best = NULL;
+    int best_d = 1 << 30;
+    for (int k = 1; k < HOSMI_NUM_KEYS; k++) {
+        if (!keys[k].name)
+            continue;
+        int d = edit_distance(name, keys[k].name);
+        if (d < best_d) {
+            best_d = d;
+            best = keys[k].name;
+        }
+    }
+    return best && 3 * best_d <= (int)strlen(best) ? best : NULL;
+}
+
+/* "fn: unknown key 'name'" (fn may be NULL), with the nearest name when
+ * there is one. */
+static int unknown_key(char *msg, const char *fn, const char *name)
+{
+    const char *near = nearest_key(name);
+    return hosmi_fail(msg, HOSM_E_KEY, "%s%sunknown key '%.64s'%s%s%s", fn ? fn : "",
+                      fn ? ": " : "", name, near ? " (did you mean '" : "", near ? near : "",
+                      near ? "'?)" : "");
+}
+
 int hosm_config_key_from_name(const char *name, int *key)
 {
     if (!name || !key)
@@ -233,7 +280,7 @@ int hosm_config_key_from_name(const char *name, int *key)
             return HOSM_OK;
         }
     }
-    return hosmi_fail(NULL, HOSM_E_KEY, "unknown key '%.64s'", name);
+    return unknown_key(NULL, "hosm_config_key_from_name", name);
 }
 
 const char *hosm_config_key_name(int key)
@@ -331,7 +378,7 @@ static int parse_pair(hosm_config *cfg, const char *tok, size_t len)
     const char *name = buf, *val = eq + 1;
     int key;
     if (hosm_config_key_from_name(name, &key) != HOSM_OK)
-        return hosmi_fail(cfg->errmsg, HOSM_E_KEY, "unknown key '%s'", name);
+        return unknown_key(cfg->errmsg, NULL, name);
     const key_info *k = &keys[key];
     char *end;
     errno = 0;
