@@ -267,6 +267,15 @@ HOSM_API int hosm_config_int_bounds(int key, int64_t *lo, int64_t *hi, int64_t *
  *  excluded; see the key's documentation. */
 HOSM_API int hosm_config_double_bounds(int key, double *lo, double *hi, double *def);
 
+/** The text form of cfg for hosm_config_parse(): the keys whose values
+ *  differ from their defaults as space-separated "name=value" pairs (enum
+ *  keys by name, doubles in "C" notation with 17 significant digits, so a
+ *  parse gives the same values back). *len (may be NULL) receives its length
+ *  without the terminating NUL; buf must hold len + 1 bytes (HOSM_E_BUFFER
+ *  otherwise; call with cap 0 to learn the length). */
+HOSM_API int hosm_config_to_text(const hosm_config *cfg, char *buf, int64_t cap,
+                                 int64_t *len) HOSM_EXPERIMENTAL;
+
 /** Detailed message of this config's last failure, or "". */
 HOSM_API const char *hosm_config_errmsg(const hosm_config *cfg);
 /** @} */

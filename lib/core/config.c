@@ -430,3 +430,68 @@ int hosm_config_parse(hosm_config *cfg, const char *text)
     memcpy(cfg->dval, tmp.dval, sizeof cfg->dval);
     return HOSM_OK;
 }
+
+/* A double in "C" notation whatever the locale (the counterpart of
+ * parse_double). */
+static void format_double(double v, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%.17g", v);
+    const char *point = localeconv()->decimal_point;
+    if (point && point[0] && point[0] != '.')
+        for (char *c = buf; *c; c++)
+            if (*c == point[0])
+                *c = '.';
+}
+
+int64_t hosmi_config_text(const struct hosm_config *cfg, const unsigned char *exclude, char *buf,
+                          int64_t cap)
+{
+    struct hosm_config base;
+    hosmi_config_defaults(&base);
+    int64_t len = 0;
+    for (int k = 1; k < HOSMI_NUM_KEYS; k++) {
+        const key_info *ki = &keys[k];
+        if (!ki->name || (exclude && exclude[k]))
+            continue;
+        char val[40];
+        if (ki->type == HOSM_TYPE_INT) {
+            const int64_t v = cfg->ival[k];
+            if (v == base.ival[k])
+                continue;
+            if (ki->names)
+                snprintf(val, sizeof val, "%s", ki->names[v]);
+            else
+                snprintf(val, sizeof val, "%lld", (long long)v);
+        } else {
+            if (cfg->dval[k] == base.dval[k])
+                continue;
+            format_double(cfg->dval[k], val, sizeof val);
+        }
+        char pair[96];
+        int n = snprintf(pair, sizeof pair, "%s%s=%s", len ? " " : "", ki->name, val);
+        if (buf && len + n < cap)
+            memcpy(buf + len, pair, (size_t)n + 1);
+        len += n;
+    }
+    if (buf && cap > 0 && len < cap)
+        buf[len] = 0;
+    return len;
+}
+
+int hosm_config_to_text(const hosm_config *cfg, char *buf, int64_t cap, int64_t *len)
+{
+    static const char fn[] = "hosm_config_to_text";
+    int st = hosmi_check_config(cfg, fn);
+    if (st)
+        return st;
+    const int64_t n = hosmi_config_text(cfg, NULL, NULL, 0);
+    if (len)
+        *len = n;
+    if (!buf)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: buf is NULL", fn);
+    if (cap < n + 1)
+        return hosmi_fail(NULL, HOSM_E_BUFFER, "%s: %lld bytes needed, %lld given", fn,
+                          (long long)(n + 1), (long long)cap);
+    hosmi_config_text(cfg, NULL, buf, cap);
+    return HOSM_OK;
+}

@@ -137,6 +137,50 @@ int main(void)
     CHECK(hosm_version_number() == HOSM_VERSION_NUMBER);
     CHECK(strcmp(hosm_version_string(), HOSM_VERSION_STRING) == 0);
 
+    /* The text form: every key away from its default (the highest value of
+     * an int key, the midpoint of a double key's range), printed and parsed
+     * back into a fresh config, gives the same values; a config of
+     * defaults prints as "". */
+    {
+        hosm_config *a, *b2;
+        CHECK(hosm_config_new(&a) == HOSM_OK && hosm_config_new(&b2) == HOSM_OK);
+        char text[4096];
+        int64_t len = -1;
+        CHECK(hosm_config_to_text(a, text, sizeof text, &len) == HOSM_OK && len == 0 &&
+              text[0] == 0);
+        for (int key = 1; key <= HOSM_KEY_SSM_NOISE; key++) {
+            int type;
+            CHECK(hosm_config_key_type(key, &type) == HOSM_OK);
+            if (type == HOSM_TYPE_INT) {
+                int64_t hi;
+                hosm_config_int_bounds(key, NULL, &hi, NULL);
+                CHECK(hosm_config_set_int(a, key, hi) == HOSM_OK);
+            } else {
+                double lo, hi;
+                hosm_config_double_bounds(key, &lo, &hi, NULL);
+                CHECK(hosm_config_set_double(a, key, lo + (hi - lo) / 3.0) == HOSM_OK);
+            }
+        }
+        CHECK(hosm_config_to_text(a, text, sizeof text, &len) == HOSM_OK && len > 0);
+        CHECK(hosm_config_parse(b2, text) == HOSM_OK);
+        for (int key = 1; key <= HOSM_KEY_SSM_NOISE; key++) {
+            int64_t i1 = 0, i2 = 1;
+            double d1 = 0, d2 = 1;
+            if (hosm_config_get_int(a, key, &i1) == HOSM_OK) {
+                hosm_config_get_int(b2, key, &i2);
+                CHECK(i1 == i2);
+            } else {
+                hosm_config_get_double(a, key, &d1);
+                hosm_config_get_double(b2, key, &d2);
+                CHECK(d1 == d2);
+            }
+        }
+        CHECK(hosm_config_to_text(a, text, len, NULL) == HOSM_E_BUFFER);
+        CHECK(hosm_config_to_text(a, NULL, 0, &len) == HOSM_E_NULL && len > 0);
+        hosm_config_free(a);
+        hosm_config_free(b2);
+    }
+
     hosm_config_free(c);
     printf("%s: %d failures\n", __FILE__, failures);
     return failures != 0;
