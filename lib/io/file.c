@@ -233,108 +233,154 @@ static int link_unnamed(int fd, int dirfd, const char *name)
     return errno ? errno : EIO;
 }
 
+/* One save in progress: the target's directory and base name, and the
+ * temporary file that will be renamed over it. */
+typedef struct {
+    int dirfd;
+    const char *base;
+    uint64_t rs;    /* state of the random temporary names */
+    char name[512]; /* the temporary file's name, once it has one */
+    int fd;         /* the temporary file, or -1 */
+    int named;      /* 1 once name exists in the directory */
+} save_state;
+
+/* Splits target (in place) into directory and base name and opens the
+ * directory, in which the temporary file is made and renamed; base must
+ * leave room in name for the temporary suffix. */
+static int open_target_dir(save_state *s, char *target, const char *path, char *msg)
+{
+    char *slash = strrchr(target, '/');
+    const char *dir = ".";
+    s->base = target;
+    if (slash) {
+        *slash = 0;
+        dir = slash == target ? "/" : target;
+        s->base = slash + 1;
+    }
+    if (!*s->base || strlen(s->base) + 16 > sizeof s->name)
+        return hosmi_fail(msg, HOSM_E_IO, "cannot save to '%s': %s", path,
+                          *s->base ? "the file name is too long" : "not a file name");
+    s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0) {
+        int e = errno;
+        return hosmi_fail(msg, HOSM_E_IO, "cannot open the directory of '%s': %s", path,
+                          strerror(e));
+    }
+    return HOSM_OK;
+}
+
+/* Writes the data to fd, gives it mode 0644 and fsyncs it: everything the
+ * file needs before it may be renamed over the target. An errno, or 0. */
+static int write_sync(int fd, const void *buf, int64_t size)
+{
+    int e = write_all(fd, buf, size);
+    if (!e && fchmod(fd, 0644) != 0)
+        e = errno;
+    if (!e && fsync(fd) != 0)
+        e = errno;
+    return e;
+}
+
+/* Step 2 and the link of step 3 (see the top of the file): the data in an
+ * unnamed O_TMPFILE file, locked and linked in as s->name. s->fd stays -1
+ * (with 0 returned) when O_TMPFILE is unsupported or its file cannot be
+ * linked, so that the caller falls back to a named file. An errno, or 0. */
+static int write_unnamed(save_state *s, const void *buf, int64_t size)
+{
+    int e = 0;
+    s->fd = openat(s->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (s->fd >= 0) {
+        e = write_sync(s->fd, buf, size);
+        if (!e && flock(s->fd, LOCK_EX) != 0)
+            e = errno;
+        if (!e) {
+            int le = EEXIST;
+            for (int tries = 0; le == EEXIST && tries < 100; tries++) {
+                tmp_name(s->name, sizeof s->name, s->base, &s->rs);
+                le = link_unnamed(s->fd, s->dirfd, s->name);
+            }
+            if (!le) {
+                s->named = 1;
+            } else { /* cannot be linked: use a named file instead */
+                close(s->fd);
+                s->fd = -1;
+            }
+        }
+    }
+    return e;
+}
+
+/* Creates and locks a new named temporary file s->name (O_EXCL), retrying
+ * with a new name when another save removed or replaced it before the lock
+ * was taken. On failure s->fd is -1 and the errno is returned, else 0. */
+static int create_named(save_state *s)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        tmp_name(s->name, sizeof s->name, s->base, &s->rs);
+        s->fd = openat(s->dirfd, s->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (s->fd < 0 && errno != EEXIST)
+            break;
+        if (s->fd < 0)
+            continue;
+        /* Locked, and still ours under that name: no other save removes it now. */
+        struct stat a, b;
+        if (flock(s->fd, LOCK_EX) == 0 && fstat(s->fd, &a) == 0 &&
+            fstatat(s->dirfd, s->name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino)
+            break;
+        close(s->fd);
+        s->fd = -1;
+        errno = EEXIST;
+    }
+    return s->fd < 0 ? errno : 0;
+}
+
+/* The fallback of step 2 where O_TMPFILE cannot be used: the data in a
+ * named temporary file. *what names the failed step. An errno, or 0. */
+static int write_named(save_state *s, const void *buf, int64_t size, const char **what)
+{
+    int e = create_named(s);
+    if (s->fd < 0) {
+        *what = "create a temporary file for";
+        return e;
+    }
+    s->named = 1;
+    return write_sync(s->fd, buf, size);
+}
+
 int hosmi_write_file(const char *path, const void *buf, int64_t size, char *msg)
 {
     char *target = NULL;
     int st = resolve_target(path, &target, msg);
     if (st)
         return st;
-    /* Split into directory and base name. */
-    char *slash = strrchr(target, '/');
-    const char *dir = ".", *base = target;
-    if (slash) {
-        *slash = 0;
-        dir = slash == target ? "/" : target;
-        base = slash + 1;
-    }
-    char name[512];
-    if (!*base || strlen(base) + 16 > sizeof name) {
-        st = hosmi_fail(msg, HOSM_E_IO, "cannot save to '%s': %s", path,
-                        *base ? "the file name is too long" : "not a file name");
-        free(target);
-        return st;
-    }
-    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) {
-        int e = errno;
-        st = hosmi_fail(msg, HOSM_E_IO, "cannot open the directory of '%s': %s", path,
-                        strerror(e));
+    save_state s = {.fd = -1};
+    st = open_target_dir(&s, target, path, msg);
+    if (st) {
         free(target);
         return st;
     }
     /* Leftovers of killed saves go first, so that at most one (of the last
      * killed save) ever exists, and their space is free for this one. */
-    remove_stale(dirfd, base);
-    uint64_t rs = name_state();
-    int named = 0; /* 1 once name exists in the directory */
+    remove_stale(s.dirfd, s.base);
+    s.rs = name_state();
     const char *what = "write";
-    int e = 0;
-    int fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        e = write_all(fd, buf, size);
-        if (!e && fchmod(fd, 0644) != 0)
-            e = errno;
-        if (!e && fsync(fd) != 0)
-            e = errno;
-        if (!e && flock(fd, LOCK_EX) != 0)
-            e = errno;
-        if (!e) {
-            int le = EEXIST;
-            for (int tries = 0; le == EEXIST && tries < 100; tries++) {
-                tmp_name(name, sizeof name, base, &rs);
-                le = link_unnamed(fd, dirfd, name);
-            }
-            if (!le) {
-                named = 1;
-            } else { /* cannot be linked: use a named file instead */
-                close(fd);
-                fd = -1;
-            }
-        }
-    }
-    if (fd < 0 && !e) { /* O_TMPFILE unsupported, or its file could not be linked */
-        for (int tries = 0; tries < 100; tries++) {
-            tmp_name(name, sizeof name, base, &rs);
-            fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-            if (fd < 0 && errno != EEXIST)
-                break;
-            if (fd < 0)
-                continue;
-            /* Locked, and still ours under that name: no other save removes it now. */
-            struct stat a, b;
-            if (flock(fd, LOCK_EX) == 0 && fstat(fd, &a) == 0 &&
-                fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
-                a.st_ino == b.st_ino)
-                break;
-            close(fd);
-            fd = -1;
-            errno = EEXIST;
-        }
-        if (fd < 0) {
-            e = errno;
-            what = "create a temporary file for";
-        } else {
-            named = 1;
-            e = write_all(fd, buf, size);
-            if (!e && fchmod(fd, 0644) != 0)
-                e = errno;
-            if (!e && fsync(fd) != 0)
-                e = errno;
-        }
-    }
-    if (!e && renameat(dirfd, name, dirfd, base) != 0) {
+    int e = write_unnamed(&s, buf, size);
+    if (s.fd < 0 && !e) /* O_TMPFILE unsupported, or its file could not be linked */
+        e = write_named(&s, buf, size, &what);
+    if (!e && renameat(s.dirfd, s.name, s.dirfd, s.base) != 0) {
         e = errno;
         what = "rename a temporary file over";
     }
     if (e) {
-        if (named)
-            unlinkat(dirfd, name, 0);
+        if (s.named)
+            unlinkat(s.dirfd, s.name, 0);
     } else {
-        fsync(dirfd); /* the rename itself; best effort (the data are already safe) */
+        fsync(s.dirfd); /* the rename itself; best effort (the data are already safe) */
     }
-    if (fd >= 0)
-        close(fd);
-    close(dirfd);
+    if (s.fd >= 0)
+        close(s.fd);
+    close(s.dirfd);
     free(target);
     if (e)
         return hosmi_fail(msg, HOSM_E_IO, "cannot %s '%s': %s", what, path, strerror(e));

@@ -290,13 +290,14 @@ static void eval_matrix(query_ws *w, const hosm_mixture *mix, double sigma, enum
     }
 }
 
-static int query(const hosm_mixture *mix, enum query_kind kind, double sigma, const float *x,
-                 int64_t n, double *outd, float *outf, int64_t *outi)
+/* The checks of a query's handle, sigma and n, which come before any pointer
+ * is looked at (a query of no points needs none). */
+static int query_check_args(const hosm_mixture *mix, enum query_kind kind, double sigma,
+                            int64_t n, const char *fn)
 {
-    const char *fn = query_name[kind];
-    int st0 = hosmi_check_handle(mix, HOSMI_HANDLE_MIXTURE, fn, "mixture");
-    if (st0)
-        return st0;
+    int st = hosmi_check_handle(mix, HOSMI_HANDLE_MIXTURE, fn, "mixture");
+    if (st)
+        return st;
     if (!isfinite(sigma) || sigma < 0.0)
         return hosmi_fail(NULL, HOSM_E_ARG, "%s: sigma = %g (must be finite and >= 0)", fn, sigma);
     if (!isfinite(sigma * sigma))
@@ -311,69 +312,106 @@ static int query(const hosm_mixture *mix, enum query_kind kind, double sigma, co
         kind == Q_LOGDENS || kind == Q_ASSIGN ? n : matrix_out ? hosmi_mul(n, DD) : nin;
     if (nin < 0 || nout < 0)
         return hosmi_fail(NULL, HOSM_E_ARG, "%s: n = %lld points is too many", fn, (long long)n);
-    if (n == 0)
-        return HOSM_OK;
+    return HOSM_OK;
+}
+
+/* The checks of the points (n x D, n >= 1, size already checked) and the
+ * output pointer of a query. */
+static int query_check_points(enum query_kind kind, const float *x, int64_t n, int64_t D,
+                              int has_out, const char *fn)
+{
     if (!x)
         return hosmi_fail(NULL, HOSM_E_NULL, "%s: x is NULL", fn);
-    if (!outd && !outf && !outi)
+    if (!has_out)
         return hosmi_fail(NULL, HOSM_E_NULL, "%s: %s is NULL", fn,
                           kind == Q_ASSIGN ? "component" : "out");
+    const int64_t nin = n * D;
     for (int64_t i = 0; i < nin; i++)
         if (!isfinite(x[i]))
             return hosmi_fail(NULL, HOSM_E_NONFINITE,
                               "%s: x has a NaN or Inf (point %lld, coordinate %lld)", fn,
                               (long long)(i / D), (long long)(i % D));
+    return HOSM_OK;
+}
 
-    query_ws w;
-    int st = ws_init(&w, mix, sigma, kind, fn);
+/* The block's nb points xb (nb x D) into w->xt, transposed (D x BLK) for the
+ * block kernels, with the unused columns zero. */
+static void load_block(query_ws *w, const float *xb, int64_t nb, int64_t D)
+{
+    for (int64_t i = 0; i < D; i++) {
+        double *xi = w->xt + i * BLK;
+        for (int64_t p = 0; p < nb; p++)
+            xi[p] = (double)xb[p * D + i];
+        for (int64_t p = nb; p < BLK; p++)
+            xi[p] = 0.0;
+    }
+}
+
+/* Writes the query's results for the block's nb points (the first is point
+ * p0) from the evaluated block in w to the output of its kind. */
+static void store_block(query_ws *w, const hosm_mixture *mix, enum query_kind kind, double sigma,
+                        int64_t p0, int64_t nb, double *outd, float *outf, int64_t *outi)
+{
+    const int64_t D = mix->dim, DD = D * D;
+    const double s2 = sigma * sigma;
+    switch (kind) {
+    case Q_LOGDENS:
+        for (int64_t p = 0; p < nb; p++)
+            outd[p0 + p] = w->lq[p];
+        break;
+    case Q_SCORE:
+        for (int64_t p = 0; p < nb; p++) {
+            float *o = outf + (p0 + p) * D;
+            for (int64_t i = 0; i < D; i++)
+                o[i] = (float)w->s1[i * BLK + p];
+        }
+        break;
+    case Q_PMEAN:
+        for (int64_t p = 0; p < nb; p++) {
+            float *o = outf + (p0 + p) * D;
+            for (int64_t i = 0; i < D; i++)
+                o[i] = (float)(w->xt[i * BLK + p] + s2 * w->s1[i * BLK + p]);
+        }
+        break;
+    case Q_HESS:
+    case Q_PCOV:
+        eval_matrix(w, mix, sigma, kind, nb, outf + p0 * DD);
+        break;
+    case Q_ASSIGN:
+        /* The largest responsibility; ties go to the lowest index. */
+        for (int64_t p = 0; p < nb; p++) {
+            int64_t best = 0;
+            for (int64_t c = 1; c < mix->k; c++)
+                if (w->a[c * BLK + p] > w->a[best * BLK + p])
+                    best = c;
+            outi[p0 + p] = best;
+        }
+        break;
+    }
+}
+
+static int query(const hosm_mixture *mix, enum query_kind kind, double sigma, const float *x,
+                 int64_t n, double *outd, float *outf, int64_t *outi)
+{
+    const char *fn = query_name[kind];
+    int st = query_check_args(mix, kind, sigma, n, fn);
     if (st)
         return st;
-    const double s2 = sigma * sigma;
+    if (n == 0)
+        return HOSM_OK;
+    const int64_t D = mix->dim;
+    st = query_check_points(kind, x, n, D, outd || outf || outi, fn);
+    if (st)
+        return st;
+    query_ws w;
+    st = ws_init(&w, mix, sigma, kind, fn);
+    if (st)
+        return st;
     for (int64_t p0 = 0; p0 < n; p0 += BLK) {
         const int64_t nb = n - p0 < BLK ? n - p0 : BLK;
-        const float *xb = x + p0 * D;
-        for (int64_t i = 0; i < D; i++) {
-            double *xi = w.xt + i * BLK;
-            for (int64_t p = 0; p < nb; p++)
-                xi[p] = (double)xb[p * D + i];
-            for (int64_t p = nb; p < BLK; p++)
-                xi[p] = 0.0;
-        }
+        load_block(&w, x + p0 * D, nb, D);
         eval_block(&w, mix);
-        switch (kind) {
-        case Q_LOGDENS:
-            for (int64_t p = 0; p < nb; p++)
-                outd[p0 + p] = w.lq[p];
-            break;
-        case Q_SCORE:
-            for (int64_t p = 0; p < nb; p++) {
-                float *o = outf + (p0 + p) * D;
-                for (int64_t i = 0; i < D; i++)
-                    o[i] = (float)w.s1[i * BLK + p];
-            }
-            break;
-        case Q_PMEAN:
-            for (int64_t p = 0; p < nb; p++) {
-                float *o = outf + (p0 + p) * D;
-                for (int64_t i = 0; i < D; i++)
-                    o[i] = (float)(w.xt[i * BLK + p] + s2 * w.s1[i * BLK + p]);
-            }
-            break;
-        case Q_HESS:
-        case Q_PCOV:
-            eval_matrix(&w, mix, sigma, kind, nb, outf + p0 * DD);
-            break;
-        case Q_ASSIGN:
-            /* The largest responsibility; ties go to the lowest index. */
-            for (int64_t p = 0; p < nb; p++) {
-                int64_t best = 0;
-                for (int64_t c = 1; c < mix->k; c++)
-                    if (w.a[c * BLK + p] > w.a[best * BLK + p])
-                        best = c;
-                outi[p0 + p] = best;
-            }
-            break;
-        }
+        store_block(&w, mix, kind, sigma, p0, nb, outd, outf, outi);
     }
     ws_free(&w);
     return HOSM_OK;
