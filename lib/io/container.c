@@ -144,6 +144,12 @@ int hosmi_r_open(hosmi_reader *r, const void *buf, int64_t size, const char *mag
         if (size < 8 && size >= 0 && memcmp(p, magic, (size_t)size) == 0)
             return hosmi_fail(msg, HOSM_E_TRUNCATED, "data ends after %lld bytes, inside the header",
                               (long long)size);
+        const int ckpt = size >= 8 && memcmp(p, HOSMI_MAGIC_CHECKPOINT, 8) == 0;
+        if (ckpt || (size >= 8 && memcmp(p, HOSMI_MAGIC_MODEL, 8) == 0))
+            return hosmi_fail(msg, HOSM_E_FORMAT, "a libhosm %s, not a %s (load it with %s)",
+                              ckpt ? "checkpoint" : "model file",
+                              ckpt ? "model file" : "checkpoint",
+                              ckpt ? "hosm_trainer_load" : "hosm_model_load");
         if (size >= 8 && memcmp(p, "HOSM", 4) == 0)
             return hosmi_fail(msg, HOSM_E_FORMAT, "a libhosm file of another kind (expected %.8s)",
                               magic);

@@ -155,7 +155,7 @@ int hosm_sampler_new_fn(hosm_sampler **out, int64_t dim, hosm_logp_fn logp, hosm
     return sampler_create(out, fn, &src, cfg);
 }
 
-static void free_workspace(hosm_sampler *s)
+static void sampler_free_workspace(hosm_sampler *s)
 {
     hosmi_eval_free(&s->eval);
     float **fb[] = {&s->g, &s->gy, &s->y, &s->xi, &s->h, &s->hy, &s->dense, &s->tan, &s->fwork};
@@ -176,7 +176,7 @@ void hosm_sampler_free(hosm_sampler *s)
     if (!hosmi_is_handle(s, HOSMI_HANDLE_SAMPLER))
         return;
     s->magic = HOSMI_HANDLE_FREED;
-    free_workspace(s);
+    sampler_free_workspace(s);
     free(s->frozen);
     free(s);
 }
@@ -201,7 +201,7 @@ static int reserve_chains(hosm_sampler *s, int64_t cap)
 {
     if (cap <= s->cap)
         return HOSM_OK;
-    free_workspace(s);
+    sampler_free_workspace(s);
     const int64_t D = s->src.dim, H = hosmi_sampler_uses_hessian(s->kind) ? s->src.hess_out : 0;
     const int64_t dense = hosmi_src_dense_floats(&s->src);
     const int lowrank = s->src.hess_kind == HOSM_S2_LOWRANK;
@@ -222,7 +222,7 @@ static int reserve_chains(hosm_sampler *s, int64_t cap)
     s->work = hosmi_alloc(hosmi_ozaki_work(D) + 4 * D, sizeof(double));
     if (!ok || !s->g || !s->gy || !s->y || !s->xi || !s->h || !s->hy || !s->dense || !s->tan ||
         !s->fwork || !s->lp || !s->lpy || !s->lq || !s->work) {
-        free_workspace(s);
+        sampler_free_workspace(s);
         return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "%s: out of memory", s->fn);
     }
     s->cap = cap;

@@ -499,7 +499,7 @@ static void test_open(void)
     }
     /* Magic: the other libhosm kind, a foreign file, a short foreign prefix,
      * and the right magic when the file is read as a checkpoint. */
-    CHECK(open_copy(buf, n, HOSMI_MAGIC_CHECKPOINT, msg) == HOSM_E_FORMAT && strstr(msg, "another"),
+    CHECK(open_copy(buf, n, HOSMI_MAGIC_CHECKPOINT, msg) == HOSM_E_FORMAT && strstr(msg, "load it with hosm_model_load"),
           "a model read as a checkpoint: %s", msg);
     {
         uint8_t *c = exact_copy(buf, n);
