@@ -5,45 +5,52 @@
  *   usage: sampling_experiment [options]
  *     --targets LIST   comma-separated, from gauss2-100 gauss2-1000
  *                      gauss32-100 gauss32-1000 mix2 mix8, or "all" (default)
- *     --sources LIST   "exact" (the oracle's exact scores), "learned" (a
- *                      model with s1 + s2 trained here, mixtures only), or
+ *     --sources LIST   "exact" (the oracle's exact scores), "learned" (models
+ *                      with s1 + s2 trained here, mixtures only), or
  *                      "exact,learned" (default)
  *     --samplers LIST  from langevin ozaki ozaki_l0 mala mh_ozaki (default:
  *                      all that the source supports; ozaki_l0 is ozaki with
- *                      l_max=0, used on the mixtures only)
+ *                      l_max=0, run on the mixtures only)
  *     --eps LIST       step sizes (default: a log grid per target)
  *     --chains N       chains of a run (default 1000; 500 in D = 32)
  *     --steps N        steps of an Ozaki or MH-Ozaki run (default 200)
- *     --steps-cheap N  steps of a Langevin or MALA run (default 800): the
- *                      cheaper samplers get more steps so that the equal-time
- *                      comparison is not cut short by the budget of the
- *                      slower ones
+ *     --steps-cheap N  steps of a Langevin or MALA run (default 2000): the
+ *                      cheaper samplers get more steps, so that the
+ *                      equal-time comparison is not cut short by the budget
+ *                      of the slower ones
  *     --train-steps N  Adam steps of each learned model (default 3000)
  *     --out DIR        where the CSV and the SVG plots go (default ".")
- *     --seed N         seed of targets, starts, samplers and training (default 1)
+ *     --seed N         seed of the starts, the samplers, the exact draws and
+ *                      the training (default 1); the targets do not depend
+ *                      on it
  *
  * For every target, source, sampler and step size it runs n chains from a
  * fixed start, records the CPU time after every step (CLOCK_PROCESS_CPUTIME_ID:
- * the process's CPU time, not wall time, so that other load on the machine
- * does not count) and at steps 1, 2, 5, 10, 20, 50, ... measures the chains'
+ * the process's CPU time, so that other load on the machine does not count;
+ * everything runs on one thread) and keeps a trace of at most 1000 states a
+ * chain (every k-th step for longer runs). At steps 1, 2, 5, 10, 20, 50, ...
+ * (rounded up to multiples of k) and at the end it measures the chains'
  * states: the kernel Stein discrepancy with the target's exact score, the
  * energy distance to as many exact draws, the smallest ESS over coordinates
  * of the second half of the trace so far, and for mixtures the total
  * variation between the share of states in each component
- * (hosm_mixture_assign) and the weights. Rows go to sampling_experiment.csv,
- * a summary to stdout, and the plots to ksd_<target>_<source>.svg and
+ * (hosm_mixture_assign) and the weights. Rows go to sampling_experiment.csv
+ * (examples/sampling_experiment_tables.py turns one or more of them into the
+ * tables of docs/sampling.md), a line per run to stdout, and plots of each
+ * sampler at its best step size to curves_<target>_<source>.svg and
  * scatter_mix2_<source>.svg.
  *
  * Targets: N(0, Sigma) with Sigma = R diag(l) R^T, R a random rotation and l
  * log-spaced from 1 down to 1/kappa (kappa = 100 or 1000), chains started 3
- * standard deviations out along the slowest direction; and mixtures with
- * weights 0.6/0.3/0.1 of anisotropic Gaussians in D = 2 and 8, chains started
- * from N(0, 2^2 I). The oracle is used at sigma = 0 for the Gaussians and
- * 0.05 for the mixtures; the learned models at sigma = 0.1 are compared with
- * the oracle's sigma = 0.1 target, from a warm start (exact draws spread by
- * N(0, 0.3^2 I)): a one-level model has not learned the score far from the
- * data. A run that returns a failure (HOSM_E_NONFINITE: every chain
- * diverged) has its status in the CSV and infinite measures.
+ * standard deviations out along the slowest direction plus N(0, I); and
+ * mixtures with weights 0.6/0.3/0.1 of anisotropic Gaussians in D = 2 and 8,
+ * chains started from N(0, 2^2 I). The oracle is used at sigma = 0 for the
+ * Gaussians and 0.05 for the mixtures; the learned models at sigma = 0.1
+ * are judged against the oracle's sigma = 0.1 target, from a warm start
+ * (exact draws spread by N(0, 0.3^2 I)): a one-level model has not learned
+ * the score far from the data. A run that returns a failure
+ * (HOSM_E_NONFINITE: every chain diverged) has its status in the CSV and
+ * infinite measures.
  */
 #include <errno.h>
 #include <math.h>
@@ -57,9 +64,15 @@
 #include <hosm.h>
 
 #define PI 3.14159265358979323846
+#define MAX_DIM 32
 #define MAX_EPS 16
-#define MAX_CHECK 16
-#define MAX_SAMPLERS 5
+#define MAX_KINDS 5
+#define MAX_ROWS 1000 /* trace states a chain */
+#define ED_FLOOR 1e-4 /* energy distances below are drawn at this value */
+
+static const char *const KINDS[MAX_KINDS] = {"langevin", "ozaki", "ozaki_l0", "mala", "mh_ozaki"};
+static const char *const COLOURS[MAX_KINDS] = {"#1f77b4", "#d62728", "#ff7f0e", "#2ca02c",
+                                               "#9467bd"};
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -111,6 +124,24 @@ static void die(const char *what, int status)
             die(#call, st_);                                                                       \
     } while (0)
 
+static int kind_index(const char *kind)
+{
+    for (int i = 0; i < MAX_KINDS; i++)
+        if (strcmp(kind, KINDS[i]) == 0)
+            return i;
+    return 0;
+}
+
+/* Is name an element of the comma-separated list? */
+static int in_list(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += len)
+        if ((p == list || p[-1] == ',') && (p[len] == ',' || p[len] == 0))
+            return 1;
+    return 0;
+}
+
 /* A random rotation (D x D, row-major): Gram-Schmidt on a Gaussian matrix;
  * column j is the j-th unit vector. */
 static void random_rotation(int d, double *r)
@@ -150,71 +181,55 @@ static void rotated_cov(int d, const double *r, const double *l, double *cov)
 
 typedef struct {
     char name[32];
-    int dim, k;
-    int is_mixture;
+    int dim, k, is_mixture, chains;
     double weights[3];
+    double slow[MAX_DIM]; /* Gaussians: the slowest direction (unit vector) */
     hosm_mixture *mix;
-    float *x0; /* start states, chains x dim */
-    int chains;
     double eps[MAX_EPS];
     int n_eps;
 } target;
 
-static void make_gauss(target *t, int dim, double kappa, int chains)
+static void set_grid(target *t, const double *grid, int n, double lowest)
+{
+    t->n_eps = 0;
+    for (int i = 0; i < n && t->n_eps < MAX_EPS; i++)
+        if (grid[i] >= lowest)
+            t->eps[t->n_eps++] = grid[i];
+}
+
+static void make_gauss(target *t, int dim, double kappa)
 {
     snprintf(t->name, sizeof t->name, "gauss%d-%g", dim, kappa);
     t->dim = dim;
     t->k = 1;
     t->weights[0] = 1.0;
-    double *r = xcalloc((size_t)dim * dim, sizeof *r), *l = xcalloc((size_t)dim, sizeof *l);
-    double *cov = xcalloc((size_t)dim * dim, sizeof *cov), *mu = xcalloc((size_t)dim, sizeof *mu);
+    double r[MAX_DIM * MAX_DIM], l[MAX_DIM], cov[MAX_DIM * MAX_DIM], mu[MAX_DIM] = {0};
     random_rotation(dim, r);
     for (int j = 0; j < dim; j++) /* variances 1 .. 1/kappa, log-spaced */
         l[j] = pow(kappa, -(double)j / (dim - 1));
     rotated_cov(dim, r, l, cov);
     CHECK(hosm_mixture_new(&t->mix, 1, dim, t->weights, mu, cov));
-    /* start: 3 sd out along the slowest direction (column 0, variance 1) plus
-     * N(0, I), which overdisperses every stiff direction */
-    t->chains = chains;
-    t->x0 = xcalloc((size_t)chains * dim, sizeof *t->x0);
-    for (int i = 0; i < chains; i++)
-        for (int a = 0; a < dim; a++)
-            t->x0[i * dim + a] = (float)(3.0 * r[a * dim + 0] + rng_normal());
-    /* step sizes: Langevin is stable for eps < 4 / kappa */
+    for (int a = 0; a < dim; a++)
+        t->slow[a] = r[a * dim + 0];
+    /* step sizes from below Langevin's stability limit 4 / kappa upwards */
     const double grid[] = {1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0};
-    t->n_eps = 0;
-    for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++)
-        if (grid[i] >= 0.09 / kappa)
-            t->eps[t->n_eps++] = grid[i];
-    free(r);
-    free(l);
-    free(cov);
-    free(mu);
+    set_grid(t, grid, (int)(sizeof grid / sizeof grid[0]), 0.09 / kappa);
 }
 
-static void make_mixture(target *t, int dim, int chains)
+/* Three anisotropic components: fixed ones in D = 2, random ones (means 2.5
+ * from the origin, standard deviations 0.7 .. 0.15) in higher D. */
+static void mixture_components(int dim, double *mu, double *cov)
 {
-    snprintf(t->name, sizeof t->name, "mix%d", dim);
-    t->dim = dim;
-    t->k = 3;
-    t->is_mixture = 1;
-    t->weights[0] = 0.6;
-    t->weights[1] = 0.3;
-    t->weights[2] = 0.1;
-    double *mu = xcalloc((size_t)3 * dim, sizeof *mu), *cov = xcalloc((size_t)3 * dim * dim, sizeof *cov);
-    double *r = xcalloc((size_t)dim * dim, sizeof *r), *l = xcalloc((size_t)dim, sizeof *l);
-    if (dim == 2) {
-        const double m[3][2] = {{-1.5, -1.0}, {1.8, -0.5}, {0.0, 2.0}};
-        const double sl[3] = {0.8, 0.6, 0.5}, ss[3] = {0.2, 0.25, 0.15}, ang[3] = {30, -60, 0};
-        for (int c = 0; c < 3; c++) {
+    double r[MAX_DIM * MAX_DIM], l[MAX_DIM];
+    const double m2[3][2] = {{-1.5, -1.0}, {1.8, -0.5}, {0.0, 2.0}};
+    const double sl[3] = {0.8, 0.6, 0.5}, ss[3] = {0.2, 0.25, 0.15}, ang[3] = {30, -60, 0};
+    for (int c = 0; c < 3; c++) {
+        if (dim == 2) {
             double th = ang[c] * PI / 180.0;
             r[0] = cos(th), r[1] = -sin(th), r[2] = sin(th), r[3] = cos(th);
             l[0] = sl[c] * sl[c], l[1] = ss[c] * ss[c];
-            rotated_cov(2, r, l, cov + c * 4);
-            mu[c * 2] = m[c][0], mu[c * 2 + 1] = m[c][1];
-        }
-    } else {
-        for (int c = 0; c < 3; c++) { /* means 2.5 from the origin along random directions */
+            mu[c * 2] = m2[c][0], mu[c * 2 + 1] = m2[c][1];
+        } else {
             double nrm = 0;
             for (int a = 0; a < dim; a++) {
                 mu[c * dim + a] = rng_normal();
@@ -223,23 +238,91 @@ static void make_mixture(target *t, int dim, int chains)
             for (int a = 0; a < dim; a++)
                 mu[c * dim + a] *= 2.5 / sqrt(nrm);
             random_rotation(dim, r);
-            for (int j = 0; j < dim; j++) /* sd 0.7 .. 0.15, log-spaced */
+            for (int j = 0; j < dim; j++)
                 l[j] = pow(0.7 * pow(0.15 / 0.7, (double)j / (dim - 1)), 2);
-            rotated_cov(dim, r, l, cov + (size_t)c * dim * dim);
         }
+        rotated_cov(dim, r, l, cov + (size_t)c * dim * dim);
     }
+}
+
+static void make_mixture(target *t, int dim)
+{
+    snprintf(t->name, sizeof t->name, "mix%d", dim);
+    t->dim = dim;
+    t->k = 3;
+    t->is_mixture = 1;
+    t->weights[0] = 0.6, t->weights[1] = 0.3, t->weights[2] = 0.1;
+    double *mu = xcalloc((size_t)3 * dim, sizeof *mu);
+    double *cov = xcalloc((size_t)3 * dim * dim, sizeof *cov);
+    mixture_components(dim, mu, cov);
     CHECK(hosm_mixture_new(&t->mix, 3, dim, t->weights, mu, cov));
-    t->chains = chains;
-    t->x0 = xcalloc((size_t)chains * dim, sizeof *t->x0);
-    for (int i = 0; i < chains * dim; i++)
-        t->x0[i] = (float)(2.0 * rng_normal());
-    const double grid[] = {1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3};
-    t->n_eps = (int)(sizeof grid / sizeof grid[0]);
-    memcpy(t->eps, grid, sizeof grid);
     free(mu);
     free(cov);
-    free(r);
-    free(l);
+    const double grid[] = {1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3};
+    set_grid(t, grid, (int)(sizeof grid / sizeof grid[0]), 0);
+}
+
+/* Exact draws of the target at noise level sigma: clean draws plus
+ * N(0, sigma^2 I). */
+static void draw_exact(const target *t, double sigma, uint64_t seed, int n, float *out)
+{
+    CHECK(hosm_mixture_sample(t->mix, seed, n, out));
+    for (int64_t i = 0; i < (int64_t)n * t->dim; i++)
+        out[i] += (float)(sigma * rng_normal());
+}
+
+/* ---- one source: a target and where the sampler's scores come from ------ */
+
+typedef struct {
+    const target *t;
+    char source[16];         /* "exact", "learned-full", "learned-diag" */
+    const hosm_model *model; /* NULL: the oracle at sigma */
+    double sigma;            /* noise level of the target the samples should follow */
+    uint64_t seed;
+    float *x0;     /* start states, chains x dim */
+    float *ref;    /* exact draws of the target, chains x dim */
+    float *score;  /* scratch */
+    int64_t *comp; /* scratch */
+    FILE *csv;
+} bench;
+
+/* Start states: Gaussians 3 sd out along the slowest direction plus N(0, I)
+ * (which overdisperses every stiff direction); mixtures N(0, 2^2 I), or for
+ * a learned model exact draws spread by N(0, 0.3^2 I). */
+static void draw_starts(bench *b)
+{
+    const target *t = b->t;
+    const int n = t->chains, dim = t->dim;
+    if (b->model) {
+        draw_exact(b->t, 0.3, b->seed + 600, n, b->x0);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        for (int a = 0; a < dim; a++)
+            b->x0[i * dim + a] = (float)(t->is_mixture ? 2.0 * rng_normal()
+                                                       : 3.0 * t->slow[a] + rng_normal());
+}
+
+static void bench_init(bench *b, const target *t, const char *source, const hosm_model *model,
+                       double sigma, uint64_t seed, FILE *csv)
+{
+    const size_t nd = (size_t)t->chains * t->dim;
+    *b = (bench){.t = t, .model = model, .sigma = sigma, .seed = seed, .csv = csv};
+    snprintf(b->source, sizeof b->source, "%s", source);
+    b->x0 = xcalloc(nd, sizeof(float));
+    b->ref = xcalloc(nd, sizeof(float));
+    b->score = xcalloc(nd, sizeof(float));
+    b->comp = xcalloc((size_t)t->chains, sizeof(int64_t));
+    draw_starts(b);
+    draw_exact(t, sigma, seed + 300, t->chains, b->ref);
+}
+
+static void bench_free(bench *b)
+{
+    free(b->x0);
+    free(b->ref);
+    free(b->score);
+    free(b->comp);
 }
 
 /* ---- results ------------------------------------------------------------ */
@@ -247,7 +330,7 @@ static void make_mixture(target *t, int dim, int chains)
 typedef struct {
     char target[32], source[16], sampler[16];
     double eps;
-    int steps;
+    int steps, last; /* last: the final measurement of a run */
     double cpu, ksd, ed, ess_min, ess_per_cpu, occ_tv, acceptance;
     long long diverged;
     int chains, status;
@@ -256,7 +339,7 @@ typedef struct {
 static row *rows;
 static size_t n_rows, cap_rows;
 
-static void add_row(const row *r)
+static void add_row(const bench *b, const row *r)
 {
     if (n_rows == cap_rows) {
         cap_rows = cap_rows ? 2 * cap_rows : 1024;
@@ -267,58 +350,118 @@ static void add_row(const row *r)
         }
     }
     rows[n_rows++] = *r;
+    fprintf(b->csv, "%s,%s,%s,%llu,%g,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%lld,%d,%d\n",
+            r->target, r->source, r->sampler, (unsigned long long)b->seed, r->eps, r->steps,
+            r->cpu, r->ksd, r->ed, r->ess_min, r->ess_per_cpu, r->occ_tv, r->acceptance,
+            r->diverged, r->chains, r->status);
+    fflush(b->csv);
 }
 
-static void write_row(FILE *f, const row *r)
+static row new_row(const bench *b, const char *kind, double eps)
 {
-    fprintf(f, "%s,%s,%s,%g,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%lld,%d,%d\n", r->target,
-            r->source, r->sampler, r->eps, r->steps, r->cpu, r->ksd, r->ed, r->ess_min,
-            r->ess_per_cpu, r->occ_tv, r->acceptance, r->diverged, r->chains, r->status);
-    fflush(f);
+    row r = {.eps = eps, .chains = b->t->chains, .acceptance = 1, .ess_min = NAN,
+             .ess_per_cpu = NAN};
+    snprintf(r.target, sizeof r.target, "%.31s", b->t->name);
+    snprintf(r.source, sizeof r.source, "%.15s", b->source);
+    snprintf(r.sampler, sizeof r.sampler, "%.15s", kind);
+    return r;
 }
 
 /* ---- measurements ------------------------------------------------------- */
 
-typedef struct {
-    const target *t;
-    double sigma;  /* noise level of the target the samples should follow */
-    float *ref;    /* exact draws of that target, chains x dim */
-    float *score;  /* scratch */
-    int64_t *comp; /* scratch */
-    const float *x0; /* start states, chains x dim */
-} judge;
-
-static double occupancy_tv(const judge *j, const float *x, int n)
+static double occupancy_tv(const bench *b, const float *x, int n)
 {
-    if (!j->t->is_mixture)
-        return NAN;
-    if (hosm_mixture_assign(j->t->mix, x, n, j->comp) != HOSM_OK)
+    if (!b->t->is_mixture || hosm_mixture_assign(b->t->mix, x, n, b->comp) != HOSM_OK)
         return NAN;
     double share[3] = {0, 0, 0}, tv = 0;
     for (int i = 0; i < n; i++)
-        share[j->comp[i]] += 1.0 / n;
-    for (int c = 0; c < j->t->k; c++)
-        tv += 0.5 * fabs(share[c] - j->t->weights[c]);
+        share[b->comp[i]] += 1.0 / n;
+    for (int c = 0; c < b->t->k; c++)
+        tv += 0.5 * fabs(share[c] - b->t->weights[c]);
     return tv;
 }
 
-static void measure(const judge *j, const float *x, int n, double *ksd, double *ed, double *occ)
+/* KSD, energy distance to the exact draws and occupancy error of n states;
+ * infinite where a measure fails. A state beyond 1e6 (a runaway chain; the
+ * targets lie within about 10 of the origin) makes the energy distance
+ * infinite: its value would be lost to rounding in the distances' GEMM
+ * form. */
+static void measure(const bench *b, const float *x, int n, row *r)
 {
-    int dim = j->t->dim;
-    *ksd = *ed = INFINITY;
-    if (hosm_mixture_score(j->t->mix, j->sigma, x, n, j->score) == HOSM_OK) {
+    const int dim = b->t->dim;
+    r->ksd = r->ed = INFINITY;
+    double far = 0;
+    for (int64_t i = 0; i < (int64_t)n * dim; i++)
+        far = fmax(far, fabs(x[i]));
+    if (hosm_mixture_score(b->t->mix, b->sigma, x, n, b->score) == HOSM_OK) {
         int finite = 1;
         for (int64_t i = 0; i < (int64_t)n * dim && finite; i++)
-            finite = isfinite(j->score[i]);
-        if (finite && hosm_diag_ksd(x, j->score, n, dim, ksd) != HOSM_OK)
-            *ksd = INFINITY;
+            finite = isfinite(b->score[i]);
+        if (finite && hosm_diag_ksd(x, b->score, n, dim, &r->ksd) != HOSM_OK)
+            r->ksd = INFINITY;
     }
-    if (hosm_diag_energy_distance(x, n, j->ref, j->t->chains, dim, ed) != HOSM_OK)
-        *ed = INFINITY;
-    *occ = occupancy_tv(j, x, n);
+    if (far > 1e6 || hosm_diag_energy_distance(x, n, b->ref, b->t->chains, dim, &r->ed) != HOSM_OK)
+        r->ed = INFINITY;
+    r->occ_tv = occupancy_tv(b, x, n);
 }
 
-/* ---- one run ------------------------------------------------------------ */
+/* The smallest ESS over coordinates of trace rows [half, rows) of n chains;
+ * NaN if there are too few rows, or a coordinate is frozen. */
+static double ess_min(const float *trace, int n_rows_, int n, int dim, double *ess)
+{
+    const int half = n_rows_ / 2;
+    if (n_rows_ - half < 4 || hosm_diag_ess(trace + (size_t)half * n * dim, n_rows_ - half, n,
+                                            dim, ess) != HOSM_OK)
+        return NAN;
+    double m = INFINITY;
+    for (int a = 0; a < dim; a++)
+        if (!(ess[a] >= m))
+            m = ess[a]; /* NaN (frozen chains) wins */
+    return m;
+}
+
+/* Exact draws measured like the samplers' states: five independent sets,
+ * one CSV row each (sampler "exact", 0 steps); returns their mean KSD and
+ * in *ed_level the mean plus two standard deviations of their energy
+ * distances, the level below which a distance is noise. */
+static double exact_floor(const bench *b, double *ed_level)
+{
+    const int n = b->t->chains;
+    float *other = xcalloc((size_t)n * b->t->dim, sizeof *other);
+    double ksd = 0, ed = 0, ed2 = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        row r = new_row(b, "exact", 0);
+        r.last = 1;
+        draw_exact(b->t, b->sigma, b->seed + 400 + (uint64_t)rep, n, other);
+        measure(b, other, n, &r);
+        add_row(b, &r);
+        ksd += r.ksd / 5, ed += r.ed / 5, ed2 += r.ed * r.ed / 5;
+    }
+    free(other);
+    *ed_level = ed + 2 * sqrt(fmax(0, ed2 - ed * ed) * 5 / 4);
+    return ksd;
+}
+
+/* ---- runs --------------------------------------------------------------- */
+
+static hosm_sampler *new_sampler(const bench *b, const char *kind, double eps, int steps)
+{
+    char text[512];
+    const int l0 = strcmp(kind, "ozaki_l0") == 0;
+    snprintf(text, sizeof text, "sampler=%s step_size=%.17g sample_steps=%d seed=%llu%s%s",
+             l0 ? "ozaki" : kind, eps, steps, (unsigned long long)(b->seed + 500),
+             l0 ? " l_max=0" : "", b->model ? " hessian=s2" : "");
+    hosm_config *cfg;
+    hosm_sampler *s;
+    CHECK(hosm_config_new(&cfg));
+    CHECK(hosm_config_parse(cfg, text));
+    if (b->model)
+        CHECK(hosm_sampler_new(&s, b->model, cfg));
+    else
+        CHECK(hosm_sampler_new_mixture(&s, b->t->mix, b->sigma, cfg));
+    hosm_config_free(cfg);
+    return s;
+}
 
 typedef struct {
     double *cpu; /* CPU seconds since the start after each step */
@@ -333,77 +476,64 @@ static int on_step(int64_t step, double value, void *user)
     return 0;
 }
 
-static const int CHECKS[] = {1, 2, 5, 10, 20, 50, 100, 200, 400, 800, 1600, 3200};
-
-static void run_one(FILE *csv, const judge *j, const char *source, const hosm_model *model,
-                    double mix_sigma, const char *kind, double eps, int steps, uint64_t seed)
+/* The trace rows (0-based) to measure at: those that end at steps 1, 2, 5,
+ * 10, 20, 50, ... rounded up to multiples of every, and the last row. */
+static int checkpoints(int t_rows, int every, int *at)
 {
-    const target *t = j->t;
-    const int n = t->chains, dim = t->dim;
-    char text[512];
-    const char *real_kind = strcmp(kind, "ozaki_l0") == 0 ? "ozaki" : kind;
-    snprintf(text, sizeof text, "sampler=%s step_size=%.17g sample_steps=%d seed=%llu%s%s",
-             real_kind, eps, steps, (unsigned long long)seed,
-             strcmp(kind, "ozaki_l0") == 0 ? " l_max=0" : "", model ? " hessian=s2" : "");
-    hosm_config *cfg;
-    hosm_sampler *s;
-    CHECK(hosm_config_new(&cfg));
-    CHECK(hosm_config_parse(cfg, text));
-    if (model)
-        CHECK(hosm_sampler_new(&s, model, cfg));
-    else
-        CHECK(hosm_sampler_new_mixture(&s, t->mix, mix_sigma, cfg));
-    hosm_config_free(cfg);
+    int m = 0;
+    for (long dec = 1; dec < (long)t_rows * every; dec *= 10)
+        for (int j = 0; j < 3; j++) {
+            const long c = dec * (j == 0 ? 1 : j == 1 ? 2 : 5);
+            const int r = (int)((c + every - 1) / every) - 1;
+            if (r < t_rows - 1 && (m == 0 || at[m - 1] != r))
+                at[m++] = r;
+        }
+    at[m++] = t_rows - 1;
+    return m;
+}
 
+/* One run of one sampler at one step size from the bench's start: CSV rows
+ * at the checkpoints and a line on stdout. */
+static void run_one(const bench *b, const char *kind, double eps, int steps)
+{
+    const target *t = b->t;
+    const int n = t->chains, dim = t->dim;
+    const int every = (steps + MAX_ROWS - 1) / MAX_ROWS, t_rows = steps / every;
+    hosm_sampler *s = new_sampler(b, kind, eps, steps);
     float *x = xcalloc((size_t)n * dim, sizeof *x);
-    float *trace = xcalloc((size_t)steps * n * dim, sizeof *trace);
+    float *trace = xcalloc((size_t)t_rows * n * dim, sizeof *trace);
     double *ess = xcalloc((size_t)dim, sizeof *ess);
     clock_rec c = {xcalloc((size_t)steps + 1, sizeof(double)), 0};
-    memcpy(x, j->x0, (size_t)n * dim * sizeof *x);
+    memcpy(x, b->x0, (size_t)n * dim * sizeof *x);
     c.t0 = cpu_now();
-    int st = hosm_sampler_run_trace(s, x, n, 1, trace, on_step, &c);
+    int st = hosm_sampler_run_trace(s, x, n, every, trace, on_step, &c);
     if (st < 0 && st != HOSM_E_NONFINITE)
         die("hosm_sampler_run_trace", st);
+    if (st < 0)
+        fprintf(stderr, "sampling_experiment: %s %s %s eps %g: %s\n", t->name, b->source, kind,
+                eps, hosm_sampler_errmsg(s));
     int64_t diverged = 0;
     double acc = 1;
-    if (st < 0)
-        fprintf(stderr, "sampling_experiment: %s %s %s eps %g: the run returned %d (%s): %s\n",
-                t->name, source, kind, eps, st, hosm_strerror(st), hosm_sampler_errmsg(s));
     hosm_sampler_diverged(s, &diverged);
     hosm_sampler_acceptance(s, &acc);
-
-    const size_t n_checks = sizeof CHECKS / sizeof CHECKS[0];
-    for (size_t q = 0; q <= n_checks; q++) {
-        /* the checkpoints up to steps, and steps itself */
-        int at = q < n_checks ? CHECKS[q] : steps, listed = 0;
-        for (size_t p = 0; p < n_checks; p++)
-            listed |= CHECKS[p] == steps;
-        if (at > steps || (q == n_checks && listed))
-            continue;
-        row r = {.eps = eps, .steps = at, .cpu = c.cpu[at], .acceptance = acc,
-                 .diverged = (long long)diverged, .chains = n, .status = st};
-        snprintf(r.target, sizeof r.target, "%.31s", t->name);
-        snprintf(r.source, sizeof r.source, "%.15s", source);
-        snprintf(r.sampler, sizeof r.sampler, "%.15s", kind);
-        measure(j, trace + (size_t)(at - 1) * n * dim, n, &r.ksd, &r.ed, &r.occ_tv);
+    int at[64], m = checkpoints(t_rows, every, at);
+    row r = new_row(b, kind, eps);
+    for (int q = 0; q < m; q++) {
+        r.steps = (at[q] + 1) * every;
+        r.last = q == m - 1;
+        r.cpu = c.cpu[r.steps], r.acceptance = acc, r.diverged = (long long)diverged;
+        r.status = st;
+        measure(b, trace + (size_t)at[q] * n * dim, n, &r);
         if (st < 0) /* the trace was not (entirely) written */
             r.ksd = r.ed = r.occ_tv = INFINITY;
-        r.ess_min = NAN;
-        int half = at / 2;
-        if (at - half >= 4 &&
-            hosm_diag_ess(trace + (size_t)half * n * dim, at - half, n, dim, ess) == HOSM_OK) {
-            r.ess_min = INFINITY;
-            for (int a = 0; a < dim; a++)
-                if (!(ess[a] >= r.ess_min))
-                    r.ess_min = ess[a]; /* NaN (frozen chains) wins */
-        }
+        r.ess_min = st < 0 ? NAN : ess_min(trace, at[q] + 1, n, dim, ess);
         r.ess_per_cpu = r.ess_min / r.cpu;
-        add_row(&r);
-        write_row(csv, &r);
+        add_row(b, &r);
     }
-    fprintf(stderr, "  %-6s %-8s %-9s eps %-7g %4d steps %7.2f s cpu  ksd %-9.4g diverged %lld acc %.2f\n",
-            t->name, source, kind, eps, steps, c.cpu[steps], rows[n_rows - 1].ksd,
-            (long long)diverged, acc);
+    printf("  %-12s %-12s %-9s eps %-6g %5d steps %7.2f s  ksd %-9.4g ed %-9.3g div %lld acc %.2f\n",
+           t->name, b->source, kind, eps, steps, c.cpu[steps], r.ksd, r.ed, (long long)diverged,
+           acc);
+    fflush(stdout);
     free(x);
     free(trace);
     free(ess);
@@ -441,11 +571,14 @@ static hosm_model *train_model(const target *t, double sigma, const char *s2, in
     return model;
 }
 
-/* Relative error of the learned s1 against the oracle's at sigma on noisy
- * exact draws, for the log. */
-static double score_error(const target *t, const hosm_model *m, double sigma, const float *pts, int n)
+/* Relative error of the learned s1 against the oracle's at sigma on 2000
+ * exact draws of the sigma-perturbed target, for the log. */
+static double score_error(const target *t, const hosm_model *m, double sigma, uint64_t seed)
 {
+    const int n = 2000;
+    float *pts = xcalloc((size_t)n * t->dim, sizeof *pts);
     float *a = xcalloc((size_t)n * t->dim, sizeof *a), *b = xcalloc((size_t)n * t->dim, sizeof *b);
+    draw_exact(t, sigma, seed + 200, n, pts);
     CHECK(hosm_model_score(m, 0, pts, n, a));
     CHECK(hosm_mixture_score(t->mix, sigma, pts, n, b));
     double num = 0, den = 0;
@@ -453,6 +586,7 @@ static double score_error(const target *t, const hosm_model *m, double sigma, co
         num += (double)(a[i] - b[i]) * (a[i] - b[i]);
         den += (double)b[i] * b[i];
     }
+    free(pts);
     free(a);
     free(b);
     return sqrt(num / den);
@@ -460,39 +594,25 @@ static double score_error(const target *t, const hosm_model *m, double sigma, co
 
 /* ---- plots -------------------------------------------------------------- */
 
-static const char *COLOURS[] = {"#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#555"};
-
-static int sampler_index(const char *kind)
+static int same_series(const row *r, const bench *b, const char *kind)
 {
-    const char *k[] = {"langevin", "ozaki", "ozaki_l0", "mala", "mh_ozaki"};
-    for (int i = 0; i < 5; i++)
-        if (strcmp(kind, k[i]) == 0)
-            return i;
-    return 5;
+    return !strcmp(r->target, b->t->name) && !strcmp(r->source, b->source) &&
+           !strcmp(r->sampler, kind);
 }
 
-static int stable(const row *r)
-{
-    return r->diverged == 0 && r->status >= 0 && isfinite(r->ksd);
-}
-
-/* The step size of a sampler whose last checkpoint has the smallest KSD
- * (among runs without diverged chains); 0 if none. */
-static double best_eps(const char *tg, const char *src, const char *kind, int *last_steps)
+/* The step size of a sampler whose final states have the smallest energy
+ * distance to the exact draws (among runs without diverged chains), and in
+ * *steps the length of that run; 0 if every run diverged. */
+static double best_eps(const bench *b, const char *kind, int *steps)
 {
     double best = INFINITY, eps = 0;
-    int last = 0;
+    *steps = 0;
     for (size_t i = 0; i < n_rows; i++) {
         const row *r = &rows[i];
-        if (strcmp(r->target, tg) || strcmp(r->source, src) || strcmp(r->sampler, kind))
-            continue;
-        /* the last row of a run: the next row belongs to another run */
-        int is_last = i + 1 == n_rows || rows[i + 1].steps < r->steps;
-        if (is_last && stable(r) && r->ksd < best)
-            best = r->ksd, eps = r->eps, last = r->steps;
+        if (same_series(r, b, kind) && r->last && r->diverged == 0 && r->status >= 0 &&
+            r->ed < best)
+            best = r->ed, eps = r->eps, *steps = r->steps;
     }
-    if (last_steps)
-        *last_steps = last;
     return eps;
 }
 
@@ -500,21 +620,21 @@ typedef struct {
     double x0, y0, w, h, lx0, lx1, ly0, ly1;
 } frame;
 
-static double fx(const frame *f, double v) { return f->x0 + f->w * (log10(v) - f->lx0) / (f->lx1 - f->lx0); }
+static double fx(const frame *f, double v)
+{
+    return f->x0 + f->w * (log10(v) - f->lx0) / (f->lx1 - f->lx0);
+}
+
 static double fy(const frame *f, double v)
 {
-    double l = log10(v);
-    if (l < f->ly0)
-        l = f->ly0;
-    if (l > f->ly1)
-        l = f->ly1;
+    double l = fmin(fmax(log10(v), f->ly0), f->ly1);
     return f->y0 + f->h - f->h * (l - f->ly0) / (f->ly1 - f->ly0);
 }
 
 static void axes(FILE *o, const frame *f, const char *xlabel, const char *ylabel)
 {
-    fprintf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"black\"/>\n",
-            f->x0, f->y0, f->w, f->h);
+    fprintf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+               "stroke=\"black\"/>\n", f->x0, f->y0, f->w, f->h);
     for (int e = (int)ceil(f->lx0); e <= (int)floor(f->lx1); e++) {
         double px = fx(f, pow(10, e));
         fprintf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
@@ -527,256 +647,238 @@ static void axes(FILE *o, const frame *f, const char *xlabel, const char *ylabel
                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">1e%d</text>\n",
                 f->x0, py, f->x0 + f->w, py, f->x0 - 4, py + 4, e);
     }
-    fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", f->x0 + f->w / 2,
-            f->y0 + f->h + 30, xlabel);
-    fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">%s</text>\n",
-            f->x0 - 38, f->y0 + f->h / 2, f->x0 - 38, f->y0 + f->h / 2, ylabel);
+    fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
+            f->x0 + f->w / 2, f->y0 + f->h + 30, xlabel);
+    fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+               "transform=\"rotate(-90 %.1f %.1f)\">%s</text>\n",
+            f->x0 - 40, f->y0 + f->h / 2, f->x0 - 40, f->y0 + f->h / 2, ylabel);
 }
 
-/* KSD against steps (left) and against CPU seconds (right) of each
- * sampler's best step size, with the KSD of exact draws dashed. */
-static void plot_ksd(const char *dir, const char *tg, const char *src, const char *const *kinds,
-                     int n_kinds, double ksd_exact)
+static double metric(const row *r, int which) { return which ? fmax(r->ed, ED_FLOOR) : r->ksd; }
+
+/* The log ranges of the series: steps, CPU seconds and each metric. */
+static void ranges(const bench *b, const char *const *kinds, const double *be, int n_kinds,
+                   const double *floor_, double *lo, double *hi)
+{
+    for (int q = 0; q < 4; q++)
+        lo[q] = INFINITY, hi[q] = -INFINITY;
+    lo[0] = 1;
+    for (int w = 0; w < 2; w++)
+        lo[2 + w] = hi[2 + w] = floor_[w];
+    for (int k = 0; k < n_kinds; k++)
+        for (size_t i = 0; i < n_rows; i++) {
+            const row *r = &rows[i];
+            if (!same_series(r, b, kinds[k]) || r->eps != be[k] || !isfinite(r->ksd) ||
+                !isfinite(r->ed) || r->cpu <= 0)
+                continue;
+            const double v[4] = {r->steps, r->cpu, metric(r, 0), metric(r, 1)};
+            for (int q = 0; q < 4; q++)
+                lo[q] = fmin(lo[q], v[q]), hi[q] = fmax(hi[q], v[q]);
+        }
+    for (int q = 0; q < 4; q++) {
+        if (!(lo[q] < INFINITY) || !(hi[q] > 0))
+            lo[q] = 1e-3, hi[q] = 1;
+        lo[q] = floor(log10(lo[q])), hi[q] = ceil(log10(hi[q]));
+        if (hi[q] <= lo[q])
+            hi[q] = lo[q] + 1;
+        if (q >= 2 && hi[q] > lo[q] + 5) /* runaway chains: off the top */
+            hi[q] = lo[q] + 5;
+    }
+}
+
+/* One polyline a sampler in panel (metric which, against steps or CPU). */
+static void series(FILE *o, const bench *b, const frame *f, const char *const *kinds,
+                   const double *be, int n_kinds, int which, int by_cpu)
+{
+    for (int k = 0; k < n_kinds; k++) {
+        if (be[k] == 0)
+            continue;
+        fprintf(o, "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"%s\" points=\"",
+                COLOURS[kind_index(kinds[k])]);
+        for (size_t i = 0; i < n_rows; i++) {
+            const row *r = &rows[i];
+            if (same_series(r, b, kinds[k]) && r->eps == be[k] && isfinite(r->ksd) &&
+                isfinite(r->ed) && r->cpu > 0)
+                fprintf(o, "%.1f,%.1f ", fx(f, by_cpu ? r->cpu : r->steps),
+                        fy(f, metric(r, which)));
+        }
+        fprintf(o, "\"/>\n");
+    }
+}
+
+static void legend(FILE *o, const char *const *kinds, const double *be, const int *steps,
+                   int n_kinds, int y0)
+{
+    for (int k = 0; k < n_kinds; k++) {
+        const int y = y0 + 14 * k;
+        fprintf(o, "<line x1=\"80\" y1=\"%d\" x2=\"110\" y2=\"%d\" stroke-width=\"2\" "
+                   "stroke=\"%s\"/><text x=\"116\" y=\"%d\">%s, eps = %g, %d steps%s</text>\n",
+                y - 4, y - 4, COLOURS[kind_index(kinds[k])], y, kinds[k], be[k], steps[k],
+                be[k] == 0 ? " (every step size diverged)" : "");
+    }
+    fprintf(o, "<line x1=\"420\" y1=\"%d\" x2=\"450\" y2=\"%d\" stroke=\"black\" "
+               "stroke-dasharray=\"4 3\"/><text x=\"456\" y=\"%d\">exact draws, 5 sets: mean "
+               "KSD, mean + 2 sd of the</text>\n<text x=\"456\" y=\"%d\">energy distance "
+               "(values below %g drawn at %g)</text>\n",
+            y0 - 4, y0 - 4, y0, y0 + 14, ED_FLOOR, ED_FLOOR);
+}
+
+/* KSD (top) and energy distance (bottom) against steps (left) and CPU
+ * seconds (right) of each sampler at its best step size, with the exact
+ * draws' levels dashed. */
+static void plot_curves(const char *dir, const bench *b, const char *const *kinds, int n_kinds,
+                        const double *floor_)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/ksd_%s_%s.svg", dir, tg, src);
+    snprintf(path, sizeof path, "%s/curves_%s_%s.svg", dir, b->t->name, b->source);
     FILE *o = fopen(path, "w");
     if (!o) {
         fprintf(stderr, "sampling_experiment: cannot write %s: %s\n", path, strerror(errno));
         return;
     }
-    double kmin = ksd_exact, kmax = ksd_exact, cmin = INFINITY, cmax = 0;
-    int smax = 1;
-    double be[MAX_SAMPLERS];
-    for (int k = 0; k < n_kinds; k++) {
-        be[k] = best_eps(tg, src, kinds[k], NULL);
-        for (size_t i = 0; i < n_rows; i++) {
-            const row *r = &rows[i];
-            if (strcmp(r->target, tg) || strcmp(r->source, src) || strcmp(r->sampler, kinds[k]) ||
-                r->eps != be[k] || !isfinite(r->ksd))
-                continue;
-            kmin = fmin(kmin, r->ksd), kmax = fmax(kmax, r->ksd);
-            cmin = fmin(cmin, r->cpu), cmax = fmax(cmax, r->cpu);
-            smax = r->steps > smax ? r->steps : smax;
-        }
-    }
-    if (!(cmin < INFINITY) || cmin <= 0)
-        cmin = 1e-4;
-    if (cmax <= cmin)
-        cmax = 10 * cmin;
-    frame left = {70, 40, 300, 240, 0, ceil(log10(smax)), floor(log10(kmin)), ceil(log10(kmax))};
-    frame right = {450, 40, 300, 240, floor(log10(cmin)), ceil(log10(cmax)), left.ly0, left.ly1};
-    if (left.ly1 <= left.ly0)
-        left.ly1 = right.ly1 = left.ly0 + 1;
+    double be[MAX_KINDS], lo[4], hi[4];
+    int steps[MAX_KINDS];
+    for (int k = 0; k < n_kinds; k++)
+        be[k] = best_eps(b, kinds[k], &steps[k]);
+    ranges(b, kinds, be, n_kinds, floor_, lo, hi);
     fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"800\" height=\"%d\" "
-               "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-            340 + 14 * n_kinds);
-    fprintf(o, "<text x=\"400\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">KSD of the chains' states, %s, %s scores "
-               "(each sampler at its best step size)</text>\n", tg, src);
-    axes(o, &left, "steps", "KSD");
-    axes(o, &right, "CPU seconds", "KSD");
-    for (int p = 0; p < 2; p++) {
-        const frame *f = p ? &right : &left;
-        fprintf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\" stroke-dasharray=\"4 3\"/>\n",
-                f->x0, fy(f, ksd_exact), f->x0 + f->w, fy(f, ksd_exact));
-        for (int k = 0; k < n_kinds; k++) {
-            if (be[k] == 0)
-                continue;
-            fprintf(o, "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"%s\" points=\"",
-                    COLOURS[sampler_index(kinds[k])]);
-            for (size_t i = 0; i < n_rows; i++) {
-                const row *r = &rows[i];
-                if (strcmp(r->target, tg) || strcmp(r->source, src) ||
-                    strcmp(r->sampler, kinds[k]) || r->eps != be[k] || !isfinite(r->ksd))
-                    continue;
-                fprintf(o, "%.1f,%.1f ", fx(f, p ? fmax(r->cpu, cmin) : r->steps), fy(f, r->ksd));
-            }
-            fprintf(o, "\"/>\n");
-        }
+               "font-family=\"sans-serif\" font-size=\"11\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+               "<text x=\"400\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">%s, %s scores, "
+               "seed %llu: each sampler at the step size of its best final energy distance"
+               "</text>\n", 620 + 14 * n_kinds, b->t->name, b->source,
+            (unsigned long long)b->seed);
+    for (int p = 0; p < 4; p++) {
+        const int which = p / 2, by_cpu = p % 2;
+        frame f = {70 + 380 * by_cpu, 40 + 280 * which, 300, 220, lo[by_cpu], hi[by_cpu],
+                   lo[2 + which], hi[2 + which]};
+        axes(o, &f, by_cpu ? "CPU seconds" : "steps", which ? "energy distance" : "KSD");
+        fprintf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\" "
+                   "stroke-dasharray=\"4 3\"/>\n", f.x0, fy(&f, floor_[which]), f.x0 + f.w,
+                fy(&f, floor_[which]));
+        series(o, b, &f, kinds, be, n_kinds, which, by_cpu);
     }
-    int y = 320;
-    for (int k = 0; k < n_kinds; k++, y += 14) {
-        fprintf(o, "<line x1=\"80\" y1=\"%d\" x2=\"110\" y2=\"%d\" stroke-width=\"2\" stroke=\"%s\"/>"
-                   "<text x=\"116\" y=\"%d\">%s, eps = %g%s</text>\n",
-                y - 4, y - 4, COLOURS[sampler_index(kinds[k])], y, kinds[k], be[k],
-                be[k] == 0 ? " (every step size diverged)" : "");
-    }
-    fprintf(o, "<line x1=\"450\" y1=\"316\" x2=\"480\" y2=\"316\" stroke=\"black\" stroke-dasharray=\"4 3\"/>"
-               "<text x=\"486\" y=\"320\">exact draws (as many points, mean of 5 sets)</text>\n</svg>\n");
-    fclose(o);
-    printf("wrote %s\n", path);
-}
-
-/* The final states of each sampler at its best step size, and exact draws,
- * of the 2-D mixture. The states are re-run, so the sampler is run again
- * here with the same seed (the runs are deterministic). */
-static void plot_scatter(const char *dir, const judge *j, const char *src, const hosm_model *model,
-                         double mix_sigma, const char *const *kinds, int n_kinds, uint64_t seed)
-{
-    const target *t = j->t;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/scatter_%s_%s.svg", dir, t->name, src);
-    FILE *o = fopen(path, "w");
-    if (!o)
-        return;
-    const int show = t->chains < 300 ? t->chains : 300, cell = 220, pad = 10;
-    const double view = 3.5;
-    int panels = n_kinds + 1;
-    fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-               "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-            panels * (cell + pad) + pad, cell + 40);
-    for (int p = 0; p < panels; p++) {
-        float *x = xcalloc((size_t)t->chains * 2, sizeof *x);
-        char title[320];
-        if (p == 0) {
-            memcpy(x, j->ref, (size_t)t->chains * 2 * sizeof *x);
-            snprintf(title, sizeof title, "exact draws");
-        } else {
-            int steps = 0;
-            double eps = best_eps(t->name, src, kinds[p - 1], &steps);
-            if (eps == 0) {
-                free(x);
-                continue;
-            }
-            char text[256];
-            const char *kind = kinds[p - 1];
-            snprintf(text, sizeof text, "sampler=%s step_size=%.17g sample_steps=%d seed=%llu%s%s",
-                     strcmp(kind, "ozaki_l0") == 0 ? "ozaki" : kind, eps, steps,
-                     (unsigned long long)seed, strcmp(kind, "ozaki_l0") == 0 ? " l_max=0" : "",
-                     model ? " hessian=s2" : "");
-            hosm_config *cfg;
-            hosm_sampler *s;
-            CHECK(hosm_config_new(&cfg));
-            CHECK(hosm_config_parse(cfg, text));
-            if (model)
-                CHECK(hosm_sampler_new(&s, model, cfg));
-            else
-                CHECK(hosm_sampler_new_mixture(&s, t->mix, mix_sigma, cfg));
-            memcpy(x, j->x0, (size_t)t->chains * 2 * sizeof *x);
-            hosm_sampler_run(s, x, t->chains, NULL, NULL);
-            hosm_sampler_free(s);
-            hosm_config_free(cfg);
-            snprintf(title, sizeof title, "%s, eps %g, %d steps", kind, eps, steps);
-        }
-        double ox = pad + p * (cell + pad), oy = 30;
-        fprintf(o, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"black\"/>"
-                   "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\">%s</text>\n<g fill=\"%s\" fill-opacity=\"0.5\">\n",
-                ox, oy, cell, cell, ox + cell / 2.0, title,
-                p ? COLOURS[sampler_index(kinds[p - 1])] : "black");
-        for (int i = 0; i < show; i++) {
-            double px = ox + cell * (x[2 * i] + view) / (2 * view);
-            double py = oy + cell - cell * (x[2 * i + 1] + view) / (2 * view);
-            if (px >= ox && px <= ox + cell && py >= oy && py <= oy + cell)
-                fprintf(o, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"1.5\"/>", px, py);
-        }
-        fprintf(o, "\n</g>\n");
-        free(x);
-    }
+    legend(o, kinds, be, steps, n_kinds, 600);
     fprintf(o, "</svg>\n");
     fclose(o);
     printf("wrote %s\n", path);
 }
 
-/* ---- summary ------------------------------------------------------------ */
-
-static void summarise(const char *tg, const char *src, const char *const *kinds, int n_kinds,
-                      double ksd_exact, double ksd_sd, double ed_exact, double occ_exact)
+/* One panel of the scatter plot: the first (up to) 300 points of x. */
+static void scatter_panel(FILE *o, const float *x, int n, int p, const char *title,
+                          const char *colour)
 {
-    printf("\n### %s, %s scores (exact draws, mean of 5 sets: KSD %.4g +- %.2g, energy distance %.2g%s",
-           tg, src, ksd_exact, ksd_sd, ed_exact, isnan(occ_exact) ? ")\n" : "");
-    if (!isnan(occ_exact))
-        printf(", occupancy TV %.3f)\n", occ_exact);
-    /* the CPU budget every sampler reached: the smallest over samplers of
-     * the median full-run CPU time */
-    double budget = INFINITY;
-    for (int k = 0; k < n_kinds; k++) {
-        double times[MAX_EPS * 2];
-        int m = 0;
-        for (size_t i = 0; i < n_rows; i++) {
-            const row *r = &rows[i];
-            if (strcmp(r->target, tg) || strcmp(r->source, src) || strcmp(r->sampler, kinds[k]))
-                continue;
-            if ((i + 1 == n_rows || rows[i + 1].steps < r->steps) && m < MAX_EPS * 2)
-                times[m++] = r->cpu;
-        }
-        for (int a = 0; a < m; a++) /* insertion sort */
-            for (int b = a; b > 0 && times[b] < times[b - 1]; b--) {
-                double tmp = times[b];
-                times[b] = times[b - 1];
-                times[b - 1] = tmp;
-            }
-        if (m)
-            budget = fmin(budget, times[m / 2]);
+    const int cell = 220, pad = 10, show = n < 300 ? n : 300;
+    const double view = 3.5, ox = pad + p * (cell + pad), oy = 30;
+    fprintf(o, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%d\" height=\"%d\" fill=\"none\" "
+               "stroke=\"black\"/><text x=\"%.0f\" y=\"22\" text-anchor=\"middle\">%s</text>\n"
+               "<g fill=\"%s\" fill-opacity=\"0.5\">\n",
+            ox, oy, cell, cell, ox + cell / 2.0, title, colour);
+    for (int i = 0; i < show; i++) {
+        double px = ox + cell * (x[2 * i] + view) / (2 * view);
+        double py = oy + cell - cell * (x[2 * i + 1] + view) / (2 * view);
+        if (px >= ox && px <= ox + cell && py >= oy && py <= oy + cell)
+            fprintf(o, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"1.5\"/>", px, py);
     }
-    printf("| sampler | stable eps | best KSD at 10 / 50 / 200 steps (eps) | best KSD within %.3g CPU s (eps, steps) "
-           "| at the best eps: final KSD, energy dist., ESS min, ESS/CPU s, occ. TV, acceptance |\n",
-           budget);
-    printf("|---|---|---|---|---|\n");
-    for (int k = 0; k < n_kinds; k++) {
-        double lo = INFINITY, hi = 0;
-        double at_best[3] = {INFINITY, INFINITY, INFINITY}, at_eps[3] = {0, 0, 0};
-        const int at_steps[3] = {10, 50, 200};
-        double tb = INFINITY, tb_eps = 0;
-        int tb_steps = 0;
-        int last_steps = 0;
-        double be = best_eps(tg, src, kinds[k], &last_steps);
-        const row *fin = NULL;
-        for (size_t i = 0; i < n_rows; i++) {
-            const row *r = &rows[i];
-            if (strcmp(r->target, tg) || strcmp(r->source, src) || strcmp(r->sampler, kinds[k]))
-                continue;
-            if (!stable(r))
-                continue;
-            lo = fmin(lo, r->eps), hi = fmax(hi, r->eps);
-            for (int q = 0; q < 3; q++)
-                if (r->steps == at_steps[q] && r->ksd < at_best[q])
-                    at_best[q] = r->ksd, at_eps[q] = r->eps;
-            if (r->cpu <= budget * 1.0001 && r->ksd < tb)
-                tb = r->ksd, tb_eps = r->eps, tb_steps = r->steps;
-            if (r->eps == be && r->steps == last_steps)
-                fin = r;
-        }
-        printf("| %s | ", kinds[k]);
-        if (lo <= hi)
-            printf("%g to %g | ", lo, hi);
-        else
-            printf("none | ");
-        for (int q = 0; q < 3; q++)
-            printf(q < 2 ? "%.3g (%g) / " : "%.3g (%g) | ", at_best[q], at_eps[q]);
-        printf("%.3g (%g, %d) | ", tb, tb_eps, tb_steps);
-        if (fin)
-            printf("%.3g, %.2g, %.0f, %.3g, %.3f, %.2f |\n", fin->ksd, fin->ed, fin->ess_min,
-                   fin->ess_per_cpu, fin->occ_tv, fin->acceptance);
-        else
-            printf("- |\n");
-    }
-    /* CPU cost per step at the largest checkpoint, mean over step sizes */
-    printf("CPU ms per step (%s, mean over step sizes):", tg);
-    for (int k = 0; k < n_kinds; k++) {
-        double sum = 0;
-        int m = 0;
-        for (size_t i = 0; i < n_rows; i++) {
-            const row *r = &rows[i];
-            if (strcmp(r->target, tg) || strcmp(r->source, src) || strcmp(r->sampler, kinds[k]))
-                continue;
-            if (i + 1 == n_rows || rows[i + 1].steps < r->steps)
-                sum += 1e3 * r->cpu / r->steps, m++;
-        }
-        printf(" %s %.3g", kinds[k], m ? sum / m : NAN);
-    }
-    printf("\n");
-    fflush(stdout);
+    fprintf(o, "\n</g>\n");
 }
 
-/* ---- main --------------------------------------------------------------- */
-
-static int in_list(const char *list, const char *name)
+/* The final states of each sampler at its best step size, and exact draws,
+ * of a 2-D target. The runs are deterministic, so each is simply repeated. */
+static void plot_scatter(const char *dir, const bench *b, const char *const *kinds, int n_kinds)
 {
-    size_t len = strlen(name);
-    for (const char *p = list; (p = strstr(p, name)); p += len)
-        if ((p == list || p[-1] == ',') && (p[len] == ',' || p[len] == 0))
-            return 1;
-    return 0;
+    const target *t = b->t;
+    char path[4096], title[320];
+    snprintf(path, sizeof path, "%s/scatter_%s_%s.svg", dir, t->name, b->source);
+    FILE *o = fopen(path, "w");
+    if (!o)
+        return;
+    fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"260\" "
+               "font-family=\"sans-serif\" font-size=\"11\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+            (n_kinds + 1) * 230 + 10);
+    scatter_panel(o, b->ref, t->chains, 0, "exact draws", "black");
+    float *x = xcalloc((size_t)t->chains * 2, sizeof *x);
+    for (int k = 0; k < n_kinds; k++) {
+        int steps;
+        double eps = best_eps(b, kinds[k], &steps);
+        if (eps == 0)
+            continue;
+        hosm_sampler *s = new_sampler(b, kinds[k], eps, steps);
+        memcpy(x, b->x0, (size_t)t->chains * 2 * sizeof *x);
+        int st = hosm_sampler_run(s, x, t->chains, NULL, NULL);
+        hosm_sampler_free(s);
+        if (st < 0)
+            continue;
+        snprintf(title, sizeof title, "%s, eps %g, %d steps", kinds[k], eps, steps);
+        scatter_panel(o, x, t->chains, k + 1, title, COLOURS[kind_index(kinds[k])]);
+    }
+    free(x);
+    fprintf(o, "</svg>\n");
+    fclose(o);
+    printf("wrote %s\n", path);
+}
+
+/* ---- driver ------------------------------------------------------------- */
+
+typedef struct {
+    const char *targets, *sources, *samplers, *eps_list, *out;
+    int chains, steps, steps_cheap, train_steps;
+    uint64_t seed;
+} options;
+
+/* Every sampler the options and the source allow, at every step size; then
+ * the plots. */
+static void run_bench(const options *o, const bench *b)
+{
+    double floor_[2];
+    floor_[0] = exact_floor(b, &floor_[1]);
+    floor_[1] = fmax(floor_[1], ED_FLOOR);
+    const char *kinds[MAX_KINDS];
+    int n_kinds = 0;
+    for (int k = 0; k < MAX_KINDS; k++) {
+        const int adjusted = k >= 3, l0 = k == 2;
+        if (!in_list(o->samplers, KINDS[k]) || (b->model && adjusted) ||
+            (l0 && !b->t->is_mixture)) /* no log density; the clamp is inert on a Gaussian */
+            continue;
+        kinds[n_kinds++] = KINDS[k];
+    }
+    for (int k = 0; k < n_kinds; k++) {
+        const int cheap = !strcmp(kinds[k], "langevin") || !strcmp(kinds[k], "mala");
+        for (int e = 0; e < b->t->n_eps; e++)
+            run_one(b, kinds[k], b->t->eps[e], cheap ? o->steps_cheap : o->steps);
+    }
+    plot_curves(o->out, b, kinds, n_kinds, floor_);
+    if (b->t->dim == 2 && b->t->is_mixture)
+        plot_scatter(o->out, b, kinds, n_kinds);
+}
+
+/* The sources of a target: the oracle, and for mixtures learned models (s2
+ * full, and in D > 2 also diag). */
+static void run_target(const options *o, target *t, int ti, FILE *csv)
+{
+    const char *s2s[2] = {"full", "diag"};
+    for (int si = 0; si < 2; si++) {
+        if (!in_list(o->sources, si ? "learned" : "exact") || (si && !t->is_mixture))
+            continue;
+        for (int mi = 0; mi < (si ? (t->dim == 2 ? 1 : 2) : 1); mi++) {
+            double sigma = si ? 0.1 : t->is_mixture ? 0.05 : 0.0, tcpu = 0;
+            char name[16];
+            snprintf(name, sizeof name, "%s%s", si ? "learned-" : "exact", si ? s2s[mi] : "");
+            rng_state = o->seed * 1000003u + (uint64_t)(10 * ti + 3 * si + mi);
+            hosm_model *model = NULL;
+            if (si) {
+                model = train_model(t, sigma, s2s[mi], o->train_steps, o->seed, &tcpu);
+                printf("trained %s on %s: %d steps, %.1f CPU s, relative s1 error %.3f\n", name,
+                       t->name, o->train_steps, tcpu, score_error(t, model, sigma, o->seed));
+            }
+            bench b;
+            bench_init(&b, t, name, model, sigma, o->seed, csv);
+            run_bench(o, &b);
+            bench_free(&b);
+            hosm_model_free(model);
+        }
+    }
 }
 
 static void usage(const char *argv0)
@@ -790,183 +892,100 @@ static void usage(const char *argv0)
             argv0);
 }
 
+static int parse_options(int argc, char **argv, options *o)
+{
+    *o = (options){"all", "exact,learned", "langevin,ozaki,ozaki_l0,mala,mh_ozaki", NULL, ".",
+                   0, 200, 2000, 3000, 1};
+    for (int i = 1; i < argc; i += 2) {
+        const char *a = argv[i], *v = argv[i + 1];
+        if (!v)
+            return -1;
+        if (!strcmp(a, "--targets"))
+            o->targets = v;
+        else if (!strcmp(a, "--sources"))
+            o->sources = v;
+        else if (!strcmp(a, "--samplers"))
+            o->samplers = v;
+        else if (!strcmp(a, "--eps"))
+            o->eps_list = v;
+        else if (!strcmp(a, "--chains"))
+            o->chains = atoi(v);
+        else if (!strcmp(a, "--steps"))
+            o->steps = atoi(v);
+        else if (!strcmp(a, "--steps-cheap"))
+            o->steps_cheap = atoi(v);
+        else if (!strcmp(a, "--train-steps"))
+            o->train_steps = atoi(v);
+        else if (!strcmp(a, "--out"))
+            o->out = v;
+        else if (!strcmp(a, "--seed"))
+            o->seed = strtoull(v, NULL, 10);
+        else
+            return -1;
+    }
+    return o->steps < 1 || o->steps_cheap < 1 || o->chains < 0 || o->chains == 1 ||
+                   o->train_steps < 1 ? -1 : 0;
+}
+
+/* Target ti (0..5) with its chains and step sizes from the options; its
+ * geometry does not depend on the seed. */
+static void make_target(const options *o, int ti, target *t)
+{
+    memset(t, 0, sizeof *t);
+    rng_state = 1000003u * 7 + (uint64_t)ti;
+    const int dim = ti < 2 || ti == 4 ? 2 : ti < 4 ? 32 : 8;
+    if (ti < 4)
+        make_gauss(t, dim, ti % 2 ? 1000 : 100);
+    else
+        make_mixture(t, dim);
+    t->chains = o->chains ? o->chains : dim == 32 ? 500 : 1000;
+    if (o->eps_list) {
+        t->n_eps = 0;
+        for (const char *p = o->eps_list; *p && t->n_eps < MAX_EPS;) {
+            char *end;
+            double e = strtod(p, &end);
+            if (end == p)
+                break;
+            t->eps[t->n_eps++] = e;
+            p = *end == ',' ? end + 1 : end;
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
-    const char *targets = "all", *sources = "exact,learned",
-               *samplers = "langevin,ozaki,ozaki_l0,mala,mh_ozaki", *eps_list = NULL, *out = ".";
-    int chains = 0, steps = 200, steps_cheap = 800, train_steps = 3000;
-    uint64_t seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            usage(argv[0]);
-            return 2;
-        }
-        if (!strcmp(a, "--targets"))
-            targets = v;
-        else if (!strcmp(a, "--sources"))
-            sources = v;
-        else if (!strcmp(a, "--samplers"))
-            samplers = v;
-        else if (!strcmp(a, "--eps"))
-            eps_list = v;
-        else if (!strcmp(a, "--chains"))
-            chains = atoi(v);
-        else if (!strcmp(a, "--steps"))
-            steps = atoi(v);
-        else if (!strcmp(a, "--steps-cheap"))
-            steps_cheap = atoi(v);
-        else if (!strcmp(a, "--train-steps"))
-            train_steps = atoi(v);
-        else if (!strcmp(a, "--out"))
-            out = v;
-        else if (!strcmp(a, "--seed"))
-            seed = strtoull(v, NULL, 10);
-        else {
-            usage(argv[0]);
-            return 2;
-        }
-        i++;
-    }
-    if (steps < 1 || steps_cheap < 1 || chains < 0 || train_steps < 1) {
+    options o;
+    if (parse_options(argc, argv, &o) != 0) {
         usage(argv[0]);
         return 2;
     }
-    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "sampling_experiment: cannot create %s: %s\n", out, strerror(errno));
+    if (mkdir(o.out, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "sampling_experiment: cannot create %s: %s\n", o.out, strerror(errno));
         return 1;
     }
     char path[4096];
-    snprintf(path, sizeof path, "%s/sampling_experiment.csv", out);
+    snprintf(path, sizeof path, "%s/sampling_experiment.csv", o.out);
     FILE *csv = fopen(path, "w");
     if (!csv) {
         fprintf(stderr, "sampling_experiment: cannot write %s: %s\n", path, strerror(errno));
         return 1;
     }
-    fprintf(csv, "target,source,sampler,step_size,steps,cpu_seconds,ksd,energy_distance,ess_min,"
-                 "ess_per_cpu_second,occupancy_tv,acceptance,diverged,chains,status\n");
-    printf("libhosm %s; times are process CPU seconds (CLOCK_PROCESS_CPUTIME_ID), BLIS 1 thread\n",
+    fprintf(csv, "target,source,sampler,seed,step_size,steps,cpu_seconds,ksd,energy_distance,"
+                 "ess_min,ess_per_cpu_second,occupancy_tv,acceptance,diverged,chains,status\n");
+    printf("libhosm %s; times are process CPU seconds (CLOCK_PROCESS_CPUTIME_ID), one thread\n",
            hosm_version_string());
-
-    const char *all_targets[] = {"gauss2-100", "gauss2-1000", "gauss32-100", "gauss32-1000", "mix2", "mix8"};
+    const char *names[] = {"gauss2-100", "gauss2-1000", "gauss32-100", "gauss32-1000", "mix2",
+                           "mix8"};
     for (int ti = 0; ti < 6; ti++) {
-        if (strcmp(targets, "all") && !in_list(targets, all_targets[ti]))
+        if (strcmp(o.targets, "all") && !in_list(o.targets, names[ti]))
             continue;
-        rng_state = seed * 1000003u + (uint64_t)ti;
         target t;
-        memset(&t, 0, sizeof t);
-        int dim = ti < 2 || ti == 4 ? 2 : ti < 4 ? 32 : 8;
-        int n = chains ? chains : dim == 32 ? 500 : 1000;
-        if (ti < 4)
-            make_gauss(&t, dim, ti % 2 ? 1000 : 100, n);
-        else
-            make_mixture(&t, dim, n);
-        if (eps_list) {
-            t.n_eps = 0;
-            for (const char *p = eps_list; *p && t.n_eps < MAX_EPS;) {
-                char *end;
-                double e = strtod(p, &end);
-                if (end == p)
-                    break;
-                t.eps[t.n_eps++] = e;
-                p = *end == ',' ? end + 1 : end;
-            }
-        }
-        for (int si = 0; si < 2; si++) {
-            const char *src = si ? "learned" : "exact";
-            if (!in_list(sources, src) || (si && !t.is_mixture))
-                continue;
-            /* the models of this source: none for the oracle, one or two
-             * s2 structures for the learned scores */
-            const char *s2s[2] = {"full", "diag"};
-            int n_models = si ? (dim == 2 ? 1 : 2) : 1;
-            for (int mi = 0; mi < n_models; mi++) {
-                double sigma = si ? 0.1 : t.is_mixture ? 0.05 : 0.0;
-                char src_name[16];
-                snprintf(src_name, sizeof src_name, "%s%s%s", src, si ? "-" : "", si ? s2s[mi] : "");
-                hosm_model *model = NULL;
-                if (si) {
-                    double tcpu;
-                    model = train_model(&t, sigma, s2s[mi], train_steps, seed, &tcpu);
-                    float *pts = xcalloc((size_t)2000 * dim, sizeof *pts);
-                    CHECK(hosm_mixture_sample(t.mix, seed + 200, 2000, pts));
-                    for (int i = 0; i < 2000 * dim; i++)
-                        pts[i] += (float)(sigma * rng_normal());
-                    printf("\ntrained %s on %s: s2=%s, %d steps, %.1f CPU s, relative s1 error %.3f\n",
-                           src_name, t.name, s2s[mi], train_steps, tcpu,
-                           score_error(&t, model, sigma, pts, 2000));
-                    free(pts);
-                }
-                /* the judge: exact draws of the target at sigma */
-                judge j = {&t, sigma, xcalloc((size_t)n * dim, sizeof(float)),
-                           xcalloc((size_t)n * dim, sizeof(float)), xcalloc((size_t)n, sizeof(int64_t)),
-                           t.x0};
-                float *warm = NULL;
-                if (si) {
-                    /* a single-level model knows its score only near the
-                     * data: its chains start from exact draws spread by
-                     * N(0, 0.3^2 I), not from the broad start */
-                    warm = xcalloc((size_t)n * dim, sizeof *warm);
-                    CHECK(hosm_mixture_sample(t.mix, seed + 600, n, warm));
-                    for (int i = 0; i < n * dim; i++)
-                        warm[i] += (float)(0.3 * rng_normal());
-                    j.x0 = warm;
-                }
-                CHECK(hosm_mixture_sample(t.mix, seed + 300, n, j.ref));
-                /* the floor: five more independent sets of exact draws,
-                 * measured like the samplers' states (mean and sd) */
-                float *other = xcalloc((size_t)n * dim, sizeof *other);
-                row ex = {.steps = 0, .cpu = 0, .acceptance = 1, .chains = n};
-                double sk = 0, sk2 = 0, se = 0, so = 0;
-                for (int rep = 0; rep < 5; rep++) {
-                    CHECK(hosm_mixture_sample(t.mix, seed + 400 + (uint64_t)rep, n, other));
-                    for (int i = 0; i < n * dim; i++)
-                        other[i] += (float)(sigma * rng_normal());
-                    measure(&j, other, n, &ex.ksd, &ex.ed, &ex.occ_tv);
-                    sk += ex.ksd / 5, sk2 += ex.ksd * ex.ksd / 5, se += ex.ed / 5, so += ex.occ_tv / 5;
-                }
-                double ksd_sd = sqrt(fmax(0, sk2 - sk * sk) * 5 / 4);
-                ex.ksd = sk, ex.ed = se, ex.occ_tv = so;
-                snprintf(ex.target, sizeof ex.target, "%s", t.name);
-                snprintf(ex.source, sizeof ex.source, "%s", src_name);
-                snprintf(ex.sampler, sizeof ex.sampler, "exact");
-                ex.ess_min = ex.ess_per_cpu = NAN;
-                write_row(csv, &ex);
-                free(other);
-
-                const char *kinds[MAX_SAMPLERS];
-                int n_kinds = 0;
-                const char *all_kinds[] = {"langevin", "ozaki", "ozaki_l0", "mala", "mh_ozaki"};
-                for (int k = 0; k < 5; k++) {
-                    if (!in_list(samplers, all_kinds[k]))
-                        continue;
-                    if (si && k >= 3) /* a model has no log density */
-                        continue;
-                    if (k == 2 && !t.is_mixture) /* the clamp changes nothing on a Gaussian */
-                        continue;
-                    kinds[n_kinds++] = all_kinds[k];
-                }
-                for (int k = 0; k < n_kinds; k++) {
-                    int cheap = !strcmp(kinds[k], "langevin") || !strcmp(kinds[k], "mala");
-                    for (int e = 0; e < t.n_eps; e++)
-                        run_one(csv, &j, src_name, model, sigma, kinds[k], t.eps[e],
-                                cheap ? steps_cheap : steps, seed + 500);
-                }
-                summarise(t.name, src_name, kinds, n_kinds, ex.ksd, ksd_sd, ex.ed, ex.occ_tv);
-                plot_ksd(out, t.name, src_name, kinds, n_kinds, ex.ksd);
-                if (dim == 2 && t.is_mixture)
-                    plot_scatter(out, &j, src_name, model, sigma, kinds, n_kinds, seed + 500);
-                free(j.ref);
-                free(j.score);
-                free(j.comp);
-                free(warm);
-                hosm_model_free(model);
-            }
-        }
+        make_target(&o, ti, &t);
+        run_target(&o, &t, ti, csv);
         hosm_mixture_free(t.mix);
-        free(t.x0);
     }
     fclose(csv);
-    printf("\nwrote %s\n", path);
+    free(rows);
+    printf("wrote %s\n", path);
     return 0;
 }
