@@ -3,6 +3,7 @@
  * no BLIS global setting is read or written, so handles with different
  * thread counts coexist. */
 #include <blis.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 
@@ -31,4 +32,17 @@ void hosmi_dgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, i
     bli_dgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
                  (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (double *)a, (inc_t)lda, 1, (double *)b,
                  (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, NULL, &rntm);
+}
+
+int hosmi_blas_threads(int64_t requested)
+{
+    /* BLIS's barriers spin: more threads than processors make every product
+     * many times slower (a model file may ask for up to 1024). */
+    int64_t cpus = 1;
+#ifdef _SC_NPROCESSORS_ONLN
+    cpus = (int64_t)sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+    if (cpus < 1)
+        cpus = 1;
+    return (int)(requested < 1 ? 1 : requested < cpus ? requested : cpus);
 }

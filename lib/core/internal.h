@@ -62,6 +62,10 @@ typedef struct {
     int threads;
 } hosmi_blas;
 
+/* The BLIS thread count of a handle asked for `requested`: at most the
+ * number of online processors. */
+int hosmi_blas_threads(int64_t requested);
+
 /* C (m x n, row-major, ldc) = alpha * op(A) op(B) + beta * C, where op(A) is
  * m x k and op(B) is k x n; ta/tb select the transpose of the stored
  * row-major A (lda) and B (ldb). Sizes must be validated by the caller. */

@@ -70,7 +70,7 @@ int hosmi_model_shape(hosm_model *m, const hosmi_arch *arch, char *msg)
         hosm_config_int_bounds(HOSM_KEY_RANK, NULL, NULL, &m->arch.rank);
         m->arch.s2_hidden = m->arch.s2_depth = 0;
     }
-    m->blas.threads = (int)arch->threads;
+    m->blas.threads = hosmi_blas_threads(arch->threads);
     m->rank = arch->s2 == HOSM_S2_LOWRANK ? (arch->rank < arch->dim ? arch->rank : arch->dim) : 0;
     int64_t outputs2 = hosmi_s2_outputs(arch->s2, arch->dim, m->rank);
     if (hosmi_mlp_shape(&m->net, arch->dim, arch->hidden, arch->depth, arch->dim, arch->levels,

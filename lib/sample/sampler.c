@@ -82,7 +82,7 @@ static int sampler_create(hosm_sampler **out, const char *fn, const hosmi_source
     s->lanczos_tol = cfg->dval[HOSM_KEY_LANCZOS_TOL];
     s->init_noise = cfg->ival[HOSM_KEY_INIT_NOISE] != 0;
     s->final_denoise = cfg->ival[HOSM_KEY_FINAL_DENOISE] != 0;
-    s->blas.threads = (int)cfg->ival[HOSM_KEY_THREADS];
+    s->blas.threads = hosmi_blas_threads(cfg->ival[HOSM_KEY_THREADS]);
     hosmi_rng_seed(&s->rng, (uint64_t)cfg->ival[HOSM_KEY_SEED], SAMPLER_STREAM);
     if (src->kind == HOSMI_SRC_MODEL) {
         s->src.jacobian = cfg->ival[HOSM_KEY_HESSIAN] == HOSM_HESSIAN_JACOBIAN;

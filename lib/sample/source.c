@@ -1,5 +1,6 @@
 /* Score sources of the samplers: a model, the Gaussian-mixture oracle at
  * one noise level, or the caller's callbacks. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,15 @@ static int callback_failed(hosm_sampler *s, const char *what, int rc)
                       what, rc);
 }
 
+/* The oracle's message, prefixed with the sampler function. It is copied
+ * first: hosmi_fail writes the buffer hosm_last_errmsg() returns. */
+static int mixture_failed(hosm_sampler *s, int st)
+{
+    char detail[HOSMI_MSG_CAP];
+    snprintf(detail, sizeof detail, "%s", hosm_last_errmsg());
+    return hosmi_fail(s->errmsg, st, "%s: %s", s->fn, detail);
+}
+
 int hosmi_src_score(hosm_sampler *s, const float *x, int64_t n, int64_t level, float *out)
 {
     const hosmi_source *src = &s->src;
@@ -37,7 +47,7 @@ int hosmi_src_score(hosm_sampler *s, const float *x, int64_t n, int64_t level, f
         return HOSM_OK;
     case HOSMI_SRC_MIXTURE: {
         int st = hosm_mixture_score(src->mix, src->mix_sigma, x, n, out);
-        return st ? hosmi_fail(s->errmsg, st, "%s: %s", s->fn, hosm_last_errmsg()) : st;
+        return st ? mixture_failed(s, st) : st;
     }
     default: {
         int rc = src->score(x, n, src->dim, out, src->user_data);
@@ -52,7 +62,7 @@ int hosmi_src_logp(hosm_sampler *s, const float *x, int64_t n, int64_t level, do
     (void)level;
     if (src->kind == HOSMI_SRC_MIXTURE) {
         int st = hosm_mixture_log_density(src->mix, src->mix_sigma, x, n, out);
-        return st ? hosmi_fail(s->errmsg, st, "%s: %s", s->fn, hosm_last_errmsg()) : st;
+        return st ? mixture_failed(s, st) : st;
     }
     int rc = src->logp(x, n, src->dim, out, src->user_data);
     return rc ? callback_failed(s, "log density", rc) : HOSM_OK;
@@ -91,7 +101,7 @@ int hosmi_src_hess(hosm_sampler *s, const float *x, int64_t n, int64_t level, fl
         } else if (src->kind == HOSMI_SRC_MIXTURE) {
             st = hosm_mixture_hessian(src->mix, src->mix_sigma, xi, 1, s->dense);
             if (st)
-                st = hosmi_fail(s->errmsg, st, "%s: %s", s->fn, hosm_last_errmsg());
+                st = mixture_failed(s, st);
         } else {
             int rc = src->hess(xi, 1, D, s->dense, src->user_data);
             if (rc)

@@ -122,8 +122,17 @@ static int step_pass(hosm_sampler *s, float *x, int64_t i0, int64_t rows, int64_
     for (int64_t i = 0; i < rows; i++)
         if (propose(s, xc, i, eps, s->y, &s->lq[i]) != 0)
             return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "%s: out of memory", s->fn);
-    if (adjusted(s->kind))
+    if (adjusted(s->kind)) {
+        /* A non-finite proposal is rejected: it is replaced by the current
+         * state, which the source can evaluate, with an infinite forward
+         * density, so that its acceptance probability is zero. */
+        for (int64_t i = 0; i < rows; i++)
+            if (!hosmi_all_finite(s->y + i * D, D)) {
+                memcpy(s->y + i * D, xc + i * D, (size_t)D * sizeof(float));
+                s->lq[i] = INFINITY;
+            }
         return metropolis(s, x, i0, rows, level, eps, s->lq);
+    }
     for (int64_t i = 0; i < rows; i++) {
         if (s->frozen[i0 + i])
             continue;

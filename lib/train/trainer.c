@@ -125,7 +125,7 @@ static int read_config(hosm_trainer *t, const hosm_config *cfg)
     t->steps = cfg->ival[HOSM_KEY_STEPS];
     t->epochs = cfg->ival[HOSM_KEY_EPOCHS];
     t->seed = cfg->ival[HOSM_KEY_SEED];
-    t->blas.threads = (int)cfg->ival[HOSM_KEY_THREADS];
+    t->blas.threads = hosmi_blas_threads(cfg->ival[HOSM_KEY_THREADS]);
     return HOSM_OK;
 }
 
