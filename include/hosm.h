@@ -162,7 +162,9 @@ enum hosm_key {
     /* sliced score matching (experimental) */
     HOSM_KEY_PROJECTIONS = 38,  /**< int "projections": random directions a point of "ssm" and "ssm_vr", 1..64, default 1 */
     HOSM_KEY_PROJECTION = 39,   /**< int "projection": enum hosm_projection, default rademacher */
-    HOSM_KEY_SSM_NOISE = 40     /**< int "ssm_noise": 1 = the score-matching objectives act on x + sigma z (learning DSM's target), 0 = on clean x, 0..1, default 0; always 1 in joint training with s2 */
+    HOSM_KEY_SSM_NOISE = 40,    /**< int "ssm_noise": 1 = the score-matching objectives act on x + sigma z (learning DSM's target), 0 = on clean x, 0..1, default 0; always 1 in joint training with s2 */
+    /* training dynamics (experimental) */
+    HOSM_KEY_RAW_HEAD = 41      /**< int "raw_head": 1 = the output layers train as if s1 and s2 were not divided by sigma and sigma^2 (initial weights times sigma and sigma^2 in hosm_model_new, Adam learning rate times sigma and sigma^2 in the trainer), one-level models only, 0..1, default 0 */
 };
 
 /** Activations (values of HOSM_KEY_ACT; text names in quotes). */

@@ -73,6 +73,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_PROJECTIONS] = {"projections", I, 1, 64, 1, 0, NULL},
     [HOSM_KEY_PROJECTION] = {"projection", I, 0, 1, HOSM_PROJ_RADEMACHER, 0, projection_names},
     [HOSM_KEY_SSM_NOISE] = {"ssm_noise", I, 0, 1, 0, 0, NULL},
+    [HOSM_KEY_RAW_HEAD] = {"raw_head", I, 0, 1, 0, 0, NULL},
 };
 #undef I
 #undef D

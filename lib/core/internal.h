@@ -57,6 +57,12 @@ uint64_t hosmi_rng_below(hosmi_rng *rng, uint64_t n);
 /* n standard normal draws (Box-Muller, both values of each pair used). */
 void hosmi_rng_normal(hosmi_rng *rng, float *out, int64_t n);
 
+/* Parameters [begin, end) of a model and a factor that applies to them. */
+typedef struct {
+    int64_t begin, end;
+    double scale;
+} hosmi_param_range;
+
 /* ---- BLIS: every GEMM goes through this wrapper ------------------------- */
 typedef struct {
     int threads;

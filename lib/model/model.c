@@ -136,6 +136,30 @@ int hosmi_model_create(hosm_model **out, const hosmi_arch *arch, char *msg)
     return HOSM_OK;
 }
 
+/* "raw_head": the output layers start where an unscaled head would, the s1
+ * head times sigma and the s2 head times sigma^2 (see hosmi_head_ranges). */
+static void scale_heads(hosm_model *m)
+{
+    hosmi_param_range r[2];
+    int n = hosmi_head_ranges(m, r);
+    for (int k = 0; k < n; k++)
+        for (int64_t i = r[k].begin; i < r[k].end; i++)
+            m->params[i] *= (float)r[k].scale;
+}
+
+int hosmi_head_ranges(const hosm_model *m, hosmi_param_range *out)
+{
+    const double sigma = m->sigmas[0];
+    int64_t b, e;
+    hosmi_mlp_head(&m->net, &b, &e);
+    out[0] = (hosmi_param_range){b, e, sigma};
+    if (m->arch.s2 == HOSM_S2_NONE)
+        return 1;
+    hosmi_mlp_head(&m->net2, &b, &e);
+    out[1] = (hosmi_param_range){m->net.nparams + b, m->net.nparams + e, sigma * sigma};
+    return 2;
+}
+
 int hosm_model_new(hosm_model **out, int64_t dim, const hosm_config *cfg)
 {
     if (!out)
@@ -171,6 +195,8 @@ int hosm_model_new(hosm_model **out, int64_t dim, const hosm_config *cfg)
     int st = hosmi_model_create(out, &a, msg);
     if (st)
         return hosmi_fail(NULL, st, "hosm_model_new: %s", msg);
+    if (cfg->ival[HOSM_KEY_RAW_HEAD] && a.levels == 1)
+        scale_heads(*out);
     return HOSM_OK;
 }
 

@@ -47,6 +47,12 @@ int64_t hosmi_mlp_b_off(const hosmi_mlp *m, int64_t l)
     return hosmi_mlp_w_off(m, l) + fan_out(m, l) * fan_in(m, l);
 }
 
+void hosmi_mlp_head(const hosmi_mlp *m, int64_t *begin, int64_t *end)
+{
+    *begin = hosmi_mlp_w_off(m, m->depth);
+    *end = hosmi_mlp_b_off(m, m->depth) + m->out;
+}
+
 void hosmi_mlp_init_params(const hosmi_mlp *m, float *params, hosmi_rng *rng)
 {
     memset(params, 0, (size_t)m->nparams * sizeof *params);

@@ -22,6 +22,44 @@ static int update(const coeffs *c, float g, float m, float v, float p, float ema
            isfinite(c->e * ema + (1.0f - c->e) * *p1);
 }
 
+/* Checks (write = 0: returns the first failing index, or -1) or applies
+ * (write = 1) the update of [lo, hi) with coefficients c. */
+static int64_t update_span(const coeffs *c, hosmi_adam_state *s, float *params,
+                           const float *grad, int64_t lo, int64_t hi, int write)
+{
+    float m1, v1, p1;
+    for (int64_t i = lo; i < hi; i++) {
+        if (!write) {
+            if (!update(c, grad[i], s->m[i], s->v[i], params[i], s->ema[i], &m1, &v1, &p1))
+                return i;
+            continue;
+        }
+        update(c, grad[i], s->m[i], s->v[i], params[i], s->ema[i], &s->m[i], &s->v[i], &p1);
+        params[i] = p1;
+    }
+    return -1;
+}
+
+/* update_span over [first, P), each learning-rate range at its own rate. */
+static int64_t update_all(const hosmi_adam *h, const coeffs *c, hosmi_adam_state *s,
+                          float *params, const float *grad, int64_t first, int64_t P, int write)
+{
+    int64_t at = first, bad = -1;
+    for (int r = 0; r < HOSMI_LR_RANGES && bad < 0; r++) {
+        const hosmi_param_range *g = &h->ranges[r];
+        const int64_t lo = g->begin > at ? g->begin : at, hi = g->end < P ? g->end : P;
+        if (hi <= lo)
+            continue;
+        coeffs cr = *c;
+        cr.step = (float)(c->step * g->scale);
+        bad = update_span(c, s, params, grad, at, lo, write);
+        if (bad < 0)
+            bad = update_span(&cr, s, params, grad, lo, hi, write);
+        at = hi;
+    }
+    return bad >= 0 ? bad : update_span(c, s, params, grad, at, P, write);
+}
+
 int hosmi_adam_apply(const hosmi_adam *h, hosmi_adam_state *s, float *params, const float *grad,
                      int64_t first, int64_t P, char *msg)
 {
@@ -43,18 +81,14 @@ int hosmi_adam_apply(const hosmi_adam *h, hosmi_adam_state *s, float *params, co
     const coeffs c = {(float)h->beta1, (float)h->beta2, (float)(h->lr / bc1),
                       (float)(1.0 / sqrt(bc2)), (float)h->eps,
                       (float)(h->lr * h->weight_decay), (float)scale, (float)h->ema};
-    float m1, v1, p1;
     /* A first pass only checks, so that a failing update changes nothing. */
-    for (int64_t i = first; i < P; i++)
-        if (!update(&c, grad[i], s->m[i], s->v[i], params[i], s->ema[i], &m1, &v1, &p1))
-            return hosmi_fail(msg, HOSM_E_NONFINITE,
-                              "step %lld: the update overflows float at parameter %lld; "
-                              "weights unchanged (lower the learning rate or set 'clip')",
-                              (long long)step, (long long)i);
-    for (int64_t i = first; i < P; i++) {
-        update(&c, grad[i], s->m[i], s->v[i], params[i], s->ema[i], &s->m[i], &s->v[i], &p1);
-        params[i] = p1;
-    }
+    int64_t bad = update_all(h, &c, s, params, grad, first, P, 0);
+    if (bad >= 0)
+        return hosmi_fail(msg, HOSM_E_NONFINITE,
+                          "step %lld: the update overflows float at parameter %lld; "
+                          "weights unchanged (lower the learning rate or set 'clip')",
+                          (long long)step, (long long)bad);
+    update_all(h, &c, s, params, grad, first, P, 1);
     for (int64_t i = 0; i < P; i++)
         s->ema[i] = c.e * s->ema[i] + (1.0f - c.e) * params[i];
     s->step = step;

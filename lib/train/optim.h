@@ -10,8 +10,13 @@
 /* The step count never passes this (checkpoints holding more are corrupt). */
 #define HOSMI_MAX_STEP ((int64_t)1 << 62)
 
+#define HOSMI_LR_RANGES 2
+
 typedef struct {
     double lr, beta1, beta2, eps, weight_decay, clip, ema;
+    /* Parameters learning at lr * scale (the output layers with "raw_head");
+     * ascending and disjoint, unused ones with end 0. */
+    hosmi_param_range ranges[HOSMI_LR_RANGES];
 } hosmi_adam;
 
 typedef struct {

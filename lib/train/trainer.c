@@ -117,10 +117,15 @@ static int read_config(hosm_trainer *t, const hosm_config *cfg)
     t->blocks2 = t->obj2 ? t->obj2->rows : 0;
     t->blocks1 = (t->obj1 ? t->obj1->rows : 0) | t->blocks2;
     t->w1 = cfg->dval[HOSM_KEY_W1];
-    t->adam = (hosmi_adam){cfg->dval[HOSM_KEY_LR],       cfg->dval[HOSM_KEY_BETA1],
-                           cfg->dval[HOSM_KEY_BETA2],    cfg->dval[HOSM_KEY_ADAM_EPS],
-                           cfg->dval[HOSM_KEY_WEIGHT_DECAY], cfg->dval[HOSM_KEY_CLIP],
-                           cfg->dval[HOSM_KEY_EMA]};
+    t->adam = (hosmi_adam){.lr = cfg->dval[HOSM_KEY_LR],
+                           .beta1 = cfg->dval[HOSM_KEY_BETA1],
+                           .beta2 = cfg->dval[HOSM_KEY_BETA2],
+                           .eps = cfg->dval[HOSM_KEY_ADAM_EPS],
+                           .weight_decay = cfg->dval[HOSM_KEY_WEIGHT_DECAY],
+                           .clip = cfg->dval[HOSM_KEY_CLIP],
+                           .ema = cfg->dval[HOSM_KEY_EMA]};
+    if (cfg->ival[HOSM_KEY_RAW_HEAD] && model->arch.levels == 1)
+        hosmi_head_ranges(model, t->adam.ranges);
     t->batch = cfg->ival[HOSM_KEY_BATCH];
     t->steps = cfg->ival[HOSM_KEY_STEPS];
     t->epochs = cfg->ival[HOSM_KEY_EPOCHS];

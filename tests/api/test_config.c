@@ -46,7 +46,7 @@ int main(void)
             CHECK(hosm_config_set_int(c, key, 1) == HOSM_E_TYPE);
         }
     }
-    CHECK(named == HOSM_KEY_SSM_NOISE); /* keys 1..the last one, no gaps */
+    CHECK(named == HOSM_KEY_RAW_HEAD); /* keys 1..the last one, no gaps */
 
     /* The text form, with enum names and integers. */
     CHECK(hosm_config_parse(c, "hidden=256 depth=3\tact=tanh sigma=0.25 objective=dsm_vr "
@@ -148,7 +148,7 @@ int main(void)
         int64_t len = -1;
         CHECK(hosm_config_to_text(a, text, sizeof text, &len) == HOSM_OK && len == 0 &&
               text[0] == 0);
-        for (int key = 1; key <= HOSM_KEY_SSM_NOISE; key++) {
+        for (int key = 1; key <= HOSM_KEY_RAW_HEAD; key++) {
             int type;
             CHECK(hosm_config_key_type(key, &type) == HOSM_OK);
             if (type == HOSM_TYPE_INT) {
@@ -163,7 +163,7 @@ int main(void)
         }
         CHECK(hosm_config_to_text(a, text, sizeof text, &len) == HOSM_OK && len > 0);
         CHECK(hosm_config_parse(b2, text) == HOSM_OK);
-        for (int key = 1; key <= HOSM_KEY_SSM_NOISE; key++) {
+        for (int key = 1; key <= HOSM_KEY_RAW_HEAD; key++) {
             int64_t i1 = 0, i2 = 1;
             double d1 = 0, d2 = 1;
             if (hosm_config_get_int(a, key, &i1) == HOSM_OK) {

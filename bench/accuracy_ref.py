@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""libhosm at the PyTorch reference recipe of docs/accuracy.md.
+
+The targets, the training recipe and the metric of the plain PyTorch
+reference (Meng et al. 2021's models): K = 4 Gaussians with weights
+0.4 / 0.3 / 0.2 / 0.1, means at radius 2.5, covariances Q diag(l) Q^T with
+l ~ U[0.05, 1] from numpy's default_rng(1234 + D); 2 hidden layers of 256,
+softplus, Adam 1e-3, batch 256, fresh draws every step, DSM-VR for s1; the
+errors on 2000 noisy held-out points at the training sigma.
+
+    /usr/bin/python3 bench/accuracy_ref.py job --D 8 --sigma 0.1 --run a c \\
+        --seed 0 1 2 --steps 4000 [--set key=value ...] [--tag NAME] --out FILE
+    /usr/bin/python3 bench/accuracy_ref.py table FILE...
+
+Runs: a = s1 alone (DSM-VR), b = s1 + full s2 by D2SM, c = by D2SM-VR (w1 = 2,
+since libhosm's L2 has no factor 1/2). --set adds config keys (ablations);
+--tag names the variant in the table. Every error is the relative one
+||est - exact|| / ||exact|| per point, reported as mean, median and p90 over
+the points, and pooled: sqrt(sum ||est - exact||^2 / sum ||exact||^2).
+It needs libhosm built in ./build (or HOSM_LIBRARY) and the package in
+examples/python on the path (the script adds it).
+"""
+import argparse
+import collections
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples",
+                                "python"))
+import hosm  # noqa: E402
+
+K = 4
+WEIGHTS = [0.4, 0.3, 0.2, 0.1]
+N_EVAL = 2000
+EVAL_SEED = 987654
+
+
+def reference_mixture(D):
+    """The reference's mixture for dimension D, parameter for parameter."""
+    rng = np.random.default_rng(1234 + D)
+    if D >= K:
+        Q, _ = np.linalg.qr(rng.standard_normal((D, D)))
+        mus = 2.5 * Q[:, :K].T
+    else:
+        th = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(K) / K
+        mus = 2.5 * np.stack([np.cos(th), np.sin(th)], 1)
+    covs = []
+    for _ in range(K):
+        R, _ = np.linalg.qr(rng.standard_normal((D, D)))
+        lam = rng.uniform(0.05, 1.0, size=D)
+        c = (R * lam) @ R.T
+        covs.append(0.5 * (c + c.T))
+    return hosm.Mixture(WEIGHTS, mus, np.stack(covs))
+
+
+RUNS = {
+    "a": "s2=none objective=dsm_vr",
+    "b": "s2=full s2_objective=d2sm objective=dsm_vr w1=2",
+    "c": "s2=full s2_objective=d2sm_vr objective=dsm_vr w1=2",
+}
+RECIPE = "hidden=256 depth=2 act=softplus lr=1e-3 batch=256"
+
+
+def rel(est, exact):
+    n = est.shape[0]
+    d = (est - exact).reshape(n, -1)
+    e = exact.reshape(n, -1)
+    per = np.linalg.norm(d, axis=1) / np.linalg.norm(e, axis=1)
+    pooled = np.sqrt((d * d).sum() / (e * e).sum())
+    return dict(mean=float(per.mean()), median=float(np.median(per)),
+                p90=float(np.quantile(per, 0.9)), pooled=float(pooled))
+
+
+def train(D, sigma, run, steps, seed, extra):
+    mix = reference_mixture(D)
+    text = f"{RECIPE} {RUNS[run]} sigma={sigma} seed={seed} " + " ".join(extra)
+    cfg = hosm.Config(text)
+    model = hosm.Model(D, cfg)
+    trainer = hosm.Trainer(model, cfg)
+    draws = np.random.default_rng(10_000 + seed)
+    t0 = time.process_time()
+    for _ in range(steps):
+        trainer.step(mix.sample(256, seed=int(draws.integers(1 << 62))))
+    t_step = (time.process_time() - t0) / max(steps, 1)
+    ema = hosm.Model(D, cfg)
+    trainer.copy_ema(ema)
+    return mix, model, ema, t_step
+
+
+def evaluate(mix, model, sigma, has_s2):
+    D = mix.dim
+    x = mix.sample(N_EVAL, seed=EVAL_SEED + D).astype(np.float64)
+    z = np.random.default_rng(EVAL_SEED + D).standard_normal((N_EVAL, D))
+    xt = (x + sigma * z).astype(np.float32)
+    S1 = mix.score(xt.astype(np.float64), sigma)
+    S2 = mix.hessian(xt.astype(np.float64), sigma)
+    res = {"s1": rel(model.score(xt).astype(np.float64), S1)}
+    J = model.score_jacobian(xt).astype(np.float64)
+    res["jac"] = rel(J, S2)
+    res["jacsym"] = rel(0.5 * (J + J.transpose(0, 2, 1)), S2)
+    if has_s2:
+        res["s2"] = rel(model.hessian(xt).astype(np.float64), S2)
+    return res
+
+
+def cmd_job(a):
+    for D in a.D:
+        for sigma in a.sigma:
+            for run in a.run:
+                for seed in a.seed:
+                    t0 = time.time()
+                    mix, model, ema, t_step = train(D, sigma, run, a.steps, seed, a.set)
+                    rec = dict(tag=a.tag, set=a.set, D=D, sigma=sigma, run=run, seed=seed,
+                               steps=a.steps, t_step_ms=1e3 * t_step,
+                               t_total_s=time.time() - t0,
+                               final=evaluate(mix, model, sigma, run != "a"),
+                               ema=evaluate(mix, ema, sigma, run != "a"))
+                    print(json.dumps(rec), flush=True)
+                    if a.out:
+                        with open(a.out, "a") as f:
+                            f.write(json.dumps(rec) + "\n")
+
+
+def cmd_table(a):
+    recs = [json.loads(l) for fn in a.files for l in open(fn) if l.strip()]
+    g = collections.defaultdict(list)
+    for r in recs:
+        g[(r.get("tag", ""), r["D"], r["sigma"], r["run"])].append(r)
+    cols = [("a", "s1"), ("a", "jacsym"), ("c", "jacsym"), ("b", "s2"), ("c", "s2")]
+    head = "| variant | weights | D | sigma | " + " | ".join(f"{q} ({r})" for r, q in cols) + \
+        " | seeds |"
+    for stat in a.stat:
+        print(f"\n### {stat} relative error (mean ± sd over seeds)\n")
+        print(head)
+        print("|" + "---|" * (5 + len(cols)))
+        for tag, D, sigma in sorted({k[:3] for k in g}):
+            for w in a.weights:
+                cells, n = [], []
+                for run, q in cols:
+                    rs = g.get((tag, D, sigma, run), [])
+                    v = np.array([r[w][q][stat] for r in rs if q in r[w]])
+                    n.append(str(len(rs)))
+                    cells.append("-" if len(v) == 0 else f"{v.mean():.3f}" if len(v) == 1
+                                 else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}")
+                print(f"| {tag or 'default'} | {w} | {D} | {sigma} | " + " | ".join(cells) +
+                      f" | {'/'.join(n)} |")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sp = p.add_subparsers(dest="cmd", required=True)
+    j = sp.add_parser("job")
+    j.add_argument("--D", type=int, nargs="+", default=[8])
+    j.add_argument("--sigma", type=float, nargs="+", default=[0.1])
+    j.add_argument("--run", nargs="+", default=["a", "b", "c"], choices=sorted(RUNS))
+    j.add_argument("--seed", type=int, nargs="+", default=[0])
+    j.add_argument("--steps", type=int, default=4000)
+    j.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    j.add_argument("--tag", default="")
+    j.add_argument("--out", default="")
+    t = sp.add_parser("table")
+    t.add_argument("files", nargs="+")
+    t.add_argument("--stat", nargs="+", default=["mean", "pooled"])
+    t.add_argument("--weights", nargs="+", default=["final", "ema"])
+    a = p.parse_args()
+    {"job": cmd_job, "table": cmd_table}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

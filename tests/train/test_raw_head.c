@@ -1,0 +1,126 @@
+/* "raw_head": the output layers of s1 and s2 start at sigma (sigma^2) times
+ * their usual initial weights and learn at lr sigma (lr sigma^2); every other
+ * layer is unchanged. Adam's first step moves every parameter by about its
+ * learning rate (|m / sqrt(v)| = 1 at step 1), which makes the rates visible.
+ * With a ladder the key has no effect. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "hosm.h"
+#include "../test_util.h"
+
+#define D 3
+#define H 8
+
+static const double sigma = 0.1, lr = 1e-3;
+
+static hosm_model *model(const char *text, hosm_config **cfg)
+{
+    hosm_model *m;
+    MUST(hosm_config_new(cfg));
+    MUST(hosm_config_parse(*cfg, text));
+    MUST(hosm_model_new(&m, D, *cfg));
+    return m;
+}
+
+static float *params(const hosm_model *m, int64_t *count)
+{
+    MUST(hosm_model_num_params(m, count));
+    float *p = malloc(sizeof(float) * (size_t)*count);
+    MUST(hosm_model_get_params(m, p, *count));
+    return p;
+}
+
+/* Per network (depth 2): W0 (H x D), b0, W1 (H x H), b1, then the head
+ * W2 (out x H), b2. */
+static int64_t head_begin(int64_t out, int64_t *end)
+{
+    const int64_t begin = H * (D + 1) + H * (H + 1);
+    *end = begin + out * (H + 1);
+    return begin;
+}
+
+/* max |a - b| / scale over [lo, hi), and min of the same. */
+static void span(const float *a, const float *b, int64_t lo, int64_t hi, double *mn, double *mx)
+{
+    *mn = INFINITY;
+    *mx = 0;
+    for (int64_t i = lo; i < hi; i++) {
+        const double d = fabs((double)a[i] - b[i]);
+        *mn = d < *mn ? d : *mn;
+        *mx = d > *mx ? d : *mx;
+    }
+}
+
+static void first_step(void)
+{
+    const char *base = "hidden=8 depth=2 sigma=0.1 lr=1e-3 s2=full s2_objective=d2sm_vr seed=4";
+    char text[200];
+    snprintf(text, sizeof text, "%s raw_head=1", base);
+    hosm_config *c0, *c1;
+    hosm_model *m0 = model(base, &c0), *m1 = model(text, &c1);
+    int64_t P, P1, end1, end2;
+    float *p0 = params(m0, &P), *p1 = params(m1, &P1);
+    const int64_t n1 = H * (D + 1) + H * (H + 1) + D * (H + 1); /* s1 parameters */
+    const int64_t h1 = head_begin(D, &end1), h2 = n1 + head_begin(D * (D + 1) / 2, &end2);
+    end2 += n1;
+    CHECK(P == P1 && end1 == n1 && end2 == P, "layout: %lld params, s1 %lld", (long long)P,
+          (long long)n1);
+    double worst = 0;
+    for (int64_t i = 0; i < P; i++) {
+        const double f = i >= h2 ? sigma * sigma : i >= h1 && i < end1 ? sigma : 1.0;
+        worst = fmax(worst, fabs(p1[i] - f * p0[i]) / (f * fabs(p0[i]) + 1e-30));
+    }
+    check_le("initial weights: raw_head = the usual ones, heads times sigma, sigma^2 "
+             "(relative, float rounding)", worst, 1e-6);
+    hosm_trainer *t;
+    MUST(hosm_trainer_new(&t, m1, c1));
+    float x[4 * D] = {0.1f, -0.3f, 0.5f, 1.0f, 0.2f, -0.7f, -0.4f, 0.9f, 0.3f, 0.0f, 0.6f, -1.1f};
+    MUST(hosm_trainer_step(t, x, 4, NULL));
+    float *q = params(m1, &P1);
+    double mn, mx;
+    span(p1, q, 0, h1, &mn, &mx);
+    check_le("hidden layers of s1 move by lr (max / lr - 1)", fabs(mx / lr - 1), 1e-3);
+    span(p1, q, h1, end1, &mn, &mx);
+    check_le("s1 head moves by lr sigma (max / (lr sigma) - 1)", fabs(mx / (lr * sigma) - 1),
+             1e-3);
+    span(p1, q, h2, end2, &mn, &mx);
+    check_le("s2 head moves by lr sigma^2 (max / (lr sigma^2) - 1)",
+             fabs(mx / (lr * sigma * sigma) - 1), 1e-3);
+    free(q);
+    hosm_trainer_free(t);
+    free(p0);
+    free(p1);
+    hosm_model_free(m0);
+    hosm_model_free(m1);
+    hosm_config_free(c0);
+    hosm_config_free(c1);
+}
+
+static void ladder_unchanged(void)
+{
+    const char *base = "hidden=8 depth=2 levels=3 lr=1e-3 seed=4";
+    char text[200];
+    snprintf(text, sizeof text, "%s raw_head=1", base);
+    hosm_config *c0, *c1;
+    hosm_model *m0 = model(base, &c0), *m1 = model(text, &c1);
+    int64_t P;
+    float *p0 = params(m0, &P), *p1 = params(m1, &P);
+    int same = 1;
+    for (int64_t i = 0; i < P; i++)
+        same &= p0[i] == p1[i];
+    CHECK(same, "a ladder's initial weights do not depend on raw_head");
+    free(p0);
+    free(p1);
+    hosm_model_free(m0);
+    hosm_model_free(m1);
+    hosm_config_free(c0);
+    hosm_config_free(c1);
+}
+
+int main(void)
+{
+    first_step();
+    ladder_unchanged();
+    return finish("test_raw_head");
+}
