@@ -328,7 +328,7 @@ int cli_level(const char *cmd, const char *text, const hosm_model *model, int64_
         *level = L - 1;
         return CLI_OK;
     }
-    int64_t v;
+    int64_t v = 0;
     if (cli_int(cmd, "--level", text, -L, L - 1, &v) != CLI_OK)
         return CLI_USAGE;
     *level = v < 0 ? L + v : v;
