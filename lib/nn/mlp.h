@@ -47,9 +47,9 @@ int hosmi_mlp_shape(hosmi_mlp *m, int64_t in, int64_t hidden, int64_t depth, int
 int64_t hosmi_mlp_w_off(const hosmi_mlp *m, int64_t l);
 int64_t hosmi_mlp_b_off(const hosmi_mlp *m, int64_t l);
 
-/* LeCun-uniform weights (variance 1/fan_in), zero biases and embeddings. */
 /* The output layer's parameters (weights, then biases): [*begin, *end). */
 void hosmi_mlp_head(const hosmi_mlp *m, int64_t *begin, int64_t *end);
+/* LeCun-uniform weights (variance 1/fan_in), zero biases and embeddings. */
 void hosmi_mlp_init_params(const hosmi_mlp *m, float *params, hosmi_rng *rng);
 
 /* A plan of the given mode (HOSMI_PLAN_* bits; k = 0 without tangents);
