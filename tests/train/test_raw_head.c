@@ -31,6 +31,36 @@ static float *params(const hosm_model *m, int64_t *count)
     return p;
 }
 
+/* The same configuration without (index 0) and with (index 1) raw_head=1:
+ * configs, models and their initial parameters. */
+typedef struct {
+    hosm_config *cfg[2];
+    hosm_model *m[2];
+    float *p[2];
+    int64_t P;
+} pair;
+
+static void pair_new(pair *q, const char *base)
+{
+    char text[200];
+    snprintf(text, sizeof text, "%s raw_head=1", base);
+    int64_t P1;
+    q->m[0] = model(base, &q->cfg[0]);
+    q->m[1] = model(text, &q->cfg[1]);
+    q->p[0] = params(q->m[0], &q->P);
+    q->p[1] = params(q->m[1], &P1);
+    CHECK(P1 == q->P, "raw_head changes no shape: %lld params", (long long)P1);
+}
+
+static void pair_free(pair *q)
+{
+    for (int k = 0; k < 2; k++) {
+        free(q->p[k]);
+        hosm_model_free(q->m[k]);
+        hosm_config_free(q->cfg[k]);
+    }
+}
+
 /* Per network (depth 2): W0 (H x D), b0, W1 (H x H), b1, then the head
  * W2 (out x H), b2. */
 static int64_t head_begin(int64_t out, int64_t *end)
@@ -54,18 +84,15 @@ static void span(const float *a, const float *b, int64_t lo, int64_t hi, double 
 
 static void first_step(void)
 {
-    const char *base = "hidden=8 depth=2 sigma=0.1 lr=1e-3 s2=full s2_objective=d2sm_vr seed=4";
-    char text[200];
-    snprintf(text, sizeof text, "%s raw_head=1", base);
-    hosm_config *c0, *c1;
-    hosm_model *m0 = model(base, &c0), *m1 = model(text, &c1);
-    int64_t P, P1, end1, end2;
-    float *p0 = params(m0, &P), *p1 = params(m1, &P1);
+    pair q;
+    pair_new(&q, "hidden=8 depth=2 sigma=0.1 lr=1e-3 s2=full s2_objective=d2sm_vr seed=4");
+    const int64_t P = q.P;
+    const float *p0 = q.p[0], *p1 = q.p[1];
+    int64_t end1, end2;
     const int64_t n1 = H * (D + 1) + H * (H + 1) + D * (H + 1); /* s1 parameters */
     const int64_t h1 = head_begin(D, &end1), h2 = n1 + head_begin(D * (D + 1) / 2, &end2);
     end2 += n1;
-    CHECK(P == P1 && end1 == n1 && end2 == P, "layout: %lld params, s1 %lld", (long long)P,
-          (long long)n1);
+    CHECK(end1 == n1 && end2 == P, "layout: %lld params, s1 %lld", (long long)P, (long long)n1);
     double worst = 0;
     for (int64_t i = 0; i < P; i++) {
         const double f = i >= h2 ? sigma * sigma : i >= h1 && i < end1 ? sigma : 1.0;
@@ -74,48 +101,34 @@ static void first_step(void)
     check_le("initial weights: raw_head = the usual ones, heads times sigma, sigma^2 "
              "(relative, float rounding)", worst, 1e-6);
     hosm_trainer *t;
-    MUST(hosm_trainer_new(&t, m1, c1));
+    MUST(hosm_trainer_new(&t, q.m[1], q.cfg[1]));
     float x[4 * D] = {0.1f, -0.3f, 0.5f, 1.0f, 0.2f, -0.7f, -0.4f, 0.9f, 0.3f, 0.0f, 0.6f, -1.1f};
     MUST(hosm_trainer_step(t, x, 4, NULL));
-    float *q = params(m1, &P1);
+    int64_t P1;
+    float *after = params(q.m[1], &P1);
     double mn, mx;
-    span(p1, q, 0, h1, &mn, &mx);
+    span(p1, after, 0, h1, &mn, &mx);
     check_le("hidden layers of s1 move by lr (max / lr - 1)", fabs(mx / lr - 1), 1e-3);
-    span(p1, q, h1, end1, &mn, &mx);
+    span(p1, after, h1, end1, &mn, &mx);
     check_le("s1 head moves by lr sigma (max / (lr sigma) - 1)", fabs(mx / (lr * sigma) - 1),
              1e-3);
-    span(p1, q, h2, end2, &mn, &mx);
+    span(p1, after, h2, end2, &mn, &mx);
     check_le("s2 head moves by lr sigma^2 (max / (lr sigma^2) - 1)",
              fabs(mx / (lr * sigma * sigma) - 1), 1e-3);
-    free(q);
+    free(after);
     hosm_trainer_free(t);
-    free(p0);
-    free(p1);
-    hosm_model_free(m0);
-    hosm_model_free(m1);
-    hosm_config_free(c0);
-    hosm_config_free(c1);
+    pair_free(&q);
 }
 
 static void ladder_unchanged(void)
 {
-    const char *base = "hidden=8 depth=2 levels=3 lr=1e-3 seed=4";
-    char text[200];
-    snprintf(text, sizeof text, "%s raw_head=1", base);
-    hosm_config *c0, *c1;
-    hosm_model *m0 = model(base, &c0), *m1 = model(text, &c1);
-    int64_t P;
-    float *p0 = params(m0, &P), *p1 = params(m1, &P);
+    pair q;
+    pair_new(&q, "hidden=8 depth=2 levels=3 lr=1e-3 seed=4");
     int same = 1;
-    for (int64_t i = 0; i < P; i++)
-        same &= p0[i] == p1[i];
+    for (int64_t i = 0; i < q.P; i++)
+        same &= q.p[0][i] == q.p[1][i];
     CHECK(same, "a ladder's initial weights do not depend on raw_head");
-    free(p0);
-    free(p1);
-    hosm_model_free(m0);
-    hosm_model_free(m1);
-    hosm_config_free(c0);
-    hosm_config_free(c1);
+    pair_free(&q);
 }
 
 int main(void)
