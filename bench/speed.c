@@ -28,6 +28,8 @@
  *   hessian_d64   4. hosm_model_hessian of a full s2, 128 points, D = 64
  *   jacobian_d64  5. hosm_model_score_jacobian, 128 points, D = 64
  *   langevin_d64  6. Langevin, 1000 chains, D = 64: chain-steps
+ *   update_d784   8. hosm_trainer_apply_gradient (Adam, EMA) of the joint
+ *                 diagonal model at D = 784 (as case 7): updates
  *   rss_d784      7. peak RSS of joint diagonal training (DSM-VR + D2SM-VR,
  *                 as case 2) at D = 784, batch 128; run it in a fresh
  *                 process (getrusage ru_maxrss is per process)
@@ -230,6 +232,38 @@ static void rss_case(int rounds)
     hosm_model_free(m);
     hosm_config_free(cfg);
     free(data);
+}
+
+/* The update half of a step alone: Adam and the EMA over all parameters of
+ * the case-7 model, with a fixed random gradient. */
+static void update_case(int rounds)
+{
+    const int64_t D = 784, updates = 40;
+    hosm_config *cfg = config("objective=dsm_vr s2=diag s2_objective=d2sm_vr");
+    hosm_model *m;
+    hosm_trainer *t;
+    check(hosm_model_new(&m, D, cfg), "hosm_model_new");
+    check(hosm_trainer_new(&t, m, cfg), "hosm_trainer_new");
+    int64_t P;
+    check(hosm_model_num_params(m, &P), "hosm_model_num_params");
+    float *grad = make_data(P, 1);
+    for (int64_t i = 0; i < P; i++)
+        grad[i] *= 1e-3f;
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"params\": %lld", (long long)P);
+    for (int r = -1; r < rounds; r++) {
+        int64_t n = r < 0 ? 4 : updates;
+        stamp a = stamp_now();
+        for (int64_t s = 0; s < n; s++)
+            check(hosm_trainer_apply_gradient(t, grad, P), "hosm_trainer_apply_gradient");
+        stamp b = stamp_now();
+        if (r >= 0)
+            emit("update_d784", r, n, "update", a, b, 0, extra);
+    }
+    hosm_trainer_free(t);
+    hosm_model_free(m);
+    hosm_config_free(cfg);
+    free(grad);
 }
 
 /* ---- raw sgemm at the full_d32 step's shapes -------------------------------- */
@@ -468,6 +502,8 @@ int main(int argc, char **argv)
         query_case(c, rounds, 0, 12);
     else if (!strcmp(c, "langevin_d64"))
         langevin_case(rounds);
+    else if (!strcmp(c, "update_d784"))
+        update_case(rounds);
     else if (!strcmp(c, "rss_d784"))
         rss_case(rounds);
     else {

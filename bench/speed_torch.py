@@ -293,6 +293,28 @@ def langevin_case(rounds):
              chains=chains, steps=steps)
 
 
+def update_case(rounds):
+    """Adam's step and an EMA of the weights (decay 0.999, as libhosm's
+    default) over the parameters of the case-7 model, with a fixed random
+    gradient: the update half of a step alone."""
+    s1, s2 = S1(784), S2Diag(784)
+    params = list(s1.parameters()) + list(s2.parameters())
+    ema = [p.detach().clone() for p in params]
+    for p in params:
+        p.grad = 1e-3 * torch.randn_like(p)
+    opt = torch.optim.Adam(params, lr=LR, foreach=FOREACH)
+    live = [p.detach() for p in params]
+
+    def update():
+        opt.step()
+        torch._foreach_mul_(ema, 0.999)
+        torch._foreach_add_(ema, live, alpha=0.001)
+    timed(update, 4)
+    for r in range(rounds):
+        w, c = timed(update, 40)
+        emit("update_d784", r, 40, "update", w, c, params=sum(p.numel() for p in params))
+
+
 def info_case():
     libs = set()
     with open("/proc/self/maps") as f:
@@ -366,6 +388,8 @@ def run_case(case, rounds):
         query_case(case, rounds)
     elif case == "langevin_d64":
         langevin_case(rounds)
+    elif case == "update_d784":
+        update_case(rounds)
     else:
         sys.exit("speed_torch.py: unknown case " + case)
 
