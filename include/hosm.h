@@ -324,10 +324,25 @@ HOSM_API int hosm_model_num_params(const hosm_model *model, int64_t *out);
 HOSM_API int hosm_model_get_params(const hosm_model *model, float *out, int64_t count);
 /** Replace all parameters (HOSM_E_NONFINITE if any is NaN or Inf). */
 HOSM_API int hosm_model_set_params(hosm_model *model, const float *params, int64_t count);
-/** Write the model's architecture keys (hidden, depth, act, sigma, sigma_max,
- *  sigma_min, levels, seed, threads, s2, rank, s2_hidden, s2_depth) into cfg;
- *  for a model without s2 the last three hold their defaults. */
+/** Write the model's whole config into cfg: its architecture keys (hidden,
+ *  depth, act, sigma, sigma_max, sigma_min, levels, seed, threads, s2, rank,
+ *  s2_hidden, s2_depth; for a model without s2 the last three hold their
+ *  defaults) and its settings, every other key. The settings are those of
+ *  the config the model was created with, replaced by those of the config of
+ *  each trainer created on it and by hosm_model_set_config(); model files
+ *  store them (so a model file needs no config beside it). */
 HOSM_API int hosm_model_get_config(const hosm_model *model, hosm_config *cfg);
+/** Store cfg's keys other than the architecture keys as the model's settings
+ *  (the architecture keys of cfg are ignored: they cannot change). */
+HOSM_API int hosm_model_set_config(hosm_model *model, const hosm_config *cfg);
+/** A new one-level model that answers at noise level sigma, anywhere in the
+ *  range of model's levels [sigma_{L-1}, sigma_0] (HOSM_E_RANGE outside it;
+ *  a one-level model only at its own sigma). Its level conditioning is
+ *  model's level embeddings interpolated linearly in log sigma between the
+ *  two levels around sigma, folded into the first-layer bias; at a level of
+ *  the ladder it is that level. Every query and sampler then works at sigma
+ *  (level 0). Settings are copied; free it with hosm_model_free. */
+HOSM_API int hosm_model_at_sigma(hosm_model **out, const hosm_model *model, double sigma);
 
 /** The score s1 at noise level index `level` of n points x (n x D) into out (n x D). */
 HOSM_API int hosm_model_score(const hosm_model *model, int64_t level, const float *x,
@@ -426,7 +441,8 @@ HOSM_API const char *hosm_model_errmsg(const hosm_model *model);
 typedef struct hosm_trainer hosm_trainer;
 
 /** Create a trainer for model from cfg (NULL: defaults); the RNG is seeded
- *  from cfg's "seed". */
+ *  from cfg's "seed". A cfg (not NULL) also gives the model its settings:
+ *  its keys other than the architecture keys (hosm_model_get_config). */
 HOSM_API int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *cfg);
 /** Release a trainer (NULL is allowed); the model is not freed. */
 HOSM_API void hosm_trainer_free(hosm_trainer *trainer);

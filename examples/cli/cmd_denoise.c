@@ -20,6 +20,8 @@ const char *const HELP_DENOISE =
     "  -o, --output OUT    the posterior means (required; .npy, or CSV for .csv)\n"
     "  --level L           the noise level index of IN: 0 is the largest, -1 (the\n"
     "                      default) the smallest\n"
+    "  --sigma S           or the noise level itself, anywhere between the model's\n"
+    "                      smallest and largest (hosm_model_at_sigma)\n"
     "  --var VAR           posterior variances, (n, D)\n"
     "  --topk K            with --vals and/or --vecs: the K leading eigenpairs\n"
     "  --vals V            eigenvalues, (n, K), largest first\n"
@@ -31,12 +33,14 @@ int cmd_denoise(int argc, char **argv)
 {
     const char *cmd = "denoise";
     const char *output = NULL, *level_text = NULL, *var_path = NULL, *topk_text = NULL;
+    const char *sigma_text = NULL;
     const char *vals_path = NULL, *vecs_path = NULL, *clamp_text = NULL;
     const cli_option opts[] = {
         {"-o", "--output", &output, NULL}, {NULL, "--level", &level_text, NULL},
         {NULL, "--var", &var_path, NULL},  {NULL, "--topk", &topk_text, NULL},
         {NULL, "--vals", &vals_path, NULL}, {NULL, "--vecs", &vecs_path, NULL},
-        {NULL, "--clamp", &clamp_text, NULL}, {NULL, NULL, NULL, NULL},
+        {NULL, "--clamp", &clamp_text, NULL}, {NULL, "--sigma", &sigma_text, NULL},
+        {NULL, NULL, NULL, NULL},
     };
     cli_args args;
     if (cli_parse(cmd, argc, argv, opts, &args) != CLI_OK)
@@ -53,6 +57,11 @@ int cmd_denoise(int argc, char **argv)
     if (!output)
         return cli_usage(cmd, "no output file given (-o OUT.npy)");
     int64_t clamp = 1, k = 0;
+    double sigma = 0.0;
+    if (level_text && sigma_text)
+        return cli_usage(cmd, "--level and --sigma are alternatives");
+    if (sigma_text && cli_double(cmd, "--sigma", sigma_text, &sigma) != CLI_OK)
+        return CLI_USAGE;
     if (clamp_text && cli_int(cmd, "--clamp", clamp_text, 0, 1, &clamp) != CLI_OK)
         return CLI_USAGE;
     if (topk_text && cli_int(cmd, "--topk", topk_text, 1, (int64_t)1 << 20, &k) != CLI_OK)
@@ -77,6 +86,16 @@ int cmd_denoise(int argc, char **argv)
         goto done;
     if (cli_load_model(args.pos[0], &model) != CLI_OK)
         goto done;
+    if (sigma_text) { /* the model at sigma, whose level 0 is sigma */
+        hosm_model *at;
+        if ((st = hosm_model_at_sigma(&at, model, sigma)) < 0) {
+            rc = st == HOSM_E_RANGE ? cli_usage(cmd, "--sigma: %s", cli_detail())
+                                    : cli_hosm_error(st, args.pos[0]);
+            goto done;
+        }
+        hosm_model_free(model);
+        model = at;
+    }
     if ((rc = cli_level(cmd, level_text, model, &level)) != CLI_OK)
         goto done;
     rc = CLI_ERROR;

@@ -11,8 +11,9 @@ const char *const HELP_INFO =
     "usage: hosm info MODEL\n"
     "\n"
     "Print a model file's format version, dimension, parameter count, noise\n"
-    "levels, s2 structure and rank, and its architecture as settings that\n"
-    "'hosm train' accepts.\n";
+    "levels, s2 structure and rank, its architecture as settings that\n"
+    "'hosm train' accepts, and the other settings it was made with (training and\n"
+    "sampling; 'hosm sample' starts from them).\n";
 
 /* The shortest of %.15g and %.17g that reads back as the same double. */
 static void print_double(double v)
@@ -22,6 +23,31 @@ static void print_double(double v)
     if (strtod(buf, NULL) != v)
         snprintf(buf, sizeof buf, "%.17g", v);
     fputs(buf, stdout);
+}
+
+/* The settings the model was made with: the keys of its config that are not
+ * architecture keys and differ from their defaults. */
+static void print_settings(const hosm_config *cfg, const int *arch, size_t narch)
+{
+    int64_t len = 0;
+    hosm_config_to_text(cfg, NULL, 0, &len);
+    char *text = malloc((size_t)len + 1);
+    printf("settings:       ");
+    if (text && hosm_config_to_text(cfg, text, len + 1, NULL) == HOSM_OK) {
+        for (char *tok = strtok(text, " "); tok; tok = strtok(NULL, " ")) {
+            size_t i = 0;
+            for (; i < narch; i++) {
+                const char *name = hosm_config_key_name(arch[i]);
+                const size_t n = strlen(name);
+                if (!strncmp(tok, name, n) && tok[n] == '=')
+                    break;
+            }
+            if (i == narch)
+                printf(" %s", tok);
+        }
+    }
+    putchar('\n');
+    free(text);
 }
 
 int cmd_info(int argc, char **argv)
@@ -122,6 +148,7 @@ int cmd_info(int argc, char **argv)
         }
     }
     putchar('\n');
+    print_settings(cfg, keys, sizeof keys / sizeof *keys);
     hosm_config_free(cfg);
     hosm_model_free(model);
     if (fflush(stdout) != 0)

@@ -1,5 +1,5 @@
 /*
- * hosm sample: Langevin or annealed Langevin chains from N(0, sigma_max^2 I).
+ * hosm sample: chains of any sampler kind from N(0, sigma_max^2 I).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -14,8 +14,10 @@ const char *const HELP_SAMPLE =
     "Run N chains of the model's sampler and write their final states (float32\n"
     ".npy of shape (N, D), or CSV if OUT ends in .csv). The chains start from\n"
     "N(0, sigma_max^2 I), sigma_max the model's largest noise level, drawn from\n"
-    "the seed. Settings: sampler=langevin|annealed step_size=EPS sample_steps=K\n"
-    "seed=S threads=T (defaults: langevin, 1e-3, 100, 0, 1).\n"
+    "the seed. Settings: sampler=KIND step_size=EPS sample_steps=K seed=S\n"
+    "threads=T, and for the Ozaki kinds hessian, l_max, ozaki_solver and\n"
+    "lanczos_tol; each defaults to the model file's setting (what it was trained\n"
+    "with, see hosm info), else to the library's default.\n"
     "\n"
     "options:\n"
     "  -n, --count N       number of chains (required)\n"
@@ -98,13 +100,19 @@ int cmd_sample(int argc, char **argv)
         return CLI_ERROR;
     if ((st = hosm_config_new(&cfg)) < 0)
         return cli_hosm_error(st, "config");
+    if (cli_load_model(args.pos[0], &model) != CLI_OK)
+        goto done;
+    /* The model file's settings, then the config file's, then the command line's. */
+    if ((st = hosm_model_get_config(model, cfg)) < 0) {
+        cli_hosm_error(st, args.pos[0]);
+        goto done;
+    }
     static const int allowed[] = {HOSM_KEY_SAMPLER, HOSM_KEY_STEP_SIZE, HOSM_KEY_SAMPLE_STEPS,
-                                  HOSM_KEY_SEED, HOSM_KEY_THREADS, 0};
+                                  HOSM_KEY_SEED, HOSM_KEY_THREADS, HOSM_KEY_HESSIAN,
+                                  HOSM_KEY_L_MAX, HOSM_KEY_OZAKI_SOLVER, HOSM_KEY_LANCZOS_TOL, 0};
     if ((rc = cli_config(cmd, cfg, config, &args, allowed)) != CLI_OK)
         goto done;
     rc = CLI_ERROR;
-    if (cli_load_model(args.pos[0], &model) != CLI_OK)
-        goto done;
     int64_t D, L, seed, kind, steps;
     double sigma_max;
     hosm_model_dim(model, &D);
@@ -149,7 +157,7 @@ int cmd_sample(int argc, char **argv)
         cli_hosm_error(st, "sampler");
         goto done;
     }
-    const int64_t total = steps * (kind == HOSM_SAMPLER_ANNEALED ? L : 1);
+    const int64_t total = steps * ((kind == HOSM_SAMPLER_ANNEALED || kind == HOSM_SAMPLER_ANNEALED_OZAKI ? L : 1));
     cli_note("sample: %lld chains, %s, %lld steps", (long long)n,
              cli_enum_name(HOSM_KEY_SAMPLER, kind), (long long)total);
     cli_catch_signals();

@@ -42,6 +42,17 @@ class ConfigTest(unittest.TestCase):
         lo, hi, default = hosm.Config.bounds("hidden")
         self.assertEqual((lo, hi, default), (1, 65536, 128))
 
+    def test_every_key_and_enum_value(self):
+        # Key names every key the library knows, and every enum key's values
+        # have names (text() of a config that uses the last of each).
+        self.assertEqual(sorted(hosm.Config.all_keys()), sorted(int(k) for k in hosm.Key))
+        for k in hosm.Key:
+            self.assertEqual(hosm.Config.key_name(k), k.name.lower())
+        with hosm.Config("sampler=annealed_ozaki objective=exact_sm projection=gaussian "
+                         "hessian=jacobian ozaki_solver=lanczos") as cfg:
+            with hosm.Config(cfg.text()) as copy:
+                self.assertEqual(copy.to_dict(), cfg.to_dict())
+
     def test_errors(self):
         with hosm.Config() as cfg:
             with self.assertRaises(hosm.HosmError) as ctx:
@@ -165,6 +176,20 @@ class TrainSampleTest(unittest.TestCase):
         print(f"mode fractions {frac}, weights {WEIGHTS}")
         np.testing.assert_allclose(frac, WEIGHTS, atol=0.08)
 
+    def test_at_sigma(self):
+        x = self.mix.sample(50, seed=4)
+        s = self.model.sigmas
+        with self.model.at_sigma(s[2]) as at:
+            self.assertEqual(at.num_levels, 1)
+            np.testing.assert_allclose(at.score(x), self.model.score(x, 2), rtol=1e-5, atol=1e-5)
+        mid = float(np.sqrt(s[2] * s[3]))
+        with self.model.at_sigma(mid) as at:
+            self.assertAlmostEqual(at.sigmas[0], mid)
+            self.assertTrue(np.isfinite(at.denoise(x)).all())
+        with self.assertRaises(hosm.HosmError) as ctx:
+            self.model.at_sigma(s[0] * 1.01)
+        self.assertEqual(ctx.exception.status, hosm.HOSM_E_RANGE)
+
     def test_save_load_round_trip(self):
         x = self.mix.sample(100, seed=3)
         with tempfile.TemporaryDirectory() as tmp:
@@ -177,6 +202,15 @@ class TrainSampleTest(unittest.TestCase):
                 arch = ("hidden", "depth", "act", "levels", "sigma_max", "sigma_min", "s2")
                 with loaded.get_config() as a, self.model.get_config() as b:
                     self.assertEqual([a[k] for k in arch], [b[k] for k in arch])
+                    self.assertEqual(a.text(), b.text())
+                    hidden = a["hidden"]
+                # Settings travel in the file (format version 3); the
+                # architecture keys stay the model's own.
+                loaded.set_config("hidden=3 sampler=annealed step_size=0.0005")
+                loaded.save(path)
+                with hosm.Model.load(path) as again, again.get_config() as c:
+                    self.assertEqual((c["sampler"], c["step_size"], c["hidden"]),
+                                     (hosm.SamplerKind.ANNEALED, 0.0005, hidden))
             with self.assertRaises(hosm.HosmError) as ctx:
                 hosm.Model.load(os.path.join(tmp, "missing.hosm"))
             self.assertEqual(ctx.exception.status, hosm.HOSM_E_IO)

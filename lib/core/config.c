@@ -436,7 +436,13 @@ int hosm_config_parse(hosm_config *cfg, const char *text)
  * parse_double). */
 static void format_double(double v, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%.17g", v);
+    /* The shortest of 15, 16 and 17 digits that reads back exactly (strtod
+     * and snprintf agree on the locale's decimal point). */
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, cap, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
     const char *point = localeconv()->decimal_point;
     if (point && point[0] && point[0] != '.')
         for (char *c = buf; *c; c++)

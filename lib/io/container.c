@@ -96,6 +96,13 @@ void hosmi_w_f32s(hosmi_writer *w, const float *v, int64_t n)
     }
 }
 
+void hosmi_w_bytes(hosmi_writer *w, const void *v, int64_t n)
+{
+    const uint8_t *b = v;
+    for (int64_t i = 0; i < n; i++)
+        w_raw(w, b[i], 1);
+}
+
 int64_t hosmi_w_end(hosmi_writer *w)
 {
     int64_t total = w->pos + 4;

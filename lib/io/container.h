@@ -8,9 +8,10 @@
 
 #include "core/internal.h"
 
-/* The newest format version this library reads; it writes version 1 unless a
- * file holds something only version 2 defines (an s2 network). */
-#define HOSMI_FORMAT_VERSION 2
+/* The newest format version this library reads. A writer uses the lowest
+ * version that defines what the file holds: 1, 2 for an s2 network, 3 for
+ * settings. */
+#define HOSMI_FORMAT_VERSION 3
 #define HOSMI_HEADER_BYTES 24
 #define HOSMI_MAGIC_MODEL "HOSMMODL"
 #define HOSMI_MAGIC_CHECKPOINT "HOSMCKPT"
@@ -34,6 +35,7 @@ void hosmi_w_u32(hosmi_writer *w, uint32_t v);
 void hosmi_w_u64(hosmi_writer *w, uint64_t v);
 void hosmi_w_f64(hosmi_writer *w, double v);
 void hosmi_w_f32s(hosmi_writer *w, const float *v, int64_t n);
+void hosmi_w_bytes(hosmi_writer *w, const void *v, int64_t n);
 /* Finishes header and checksum; returns the total size. */
 int64_t hosmi_w_end(hosmi_writer *w);
 

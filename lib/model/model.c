@@ -94,6 +94,7 @@ int hosmi_model_alloc(hosm_model **out, const hosm_model *shape, char *msg)
         return hosmi_fail(msg, HOSM_E_NOMEM, "out of memory");
     *m = *shape;
     m->magic = HOSMI_HANDLE_MODEL;
+    hosmi_config_defaults(&m->settings);
     m->params = hosmi_alloc(m->nparams, sizeof(float));
     m->sigmas = hosmi_alloc(m->arch.levels, sizeof(double));
     if (!m->params || !m->sigmas) {
@@ -197,6 +198,7 @@ int hosm_model_new(hosm_model **out, int64_t dim, const hosm_config *cfg)
         return hosmi_fail(NULL, st, "hosm_model_new: %s", msg);
     if (cfg->ival[HOSM_KEY_RAW_HEAD] && a.levels == 1)
         scale_heads(*out);
+    hosmi_model_copy_settings(&(*out)->settings, cfg);
     return HOSM_OK;
 }
 
@@ -306,12 +308,45 @@ int hosm_model_set_params(hosm_model *model, const float *params, int64_t count)
     return HOSM_OK;
 }
 
+int hosmi_is_arch_key(int key)
+{
+    switch (key) {
+    case HOSM_KEY_HIDDEN: case HOSM_KEY_DEPTH: case HOSM_KEY_ACT: case HOSM_KEY_LEVELS:
+    case HOSM_KEY_SEED: case HOSM_KEY_THREADS: case HOSM_KEY_SIGMA: case HOSM_KEY_SIGMA_MAX:
+    case HOSM_KEY_SIGMA_MIN: case HOSM_KEY_S2: case HOSM_KEY_RANK: case HOSM_KEY_S2_HIDDEN:
+    case HOSM_KEY_S2_DEPTH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void hosmi_model_copy_settings(struct hosm_config *dst, const struct hosm_config *src)
+{
+    for (int k = 1; k < HOSMI_NUM_KEYS; k++)
+        if (!hosmi_is_arch_key(k)) {
+            dst->ival[k] = src->ival[k];
+            dst->dval[k] = src->dval[k];
+        }
+}
+
+int hosm_model_set_config(hosm_model *model, const hosm_config *cfg)
+{
+    HOSMI_NEED_MODEL("hosm_model_set_config");
+    int st = hosmi_check_config(cfg, "hosm_model_set_config");
+    if (st)
+        return st;
+    hosmi_model_copy_settings(&model->settings, cfg);
+    return HOSM_OK;
+}
+
 int hosm_model_get_config(const hosm_model *model, hosm_config *cfg)
 {
     HOSMI_NEED_MODEL("hosm_model_get_config");
     int st = hosmi_check_config(cfg, "hosm_model_get_config");
     if (st)
         return st;
+    hosmi_model_copy_settings(cfg, &model->settings);
     const hosmi_arch *a = &model->arch;
     cfg->ival[HOSM_KEY_HIDDEN] = a->hidden;
     cfg->ival[HOSM_KEY_DEPTH] = a->depth;

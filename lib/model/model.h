@@ -5,6 +5,7 @@
 #ifndef HOSM_MODEL_H
 #define HOSM_MODEL_H
 
+#include "core/config.h"
 #include "core/internal.h"
 #include "io/container.h"
 #include "nn/mlp.h"
@@ -28,6 +29,9 @@ struct hosm_model {
     float *params;   /* s1 parameters, then s2 parameters */
     double *sigmas;  /* arch.levels, largest first */
     hosmi_blas blas;
+    /* The settings the model was made with: every key but the architecture
+     * keys (which arch holds), written to files as the CNFG section. */
+    struct hosm_config settings;
     char errmsg[HOSMI_MSG_CAP];
 };
 
@@ -51,6 +55,10 @@ int hosmi_head_ranges(const hosm_model *m, hosmi_param_range *out);
 int hosmi_model_create(hosm_model **out, const hosmi_arch *arch, char *msg);
 /* Allocates a model of a checked shape (weights uninitialised). */
 int hosmi_model_alloc(hosm_model **out, const hosm_model *shape, char *msg);
+/* Copies the keys of src that are not architecture keys into dst. */
+void hosmi_model_copy_settings(struct hosm_config *dst, const struct hosm_config *src);
+/* Non-zero when key is an architecture key (held by hosmi_arch). */
+int hosmi_is_arch_key(int key);
 /* Non-zero when two models have the same architecture (and parameter count). */
 int hosmi_same_arch(const hosm_model *a, const hosm_model *b);
 

@@ -1,5 +1,5 @@
-/* Model files: the ARCH, PRM1 and S2NT sections (docs/format.md), shared
- * with checkpoints, and the public save and load functions. */
+/* Model files: the ARCH, PRM1, S2NT and CNFG sections (docs/format.md),
+ * shared with checkpoints, and the public save and load functions. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,32 @@
 #define TAG_ARCH HOSMI_TAG('A', 'R', 'C', 'H')
 #define TAG_PRM1 HOSMI_TAG('P', 'R', 'M', '1')
 #define TAG_S2NT HOSMI_TAG('S', '2', 'N', 'T')
+#define TAG_CNFG HOSMI_TAG('C', 'N', 'F', 'G')
+
+/* The settings' text is short (under 2 KiB with every key set): written
+ * from a buffer of TEXT_CAP bytes; a section of SETTINGS_CAP or more is
+ * corrupt. */
+#define TEXT_CAP 4096
+#define SETTINGS_CAP 65536
+
+/* The CNFG section: the text form of the settings that differ from their
+ * defaults. Written only when there is one, which needs version 3. */
+static void write_settings(hosmi_writer *w, const hosm_model *m)
+{
+    unsigned char arch[HOSMI_NUM_KEYS];
+    for (int k = 0; k < HOSMI_NUM_KEYS; k++)
+        arch[k] = (unsigned char)hosmi_is_arch_key(k);
+    char text[TEXT_CAP];
+    const int64_t len = hosmi_config_text(&m->settings, arch, text, sizeof text);
+    if (len <= 0 || len >= (int64_t)sizeof text)
+        return;
+    w->version = 3;
+    hosmi_w_section(w, TAG_CNFG);
+    hosmi_w_bytes(w, text, len);
+    hosmi_w_section_end(w);
+}
+
+static void write_s2(hosmi_writer *w, const hosm_model *m);
 
 void hosmi_model_write(hosmi_writer *w, const hosm_model *m)
 {
@@ -33,8 +59,14 @@ void hosmi_model_write(hosmi_writer *w, const hosm_model *m)
     hosmi_w_section(w, TAG_PRM1);
     hosmi_w_f32s(w, m->params, m->net.nparams);
     hosmi_w_section_end(w);
-    if (a->s2 == HOSM_S2_NONE)
-        return;
+    if (a->s2 != HOSM_S2_NONE)
+        write_s2(w, m);
+    write_settings(w, m);
+}
+
+static void write_s2(hosmi_writer *w, const hosm_model *m)
+{
+    const hosmi_arch *a = &m->arch;
     /* Files with an s2 network need a version 2 reader; others stay version 1. */
     w->version = 2;
     hosmi_w_section(w, TAG_S2NT);
@@ -98,9 +130,40 @@ static int read_s2_header(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams2, ch
     return HOSM_OK;
 }
 
+/* The settings of a CNFG payload into m->settings: printable text that
+ * parses as a config and sets no architecture key. */
+static int read_settings(hosmi_reader *r, hosm_model *m, char *msg)
+{
+    const int64_t n = r->size - r->pos;
+    if (n < 1 || n >= SETTINGS_CAP)
+        return hosmi_fail(msg, HOSM_E_CORRUPT, "a settings section of %lld bytes", (long long)n);
+    char *text = malloc((size_t)n + 1);
+    if (!text)
+        return hosmi_fail(msg, HOSM_E_NOMEM, "out of memory");
+    memcpy(text, r->p + r->pos, (size_t)n);
+    text[n] = 0;
+    int st = HOSM_OK;
+    for (int64_t i = 0; i < n && !st; i++)
+        if (text[i] < 0x20 || text[i] > 0x7e)
+            st = hosmi_fail(msg, HOSM_E_CORRUPT, "a settings section with byte 0x%02x",
+                            (unsigned)(unsigned char)text[i]);
+    struct hosm_config cfg, base;
+    hosmi_config_defaults(&cfg);
+    hosmi_config_defaults(&base);
+    if (!st && hosm_config_parse(&cfg, text) != HOSM_OK)
+        st = hosmi_fail(msg, HOSM_E_CORRUPT, "malformed settings: %s", cfg.errmsg);
+    for (int k = 1; k < HOSMI_NUM_KEYS && !st; k++)
+        if (hosmi_is_arch_key(k) && (cfg.ival[k] != base.ival[k] || cfg.dval[k] != base.dval[k]))
+            st = hosmi_fail(msg, HOSM_E_CORRUPT, "an architecture key in the settings");
+    free(text);
+    if (!st)
+        hosmi_model_copy_settings(&m->settings, &cfg);
+    return st;
+}
+
 typedef struct {
-    hosmi_reader arch, prm1, s2;
-    int have; /* bits: 1 ARCH, 2 PRM1, 4 S2NT */
+    hosmi_reader arch, prm1, s2, cnfg;
+    int have; /* bits: 1 ARCH, 2 PRM1, 4 S2NT, 8 CNFG */
 } model_sections;
 
 /* Locates the model's sections; other sections go to extra. */
@@ -115,13 +178,17 @@ static int find_sections(hosmi_reader *r, uint32_t sections, model_sections *ms,
         if (bad)
             return hosmi_fail(msg, HOSM_E_CORRUPT, "section %u %s", s,
                               bad == -2 ? "has a nonzero reserved field" : "overruns the data");
-        int bit = tag == TAG_ARCH ? 1 : tag == TAG_PRM1 ? 2 : tag == TAG_S2NT ? 4 : 0;
-        if (bit == 4 && r->version < 2)
-            return hosmi_fail(msg, HOSM_E_CORRUPT, "an s2 section in a version %u file",
-                              r->version);
+        int bit = tag == TAG_ARCH   ? 1
+                  : tag == TAG_PRM1 ? 2
+                  : tag == TAG_S2NT ? 4
+                  : tag == TAG_CNFG ? 8
+                                    : 0;
+        if ((bit == 4 && r->version < 2) || (bit == 8 && r->version < 3))
+            return hosmi_fail(msg, HOSM_E_CORRUPT, "a%s section in a version %u file",
+                              bit == 4 ? "n s2" : " settings", r->version);
         if (bit && !(ms->have & bit)) {
             ms->have |= bit;
-            *(bit == 1 ? &ms->arch : bit == 2 ? &ms->prm1 : &ms->s2) = p;
+            *(bit == 1 ? &ms->arch : bit == 2 ? &ms->prm1 : bit == 4 ? &ms->s2 : &ms->cnfg) = p;
             continue;
         }
         int st = extra && !bit ? extra(tag, &p, ctx, msg)
@@ -178,6 +245,8 @@ int hosmi_model_read(hosmi_reader *r, uint32_t sections, hosm_model **out, hosmi
         if (!hosmi_all_finite(m->params, m->nparams))
             st = hosmi_fail(msg, HOSM_E_CORRUPT, "malformed parameter section");
     }
+    if (!st && (ms.have & 8))
+        st = read_settings(&ms.cnfg, m, msg);
     if (st) {
         hosm_model_free(m);
         return st;

@@ -171,6 +171,8 @@ int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *c
         hosm_trainer_free(t);
         return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: cannot allocate optimiser state", fn);
     }
+    if (cfg != &defaults)
+        hosmi_model_copy_settings(&model->settings, cfg);
     *out = t;
     return HOSM_OK;
 }

@@ -934,6 +934,16 @@ static void s2_structure_and_rank(void)
     hosm_model_free(b);
 }
 
+/* hosm_model_at_sigma, checking that a failure leaves *out NULL. */
+static int at_sigma_checked(const hosm_model *model, double sigma)
+{
+    hosm_model *out = (hosm_model *)(uintptr_t)1;
+    int st = hosm_model_at_sigma(&out, model, sigma);
+    CHECK(st == HOSM_OK || out == NULL, "hosm_model_at_sigma failed and left *out set");
+    hosm_model_free(out);
+    return st;
+}
+
 static void test_model(const char *dir)
 {
     hosm_model *m = g_m;
@@ -1023,6 +1033,17 @@ static void test_model(const char *dir)
     MUST(hosm_config_new(&c));
     CASE("hosm_model_get_config", "model = NULL", HOSM_E_NULL, hosm_model_get_config(NULL, c));
     CASE("hosm_model_get_config", "cfg = NULL", HOSM_E_NULL, hosm_model_get_config(m, NULL));
+    CASE("hosm_model_set_config", "model = NULL", HOSM_E_NULL, hosm_model_set_config(NULL, c));
+    CASE("hosm_model_set_config", "cfg = NULL", HOSM_E_NULL, hosm_model_set_config(m, NULL));
+    CASE("hosm_model_at_sigma", "out = NULL", HOSM_E_NULL, hosm_model_at_sigma(NULL, m, 0.5));
+    CASE("hosm_model_at_sigma", "model = NULL", HOSM_E_NULL, at_sigma_checked(NULL, 0.5));
+    CASE("hosm_model_at_sigma", "sigma above the largest level (1.0001 > 1)", HOSM_E_RANGE,
+         at_sigma_checked(m, 1.0001));
+    CASE("hosm_model_at_sigma", "sigma below the smallest level (0.0999 < 0.1)", HOSM_E_RANGE,
+         at_sigma_checked(m, 0.0999));
+    CASE("hosm_model_at_sigma", "sigma = 0", HOSM_E_RANGE, at_sigma_checked(m, 0.0));
+    CASE("hosm_model_at_sigma", "sigma = NaN", HOSM_E_RANGE, at_sigma_checked(m, NAN));
+    CASE("hosm_model_at_sigma", "sigma = Inf", HOSM_E_RANGE, at_sigma_checked(m, INFINITY));
     hosm_config_free(c);
     int s2kind;
     CASE_F("hosm_model_s2_structure", "model = NULL", HOSM_E_NULL,
@@ -2111,6 +2132,9 @@ static void test_misuse(const char *dir)
     MUST(hosm_config_new(&c2));
     CASE_F("hosm_model_get_config", as_model, W, hosm_model_get_config(mod_c, c2), NULL, NULL);
     CASE_F("hosm_model_get_config", as_cfg, W, hosm_model_get_config(g_m, cfg_m), NULL, NULL);
+    CASE_F("hosm_model_set_config", as_model, W, hosm_model_set_config(mod_c, c2), NULL, NULL);
+    CASE_F("hosm_model_set_config", as_cfg, W, hosm_model_set_config(g_m, cfg_m), NULL, NULL);
+    CASE_F("hosm_model_at_sigma", as_model, W, at_sigma_checked(mod_c, 0.5), NULL, NULL);
     hosm_config_free(c2);
     CASE_F("hosm_model_score", as_model, W, hosm_model_score(mod_c, 0, g_x, NPTS, out), NULL,
            NULL);

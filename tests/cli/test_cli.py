@@ -192,6 +192,12 @@ def case_sample():
                  "sample_steps=10", "--denoise")
     a = np.loadtxt("a.csv", delimiter=",", skiprows=1)
     check(a.shape == (30, 2) and "annealed, 30 steps" in err, "annealed: %s %r" % (a.shape, err))
+    # The sampling settings stored in the model file by 'hosm train'.
+    train("data.npy", "ms.hosm", "sampler=annealed", "sample_steps=10", steps=20)
+    _, err = run("sample", "ms.hosm", "-n", 30, "-o", "ms.npy")
+    check("annealed, 30 steps" in err, "the model's settings were not used: %r" % err)
+    _, err = run("sample", "ms.hosm", "-n", 30, "-o", "ms.npy", "sampler=langevin")
+    check("langevin, 10 steps" in err, "the command line did not override: %r" % err)
     # From given states: zero steps' worth of change is impossible, but the
     # chains must start there (same seed, same init file: same result).
     np.save("init.npy", np.full((8, 2), 5.0, np.float32))
@@ -234,6 +240,18 @@ def case_denoise():
     run("denoise", "m.hosm", "noisy.npy", "-o", "meanL.npy", "--level", -3)
     check(read("mean0.npy") == read("meanL.npy") and read("mean0.npy") != read("mean.npy"),
           "--level 0 and -3 of 3 levels differ, or equal the smallest level")
+    # --sigma: at a level it is that level (to float rounding); between levels
+    # it answers; outside the levels, or with --level, it is a usage error.
+    run("denoise", "m.hosm", "noisy.npy", "-o", "at2.npy", "--sigma", 2, "--var", "av.npy")
+    run("denoise", "m.hosm", "noisy.npy", "-o", "lv0.npy", "--level", 0, "--var", "lv.npy")
+    check(np.allclose(np.load("at2.npy"), np.load("lv0.npy"), rtol=1e-5, atol=1e-5)
+          and np.allclose(np.load("av.npy"), np.load("lv.npy"), rtol=1e-4, atol=1e-5),
+          "--sigma 2 differs from --level 0 (sigma_max = 2)")
+    run("denoise", "m.hosm", "noisy.npy", "-o", "mid.npy", "--sigma", 0.5)
+    check(np.isfinite(np.load("mid.npy")).all(), "--sigma 0.5")
+    fails("denoise", "m.hosm", "noisy.npy", "-o", "x.npy", "--sigma", 3, rc=2, want="outside")
+    fails("denoise", "m.hosm", "noisy.npy", "-o", "x.npy", "--sigma", 0.5, "--level", 1, rc=2,
+          want="alternatives")
     run("denoise", "m.hosm", "data.csv", "-o", "d.csv", "--clamp", 0, "--var", "v.npy")
     check(np.loadtxt("d.csv", delimiter=",", skiprows=1).shape == (600, 2), "CSV output")
     run("denoise", "plain.hosm", "noisy.npy", "-o", "plain.npy")
@@ -256,8 +274,11 @@ def case_info():
     train("data.npy", "m.hosm")
     train("data.npy", "s.hosm", "s2=diag", "act=tanh")
     a, b = info("m.hosm"), info("s.hosm")
-    check(a["format version"] == "1" and b["format version"] == "2",
+    # Both hold the settings they were trained with (format version 3).
+    check(a["format version"] == "3" and b["format version"] == "3",
           "format versions %s, %s" % (a["format version"], b["format version"]))
+    check("steps=" in b["settings"] and "hidden=" not in b["settings"],
+          "settings: %s" % b["settings"])
     check(a["dimension"] == "2" and a["levels"] == "3" and a["s2"] == "none"
           and b["s2"] == "diag", "info fields: %s" % a)
     check(int(a["parameters"]) < int(b["parameters"]), "parameter counts")
@@ -377,8 +398,8 @@ def case_errors():
             (("train", "data.npy", "-o", "x", "hidden=0"), "hidden"),
             (("train", "data.npy", "-o", "x", "hidden=lots"), "hidden"),
             (("train", "data.npy", "-o", "x", "act=relu"), "act"),
-            (("train", "data.npy", "-o", "x", "sample_steps=3"), "no effect"),
-            (("train", "data.npy", "-o", "x", "hidden=8 sampler=annealed"), "'sampler'"),
+            (("train", "data.npy", "-o", "x", "init_noise=1"), "no effect"),
+            (("train", "data.npy", "-o", "x", "hidden=8 final_denoise=1"), "'final_denoise'"),
             (("train", "data.npy", "-o", "x", "--checkpoint", "x"), "different files"),
             (("sample", "m.hosm", "-n", "many", "-o", "x.npy"), "not an integer"),
             (("denoise", "m.hosm", "-o", "x.npy"), "input file"),

@@ -108,6 +108,14 @@ static inline int same_model(const hosm_model *a, const hosm_model *b, const cha
             ok = 0;
         }
     }
+    /* The whole config, settings included, in its text form. */
+    char ta[4096], tb[4096];
+    MUST(hosm_config_to_text(ca, ta, sizeof ta, NULL));
+    MUST(hosm_config_to_text(cb, tb, sizeof tb, NULL));
+    if (strcmp(ta, tb) != 0) {
+        printf("FAIL %s: configs differ: '%s' vs '%s'\n", tag, ta, tb);
+        ok = 0;
+    }
     hosm_config_free(ca);
     hosm_config_free(cb);
     enum { NP = 5 };

@@ -489,11 +489,14 @@ static int predict(const uint8_t *p, int64_t size, int64_t i, int checkpoint)
     int sec = 0;
     for (;;) {
         const int64_t len = (int64_t)get_le(p + pos + 8, 8);
+        /* CNFG (settings text): a flipped byte is not printable, a flipped
+         * length misaligns the sections or takes in binary bytes. */
+        const int cnfg = memcmp(p + pos, "CNFG", 4) == 0;
         if (i < pos + 16) {
             const int64_t off = i - pos;
             if (off < 4)
                 return HOSM_E_CORRUPT; /* unknown or misplaced tag */
-            if (off < 8)
+            if (off < 8 || cnfg)
                 return HOSM_E_CORRUPT; /* reserved u32: must be 0 */
             /* The length changed. */
             if (sec < 2)
@@ -504,6 +507,8 @@ static int predict(const uint8_t *p, int64_t size, int64_t i, int checkpoint)
         if (i < pos + 16 + len) {
             const uint8_t *pl = p + pos + 16;
             const int64_t off = i - (pos + 16);
+            if (cnfg)
+                return HOSM_E_CORRUPT;
             if (sec == 0) { /* ARCH */
                 if (off < 40) /* dim, hidden, depth, act, reserved, levels: out of */
                     return HOSM_E_CORRUPT; /* range, or P no longer equals nparams */
@@ -548,7 +553,7 @@ static int predict(const uint8_t *p, int64_t size, int64_t i, int checkpoint)
             return HOSM_OK; /* RNG1: any state but all zero (one flip cannot make it) */
         }
         pos += 16 + len;
-        sec++;
+        sec += !cnfg;
     }
 }
 
@@ -835,6 +840,14 @@ int main(void)
     victim v = {0};
     MUST(hosm_model_new(&v.m, 2, cfg));
     MUST(hosm_trainer_new(&v.t, v.m, cfg));
+    {
+        /* Default settings, so that the files hold no CNFG section and the
+         * targeted damage below finds ADAM right after PRM1; the damage to
+         * CNFG is in "model with settings" and tests/model/test_s2_files.c. */
+        hosm_config *defaults = config("");
+        MUST(hosm_model_set_config(v.m, defaults));
+        hosm_config_free(defaults);
+    }
     MUST(hosm_trainer_fit(v.t, data, 40, NULL, NULL));
     victim_snapshot(&v);
     int64_t msize;
@@ -855,6 +868,20 @@ int main(void)
         flip_all("model with s2", b2, n2, NULL);
         truncate_all("model with s2", b2, n2, NULL);
         free(b2);
+        /* A model with settings (a CNFG section, format version 3). */
+        hosm_config *c3 = config("hidden=3 depth=1 levels=2 sigma_max=1 sigma_min=0.1 "
+                                 "lr=0.003 sampler=ozaki step_size=0.02");
+        hosm_model *m3;
+        MUST(hosm_model_new(&m3, 2, c3));
+        MUST(hosm_model_save_size(m3, &n2));
+        b2 = xmalloc((size_t)n2);
+        MUST(hosm_model_save_mem(m3, b2, n2, NULL));
+        flip_all("model with settings", b2, n2, NULL);
+        truncate_all("model with settings", b2, n2, NULL);
+        flip_all_fixed("model with settings", b2, n2, NULL);
+        free(b2);
+        hosm_model_free(m3);
+        hosm_config_free(c3);
         hosm_model_free(m2);
         hosm_config_free(c2);
     }

@@ -1,10 +1,13 @@
 /* Model files of models with an s2 network, and the version-1 fixture.
  *
- * Usage: test_s2_files FIXTURE WORKDIR
- *   FIXTURE  tests/model/data/model-v1.hosm, a model file written by libhosm at
+ * Usage: test_s2_files FIXTURE1 FIXTURE2 WORKDIR
+ *   FIXTURE1 tests/model/data/model-v1.hosm, a model file written by libhosm at
  *            commit 50bcf99 (before s2 existed; see data/gen_model_v1.c),
  *            whose parameters, points and scores are in
  *            data/model_v1_expected.h
+ *   FIXTURE2 tests/model/data/model-v2.hosm, a model with a diagonal s2
+ *            written at commit 1d66e3b (before settings; data/gen_model_v2.c),
+ *            with data/model_v2_expected.h
  *   WORKDIR  a writable directory for temporary files
  *
  * Checks (all exact: files hold the float parameters bit for bit, and a
@@ -27,12 +30,23 @@
  *    structure (7), structure 0 (none), a nonzero reserved field, a wrong
  *    parameter count, a wrong rank, a wrong s2 width, a NaN parameter; the
  *    same S2NT section in a file whose version field says 1 -> HOSM_E_CORRUPT;
- *    version 3 -> HOSM_E_VERSION. Every failure leaves *out NULL and a
- *    non-empty hosm_last_errmsg(). */
+ *    version 4 -> HOSM_E_VERSION. Every failure leaves *out NULL and a
+ *    non-empty hosm_last_errmsg();
+ *  - the version-2 fixture loads with default settings: its parameters,
+ *    scores and Hessian diagonals as the old library computed them, and
+ *    re-saving reproduces it byte for byte;
+ *  - settings: a model's settings (the config keys other than the
+ *    architecture) survive save and load exactly, make the file version 3
+ *    (with or without s2), follow the config of a trainer created on the
+ *    model and hosm_model_set_config (which leaves the architecture alone);
+ *  - corrupting the CNFG section gives HOSM_E_CORRUPT: a CNFG section in a
+ *    version-2 file, an architecture key, an unknown key, a value out of
+ *    range, a non-number, a control byte. */
 #include "../test_util.h"
 #include "../common/model_util.h"
 
 #include "data/model_v1_expected.h"
+#include "data/model_v2_expected.h"
 
 #define D 3
 
@@ -283,9 +297,186 @@ static void check_corrupt(void)
     fix_crc(b, size);
     expect_load(b, size, HOSM_E_CORRUPT, "S2NT in a version-1 file, CRC fixed");
     memcpy(b, good, (size_t)size);
-    put_le(b + 8, 3, 4);
+    put_le(b + 8, 4, 4);
     fix_crc(b, size);
-    expect_load(b, size, HOSM_E_VERSION, "version 3, CRC fixed");
+    expect_load(b, size, HOSM_E_VERSION, "version 4, CRC fixed");
+    free(good);
+    free(b);
+    hosm_model_free(m);
+}
+
+/* --- the version-2 fixture --- */
+
+static void check_v2(const char *fixture)
+{
+    int64_t size;
+    uint8_t *buf = read_all(fixture, &size);
+    CHECK(get_le(buf + 8, 4) == 2, "v2 fixture: version field %u",
+          (unsigned)get_le(buf + 8, 4));
+    hosm_model *m = NULL;
+    int st = hosm_model_load(&m, fixture);
+    CHECK(st == HOSM_OK, "v2 fixture: load returned %d (%s)", st, hosm_last_errmsg());
+    int64_t P = 0, L = 0;
+    if (st == HOSM_OK) {
+        MUST(hosm_model_num_params(m, &P));
+        MUST(hosm_model_num_levels(m, &L));
+    }
+    CHECK(P == V2_NPARAMS && L == V2_LEVELS, "v2 fixture: P %lld, L %lld", (long long)P,
+          (long long)L);
+    if (P != V2_NPARAMS || L != V2_LEVELS) {
+        hosm_model_free(m);
+        free(buf);
+        return;
+    }
+    float p[V2_NPARAMS], s[V2_NPTS * V2_DIM], h[V2_NPTS * V2_DIM];
+    MUST(hosm_model_get_params(m, p, P));
+    CHECK(memcmp(p, v2_params, sizeof p) == 0, "v2 fixture: parameters differ");
+    int64_t mism = 0;
+    for (int64_t l = 0; l < L; l++) {
+        MUST(hosm_model_score(m, l, v2_points, V2_NPTS, s));
+        MUST(hosm_model_hessian_diag(m, l, v2_points, V2_NPTS, h));
+        for (int i = 0; i < V2_NPTS * V2_DIM; i++)
+            mism += (s[i] != v2_scores[l][i]) + (h[i] != v2_hessian_diag[l][i]);
+    }
+    CHECK(mism == 0, "v2 fixture: %lld scores or Hessian diagonals differ", (long long)mism);
+    /* No settings: the defaults, and re-saving gives the same version-2 bytes. */
+    hosm_config *c, *d;
+    MUST(hosm_config_new(&c));
+    MUST(hosm_config_new(&d));
+    MUST(hosm_model_get_config(m, c));
+    double lr, lr0;
+    MUST(hosm_config_get_double(c, HOSM_KEY_LR, &lr));
+    MUST(hosm_config_get_double(d, HOSM_KEY_LR, &lr0));
+    CHECK(lr == lr0, "v2 fixture: lr %g, not the default", lr);
+    hosm_config_free(c);
+    hosm_config_free(d);
+    int64_t size2;
+    MUST(hosm_model_save_size(m, &size2));
+    uint8_t *b2 = xmalloc((size_t)size2);
+    MUST(hosm_model_save_mem(m, b2, size2, NULL));
+    CHECK(size2 == size && memcmp(b2, buf, (size_t)size) == 0,
+          "v2 fixture: re-saving does not reproduce the file");
+    printf("ok   v2 fixture: loads, %lld scores and Hessian diagonals exact, re-save identical\n",
+           (long long)(2 * L * V2_NPTS * V2_DIM));
+    free(b2);
+    hosm_model_free(m);
+    free(buf);
+}
+
+/* --- settings --- */
+
+#define SETTINGS "objective=dsm_vr lr=0.003 ema=0.99 sampler=ozaki step_size=0.02 l_max=50"
+
+static hosm_model *model_with_settings(int s2, const char *settings)
+{
+    hosm_config *cfg = base_config(s2, 2);
+    MUST(hosm_config_parse(cfg, settings));
+    hosm_model *m;
+    MUST(hosm_model_new(&m, D, cfg));
+    hosm_config_free(cfg);
+    return m;
+}
+
+static uint8_t *save_to_mem(const hosm_model *m, int64_t *size)
+{
+    MUST(hosm_model_save_size(m, size));
+    uint8_t *buf = xmalloc((size_t)*size);
+    MUST(hosm_model_save_mem(m, buf, *size, NULL));
+    return buf;
+}
+
+/* The value of one key of the model's config, as text. */
+static const char *model_key(const hosm_model *m, const char *name)
+{
+    static char text[4096];
+    hosm_config *c;
+    MUST(hosm_config_new(&c));
+    MUST(hosm_model_get_config(m, c));
+    MUST(hosm_config_to_text(c, text, sizeof text, NULL));
+    hosm_config_free(c);
+    const char *hit = strstr(text, name);
+    return hit ? hit : "";
+}
+
+static void check_settings(void)
+{
+    for (int s2 = HOSM_S2_NONE; s2 <= HOSM_S2_DIAG; s2++) {
+        hosm_model *m = model_with_settings(s2, SETTINGS), *back;
+        int64_t size;
+        uint8_t *buf = save_to_mem(m, &size);
+        uint64_t len;
+        CHECK(get_le(buf + 8, 4) == 3, "settings (s2 %d): version %u, expected 3", s2,
+              (unsigned)get_le(buf + 8, 4));
+        CHECK(find_section(buf, size, "CNFG", &len) > 0, "settings (s2 %d): no CNFG section", s2);
+        MUST(hosm_model_load_mem(&back, buf, size));
+        CHECK(same_model(m, back, "settings"), "settings (s2 %d): the round trip is not exact",
+              s2);
+        CHECK(strncmp(model_key(back, "lr="), "lr=0.003 ", 9) == 0 &&
+                  strncmp(model_key(back, "sampler="), "sampler=ozaki ", 14) == 0,
+              "settings (s2 %d): loaded '%s'", s2, model_key(back, "objective="));
+        hosm_model_free(back);
+        free(buf);
+        hosm_model_free(m);
+    }
+    /* A trainer's config replaces the settings; NULL leaves them. */
+    hosm_model *m = model_with_settings(HOSM_S2_DIAG, SETTINGS);
+    hosm_trainer *t;
+    MUST(hosm_trainer_new(&t, m, NULL));
+    hosm_trainer_free(t);
+    CHECK(strncmp(model_key(m, "lr="), "lr=0.003 ", 9) == 0, "a NULL trainer config changed "
+          "the settings: '%s'", model_key(m, "lr="));
+    hosm_config *cfg = base_config(HOSM_S2_DIAG, 2);
+    MUST(hosm_config_parse(cfg, "lr=0.01 steps=77"));
+    MUST(hosm_trainer_new(&t, m, cfg));
+    hosm_trainer_free(t);
+    CHECK(strncmp(model_key(m, "lr="), "lr=0.01 ", 8) == 0 &&
+              strncmp(model_key(m, "steps="), "steps=77", 8) == 0 && !*model_key(m, "sampler="),
+          "after a trainer: '%s'", model_key(m, "hidden="));
+    /* hosm_model_set_config stores the settings, never the architecture. */
+    MUST(hosm_config_parse(cfg, "hidden=99 step_size=0.5"));
+    MUST(hosm_model_set_config(m, cfg));
+    CHECK(strncmp(model_key(m, "hidden="), "hidden=5 ", 9) == 0 &&
+              strncmp(model_key(m, "step_size="), "step_size=0.5", 13) == 0,
+          "after set_config: '%s'", model_key(m, "hidden="));
+    hosm_config_free(cfg);
+    hosm_model_free(m);
+    printf("ok   settings: exact round trips (version 3), trainer and set_config\n");
+}
+
+/* Same-length edits of the CNFG text "lr=0.003 ..." (its first 8 bytes). */
+static void check_settings_corrupt(void)
+{
+    hosm_model *m = model_with_settings(HOSM_S2_DIAG, "lr=0.003 sampler=ozaki");
+    int64_t size;
+    uint8_t *good = save_to_mem(m, &size), *b = xmalloc((size_t)size);
+    uint64_t len;
+    const int64_t at = find_section(good, size, "CNFG", &len);
+    CHECK(at > 0 && len == 22 && memcmp(good + at, "lr=0.003 sampler=ozaki", 22) == 0,
+          "CNFG section not as expected");
+    if (!(at > 0 && len == 22)) {
+        free(good), free(b);
+        hosm_model_free(m);
+        return;
+    }
+    static const struct {
+        const char *text, *what;
+    } edits[] = {
+        {"hidden=9", "CNFG with an architecture key, CRC fixed"},
+        {"zz=0.003", "CNFG with an unknown key, CRC fixed"},
+        {"lr=-0.03", "CNFG with a value out of range, CRC fixed"},
+        {"lr=0.0x3", "CNFG with a non-number, CRC fixed"},
+        {"lr=0.0\0013", "CNFG with a control byte, CRC fixed"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        memcpy(b, good, (size_t)size);
+        memcpy(b + at, edits[i].text, 8);
+        fix_crc(b, size);
+        expect_load(b, size, HOSM_E_CORRUPT, edits[i].what);
+    }
+    memcpy(b, good, (size_t)size);
+    put_le(b + 8, 2, 4);
+    fix_crc(b, size);
+    expect_load(b, size, HOSM_E_CORRUPT, "CNFG in a version-2 file, CRC fixed");
     free(good);
     free(b);
     hosm_model_free(m);
@@ -293,11 +484,11 @@ static void check_corrupt(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        printf("usage: %s FIXTURE WORKDIR\n", argv[0]);
+    if (argc != 4) {
+        printf("usage: %s FIXTURE1 FIXTURE2 WORKDIR\n", argv[0]);
         return 1;
     }
-    workdir = argv[2];
+    workdir = argv[3];
     const double t0 = now_seconds();
     check_roundtrip(HOSM_S2_NONE, 1, "none");
     check_roundtrip(HOSM_S2_DIAG, 1, "diag");
@@ -306,6 +497,9 @@ int main(int argc, char **argv)
     check_roundtrip(HOSM_S2_FULL, 1, "full");
     check_v1(argv[1]);
     check_corrupt();
+    check_v2(argv[2]);
+    check_settings();
+    check_settings_corrupt();
     printf("time %.2f s\n", now_seconds() - t0);
     return finish("test_s2_files");
 }

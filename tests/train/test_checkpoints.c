@@ -58,6 +58,30 @@ static int count_steps(int64_t step, double loss, void *user)
     return 0;
 }
 
+/* The bytes of a CNFG section for the model's settings (format.md): 16 and
+ * the text of its config's keys that are not architecture keys, or 0. */
+static int64_t settings_bytes(const hosm_model *m)
+{
+    static const char *const arch[] = {"hidden", "depth", "act", "levels", "seed", "threads",
+                                       "sigma", "sigma_max", "sigma_min", "s2", "rank",
+                                       "s2_hidden", "s2_depth"};
+    hosm_config *c;
+    char text[4096];
+    MUST(hosm_config_new(&c));
+    MUST(hosm_model_get_config(m, c));
+    MUST(hosm_config_to_text(c, text, sizeof text, NULL));
+    hosm_config_free(c);
+    int64_t len = 0;
+    for (char *tok = strtok(text, " "); tok; tok = strtok(NULL, " ")) {
+        int is_arch = 0;
+        for (size_t i = 0; i < sizeof arch / sizeof *arch; i++)
+            is_arch |= strncmp(tok, arch[i], strlen(arch[i])) == 0 && tok[strlen(arch[i])] == '=';
+        if (!is_arch)
+            len += (len ? 1 : 0) + (int64_t)strlen(tok);
+    }
+    return len ? 16 + len : 0;
+}
+
 static void test_resume(const char *cfg_text, const float *data, int64_t k, int via_path)
 {
     char tag[160];
@@ -89,9 +113,10 @@ static void test_resume(const char *cfg_text, const float *data, int64_t k, int 
     const int64_t P = nparams(mb);
     int s2;
     MUST(hosm_model_s2_structure(mb, &s2, NULL));
+    const int64_t cnfg = settings_bytes(mb), want = 236 + 8 * 3 + 16 * P + cnfg;
     if (s2 == HOSM_S2_NONE)
-        CHECK(csize == 236 + 8 * 3 + 16 * P, "%s: checkpoint size %lld, format.md gives %lld",
-              tag, (long long)csize, (long long)(236 + 8 * 3 + 16 * P));
+        CHECK(csize == want, "%s: checkpoint size %lld, format.md gives %lld", tag,
+              (long long)csize, (long long)want);
     uint8_t *ck = xmalloc((size_t)csize);
     const char *path = path_in("resume.ckpt");
     if (via_path)
@@ -184,7 +209,8 @@ static void check_resume_s2(const char *extra, int via_path)
     MUST(hosm_trainer_save_size(tb, &size));
     uint8_t *buf = xmalloc((size_t)size);
     MUST(hosm_trainer_save_mem(tb, buf, size, NULL));
-    CHECK(get_le(buf + 8, 4) == 2, "%s: checkpoint version %u, expected 2", extra,
+    /* s2 and settings (the trainer's config): version 3. */
+    CHECK(get_le(buf + 8, 4) == 3, "%s: checkpoint version %u, expected 3", extra,
           (unsigned)get_le(buf + 8, 4));
     hosm_trainer *tc = make_trainer(&mc, extra, 20);
     if (via_path) {

@@ -482,17 +482,18 @@ static void test_open(void)
               (long long)pos);
         free(c);
     }
-    /* Versions 0, 3 and 0xFFFFFFFF with a valid checksum; version 2 reads. */
-    const uint32_t versions[] = {0u, 3u, 0xFFFFFFFFu, 2u};
-    for (int i = 0; i < 4; i++) {
+    /* Versions 0, 4 and 0xFFFFFFFF with a valid checksum; versions 2 and 3 read. */
+    const uint32_t versions[] = {0u, 4u, 0xFFFFFFFFu, 2u, 3u};
+    for (int i = 0; i < 5; i++) {
         uint8_t *c = exact_copy(buf, n);
         put_le(c + 8, versions[i], 4);
         fix_crc(c, n);
         hosmi_reader r;
         uint32_t sections;
         st = hosmi_r_open(&r, c, n, HOSMI_MAGIC_MODEL, &sections, msg);
-        if (versions[i] == 2)
-            CHECK(st == HOSM_OK && r.version == 2, "a version-2 file: %s", st_name(st));
+        if (versions[i] == 2 || versions[i] == 3)
+            CHECK(st == HOSM_OK && r.version == versions[i], "a version-%u file: %s",
+                  versions[i], st_name(st));
         else
             CHECK(st == HOSM_E_VERSION, "version %u: %s", versions[i], st_name(st));
         free(c);

@@ -56,7 +56,7 @@ from . import _progress
 
 __all__ = [
     "HosmError", "Status", "Key", "Act", "Objective", "S2", "S2Objective", "SamplerKind",
-    "Config", "Model", "Trainer", "Sampler", "Mixture",
+    "Projection", "HessianSource", "OzakiSolver", "Config", "Model", "Trainer", "Sampler", "Mixture",
     "version", "version_number", "strerror", "library_path",
 ]
 
@@ -122,6 +122,17 @@ class Key(enum.IntEnum):
     S2_OBJECTIVE = 28
     W1 = 29
     FREEZE_S1 = 30
+    STREAM = 31
+    HESSIAN = 32
+    L_MAX = 33
+    OZAKI_SOLVER = 34
+    LANCZOS_TOL = 35
+    INIT_NOISE = 36
+    FINAL_DENOISE = 37
+    PROJECTIONS = 38
+    PROJECTION = 39
+    SSM_NOISE = 40
+    RAW_HEAD = 41
 
 
 class Act(enum.IntEnum):
@@ -134,6 +145,9 @@ class Act(enum.IntEnum):
 class Objective(enum.IntEnum):
     DSM = 0
     DSM_VR = 1
+    SSM = 2
+    SSM_VR = 3
+    EXACT_SM = 4
 
 
 class S2(enum.IntEnum):
@@ -151,11 +165,32 @@ class S2Objective(enum.IntEnum):
 class SamplerKind(enum.IntEnum):
     LANGEVIN = 0
     ANNEALED = 1
+    OZAKI = 2
+    MALA = 3
+    MH_OZAKI = 4
+    ANNEALED_OZAKI = 5
+
+
+class Projection(enum.IntEnum):
+    RADEMACHER = 0
+    GAUSSIAN = 1
+
+
+class HessianSource(enum.IntEnum):
+    S2 = 0
+    JACOBIAN = 1
+
+
+class OzakiSolver(enum.IntEnum):
+    AUTO = 0
+    EIG = 1
+    LANCZOS = 2
 
 
 _TYPE_INT, _TYPE_DOUBLE = 1, 2
 _ENUM_KEYS = {Key.ACT: Act, Key.OBJECTIVE: Objective, Key.SAMPLER: SamplerKind, Key.S2: S2,
-              Key.S2_OBJECTIVE: S2Objective}
+              Key.S2_OBJECTIVE: S2Objective, Key.PROJECTION: Projection,
+              Key.HESSIAN: HessianSource, Key.OZAKI_SOLVER: OzakiSolver}
 
 
 # ---------------------------------------------------------------------------
@@ -274,6 +309,8 @@ _declare("hosm_model_num_params", [_P, _I64P])
 _declare("hosm_model_get_params", [_P, _P, c_int64])
 _declare("hosm_model_set_params", [_P, _P, c_int64])
 _declare("hosm_model_get_config", [_P, _P])
+_declare("hosm_model_set_config", [_P, _P])
+_declare("hosm_model_at_sigma", [_PP, _P, c_double])
 _declare("hosm_model_score", [_P, c_int64, _P, c_int64, _P])
 _declare("hosm_model_denoise", [_P, c_int64, _P, c_int64, _P])
 _declare("hosm_model_s2_structure", [_P, POINTER(c_int), _I64P])
@@ -628,6 +665,13 @@ class Model(_Handle):
         data = bytes(data)
         return cls._adopt(_new(_lib.hosm_model_load_mem, data, len(data)))
 
+    def at_sigma(self, sigma):
+        """A new one-level Model answering at noise level sigma, anywhere in
+        [smallest, largest] of this model's levels (its level embeddings
+        interpolated in log sigma): queries and samplers at level 0 (or -1)
+        then work at sigma."""
+        return Model._adopt(_new(_lib.hosm_model_at_sigma, self.handle, float(sigma)))
+
     def close(self):
         for user in list(getattr(self, "_users", ())):
             user.close()
@@ -684,10 +728,17 @@ class Model(_Handle):
         _lib.hosm_model_set_params(self.handle, _ptr(p), p.size)
 
     def get_config(self):
-        """A Config holding the model's architecture keys."""
+        """A Config holding the model's whole config: its architecture keys and
+        the settings it was made with (stored in model files)."""
         cfg = Config()
         _lib.hosm_model_get_config(self.handle, cfg.handle)
         return cfg
+
+    def set_config(self, cfg):
+        """Store cfg's settings (every key but the architecture keys) in the model."""
+        if not isinstance(cfg, Config):
+            cfg = Config(cfg)
+        _lib.hosm_model_set_config(self.handle, cfg.handle)
 
     def _query(self, fn, x, level):
         i = self.level_index(level)
