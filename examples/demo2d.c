@@ -1,6 +1,7 @@
 /*
- * demo2d: learn the score of a 2-D Gaussian mixture, check it against the
- * exact answer, and draw samples with annealed Langevin dynamics.
+ * demo2d: learn the score of a 2-D Gaussian mixture and its second-order
+ * score, check them against the exact answers, and draw samples with
+ * annealed Langevin dynamics.
  *
  *   usage: demo2d [output-directory [settings]]
  *
@@ -11,10 +12,13 @@
  *   1. the target: a mixture of 4 anisotropic Gaussians with unequal weights,
  *      whose exact (noise-perturbed) score libhosm's oracle computes;
  *   2. a training set of exact draws from it;
- *   3. a noise-conditional score model over a geometric ladder of noise
- *      levels, trained with denoising score matching;
+ *   3. a noise-conditional model over a geometric ladder of noise levels:
+ *      the score s1 = grad log q_sigma and the second-order score s2 (its
+ *      Hessian, a full 2 x 2 matrix), trained jointly by denoising score
+ *      matching of first and second order;
  *   4. the relative error of the learned score s1 against the exact one on
- *      held-out noisy points, level by level;
+ *      held-out noisy points, level by level; then that of the posterior
+ *      covariance sigma^4 s2 + sigma^2 I (Tweedie) at two levels;
  *   5. annealed Langevin sampling from a broad Gaussian, then one Tweedie
  *      denoising step; sample moments and mode occupancy against the target;
  *   6. a picture (demo2d.svg): density, learned score field and samples;
@@ -36,20 +40,31 @@
 /* ---- settings ----------------------------------------------------------- */
 
 /* One config text serves every handle: each reads the keys it needs.
- *  model:   an MLP 2 -> 64 -> 64 -> 64 -> 2 (SiLU) with a learned per-level
- *           bias, over 12 noise levels from sigma_max = 4 (about the spread
- *           of the data, so that the largest level joins all modes) down to
- *           sigma_min = 0.04 (well below the smallest component's width);
+ *  model:   an MLP 2 -> 64 -> 64 -> 64 -> 2 (SiLU) for s1 with a learned
+ *           per-level bias, over 12 noise levels from sigma_max = 4 (about
+ *           the spread of the data, so that the largest level joins all
+ *           modes) down to sigma_min = 0.04 (well below the smallest
+ *           component's width); a second MLP 2 -> 32 -> 32 -> 3 for a full
+ *           s2 (the 3 entries of a symmetric 2 x 2 matrix), conditioned on
+ *           the level in the same way;
  *  trainer: denoising score matching with the control variate (dsm_vr),
- *           whose gradient noise stays small at small sigma; Adam with
- *           batches of 256 and an EMA of the weights (the EMA starts at the
- *           initial weights: 6000 steps make their share 0.995^6000 ~ 0);
+ *           whose gradient noise stays small at small sigma, and for s2 its
+ *           second-order counterpart (d2sm_vr: an antithetic pair and a
+ *           control variate), trained jointly; w1 = 10 weights the
+ *           first-order term, so that learning s2 costs s1 no accuracy (with
+ *           w1 = 1 the score error grew by about 30%); the s2 network is
+ *           smaller than s1's, adding about 40% to the run time (64 x 3
+ *           would more than double it for a covariance error about a fifth
+ *           lower); Adam with batches of 256 and an EMA of the weights (the
+ *           EMA starts at the initial weights: 6000 steps make their share
+ *           0.995^6000 ~ 0);
  *  sampler: annealed Langevin, 100 steps per level, step eps_l = step_size *
  *           sigma_l^2 / sigma_min^2, i.e. eps_l = 0.2 sigma_l^2 at every level. */
 static const char *const CONFIG =
     "hidden=64 depth=3 act=silu "
     "levels=12 sigma_max=4 sigma_min=0.04 "
-    "objective=dsm_vr lr=2e-3 batch=256 steps=6000 ema=0.995 "
+    "s2=full s2_hidden=32 s2_depth=2 "
+    "objective=dsm_vr s2_objective=d2sm_vr w1=10 lr=2e-3 batch=256 steps=6000 ema=0.995 "
     "sampler=annealed step_size=3.2e-4 sample_steps=100 "
     "seed=7";
 
@@ -67,6 +82,11 @@ enum {
 #define K 4
 #define PI 3.14159265358979323846
 #define VIEW 5.0 /* the picture shows [-VIEW, VIEW]^2 */
+/* The posterior covariance is checked at the levels nearest these sigmas
+ * (nearest in log sigma): about the components' widths, where it differs
+ * most from sigma^2 I. */
+#define CHECK_SIGMA 1.0
+#define ELLIPSE_SIGMA 0.5
 
 /* The target: weight, mean, standard deviations along its own axes, and the
  * angle of its long axis (degrees). */
@@ -211,6 +231,24 @@ static double relative_error(const float *a, const float *b, int64_t count)
         den += (double)b[i] * b[i];
     }
     return sqrt(num / den);
+}
+
+/* The level of the model's ladder whose sigma is nearest to sigma in log
+ * sigma. Returns a status. */
+static int nearest_level(const hosm_model *model, double sigma, int64_t *level)
+{
+    int64_t n_levels;
+    int status = hosm_model_num_levels(model, &n_levels);
+    double best = INFINITY;
+    for (int64_t l = 0; status == HOSM_OK && l < n_levels; l++) {
+        double s;
+        status = hosm_model_sigma(model, l, &s);
+        if (status == HOSM_OK && fabs(log(s / sigma)) < best) {
+            best = fabs(log(s / sigma));
+            *level = l;
+        }
+    }
+    return status;
 }
 
 /* ---- progress callbacks ------------------------------------------------- */
@@ -466,7 +504,7 @@ int main(int argc, char **argv)
     hosm_trainer *trainer = NULL;
     hosm_sampler *sampler = NULL;
     float *train = NULL, *test = NULL, *noisy = NULL, *learned = NULL, *exact = NULL;
-    float *chains = NULL, *reference = NULL, *again = NULL;
+    float *chains = NULL, *reference = NULL, *again = NULL, *cov_learned = NULL, *cov_exact = NULL;
 
     if (argc > 3 || (argc > 1 && argv[1][0] == '-')) {
         fprintf(stderr, "usage: %s [output-directory [key=value settings]]\n", argv[0]);
@@ -551,6 +589,42 @@ int main(int argc, char **argv)
         err_smallest = err;
     }
 
+    /* 4b. The posterior covariance, learned (clamped to be positive semidefinite)
+     * and exact, on the same points at two levels; next to it, for scale, the
+     * error of sigma^2 I, the covariance a model with s2 = 0 would give.
+     * Skipped if a setting turned s2 off. */
+    int s2_structure;
+    int64_t cov_levels[2] = {-1, -1};
+    double cov_err = 0.0, cov_sigma = 0.0;
+    TRY(hosm_model_s2_structure(model, &s2_structure, NULL));
+    if (s2_structure != HOSM_S2_NONE) {
+        TRY(nearest_level(model, CHECK_SIGMA, &cov_levels[0]));
+        TRY(nearest_level(model, ELLIPSE_SIGMA, &cov_levels[1]));
+        ALLOC(cov_learned, N_TEST * DIM * DIM);
+        ALLOC(cov_exact, N_TEST * DIM * DIM);
+        printf("\nPosterior covariance error on the same points, |C - C_exact|_F / |C_exact|_F\n"
+               "(C = sigma^4 s2 + sigma^2 I, clamped; in parentheses: that of sigma^2 I alone):\n");
+        for (int c = 0; c < 2; c++) {
+            const int64_t l = cov_levels[c];
+            if (c > 0 && l == cov_levels[0])
+                break;
+            TRY(hosm_model_sigma(model, l, &cov_sigma));
+            TRY(gaussian_draws(cov_sigma, 100 + (uint64_t)l, N_TEST, noisy));
+            for (int64_t i = 0; i < N_TEST * DIM; i++)
+                noisy[i] += test[i];
+            TRY(hosm_model_posterior_cov(model, l, noisy, N_TEST, 1, cov_learned));
+            TRY(hosm_mixture_posterior_cov(mix, cov_sigma, noisy, N_TEST, cov_exact));
+            cov_err = relative_error(cov_learned, cov_exact, N_TEST * DIM * DIM);
+            for (int64_t i = 0; i < N_TEST; i++) /* sigma^2 I */
+                for (int a = 0; a < DIM * DIM; a++)
+                    cov_learned[i * DIM * DIM + a] =
+                        a % (DIM + 1) == 0 ? (float)(cov_sigma * cov_sigma) : 0.0f;
+            printf("  level %2lld  sigma %6.3f  relative error %.3f  (%.3f)\n", (long long)l,
+                   cov_sigma, cov_err, relative_error(cov_learned, cov_exact, N_TEST * DIM * DIM));
+        }
+    } else
+        printf("\nNo s2 (s2=none): no posterior covariance to check.\n");
+
     /* 5. Annealed Langevin from a broad Gaussian N(0, 3^2 I). */
     ALLOC(chains, N_CHAINS * DIM);
     TRY(gaussian_draws(3.0, 3, N_CHAINS, chains));
@@ -600,20 +674,28 @@ int main(int argc, char **argv)
     /* 7. Save, reload, compare. */
     TRY(hosm_model_save(model, model_path));
     TRY(hosm_model_load(&reloaded, model_path));
-    ALLOC(again, N_TEST * DIM);
+    ALLOC(again, N_TEST * DIM * DIM); /* room for scores or covariances */
     TRY(hosm_model_score(model, n_levels - 1, noisy, N_TEST, learned));
     TRY(hosm_model_score(reloaded, n_levels - 1, noisy, N_TEST, again));
-    const int same = memcmp(learned, again, (size_t)N_TEST * DIM * sizeof(float)) == 0;
+    int same = memcmp(learned, again, (size_t)N_TEST * DIM * sizeof(float)) == 0;
+    if (cov_learned) { /* and the posterior covariances */
+        TRY(hosm_model_posterior_cov(model, cov_levels[1], noisy, N_TEST, 1, cov_learned));
+        TRY(hosm_model_posterior_cov(reloaded, cov_levels[1], noisy, N_TEST, 1, again));
+        same = same && memcmp(cov_learned, again,
+                              (size_t)N_TEST * DIM * DIM * sizeof(float)) == 0;
+    }
     int64_t file_bytes;
     TRY(hosm_model_save_size(model, &file_bytes));
-    printf("Wrote %s (%lld bytes); reloaded: scores %s\n", model_path, (long long)file_bytes,
-           same ? "identical" : "DIFFER");
+    printf("Wrote %s (%lld bytes); reloaded: %s %s\n", model_path, (long long)file_bytes,
+           cov_learned ? "scores and covariances" : "scores", same ? "identical" : "DIFFER");
     if (!same)
         goto done;
 
-    printf("\nSummary: score error %.3f at sigma %.3f; trained in %.1f s, sampled in %.1f s, "
-           "total %.1f s\n",
-           err_smallest, sigma_min, t_train, t_sample, now() - t_start);
+    printf("\nSummary: score error %.3f at sigma %.3f", err_smallest, sigma_min);
+    if (cov_learned)
+        printf(", covariance error %.3f at sigma %.3f", cov_err, cov_sigma);
+    printf("; trained in %.1f s, sampled in %.1f s, total %.1f s\n", t_train, t_sample,
+           now() - t_start);
     exit_code = EXIT_SUCCESS;
 
 done:
@@ -631,5 +713,7 @@ done:
     free(chains);
     free(reference);
     free(again);
+    free(cov_learned);
+    free(cov_exact);
     return exit_code;
 }
