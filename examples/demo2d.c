@@ -21,7 +21,8 @@
  *      covariance sigma^4 s2 + sigma^2 I (Tweedie) at two levels;
  *   5. annealed Langevin sampling from a broad Gaussian, then one Tweedie
  *      denoising step; sample moments and mode occupancy against the target;
- *   6. a picture (demo2d.svg): density, learned score field and samples;
+ *   6. a picture (demo2d.svg): density, learned score field, samples, and
+ *      posterior covariance ellipses, learned and exact, at 16 noisy points;
  *   7. a model file (demo2d.hosm) saved, reloaded and compared.
  *
  * Every libhosm call returns a status; TRY() reports a failure with
@@ -75,6 +76,7 @@ enum {
     PRINT_EVERY = 500,   /* training progress interval (steps) */
     HEAT_CELLS = 120,    /* heat-map resolution (cells per side) */
     ARROW_CELLS = 21,    /* score-field arrows per side */
+    ELLIPSE_CELLS = 4,   /* posterior covariance ellipses per side */
     SVG_SAMPLES = 1200   /* samples drawn in the picture */
 };
 
@@ -83,8 +85,9 @@ enum {
 #define PI 3.14159265358979323846
 #define VIEW 5.0 /* the picture shows [-VIEW, VIEW]^2 */
 /* The posterior covariance is checked at the levels nearest these sigmas
- * (nearest in log sigma): about the components' widths, where it differs
- * most from sigma^2 I. */
+ * (nearest in log sigma), and drawn at the second: about the components'
+ * widths, where it differs most from sigma^2 I and its ellipses show at the
+ * picture's scale. */
 #define CHECK_SIGMA 1.0
 #define ELLIPSE_SIGMA 0.5
 
@@ -251,6 +254,18 @@ static int nearest_level(const hosm_model *model, double sigma, int64_t *level)
     return status;
 }
 
+/* The 1-standard-deviation ellipse of a symmetric 2 x 2 covariance c: the
+ * square roots of its eigenvalues (negative ones read as 0) and the angle of
+ * the first axis from the x axis (radians). */
+static void cov_ellipse(const float c[DIM * DIM], double *r1, double *r2, double *angle)
+{
+    const double a = c[0], b = 0.5 * ((double)c[1] + c[2]), d = c[3];
+    const double mid = 0.5 * (a + d), rad = hypot(0.5 * (a - d), b);
+    *r1 = sqrt(fmax(mid + rad, 0.0));
+    *r2 = sqrt(fmax(mid - rad, 0.0));
+    *angle = 0.5 * atan2(2.0 * b, a - d);
+}
+
 /* ---- progress callbacks ------------------------------------------------- */
 
 typedef struct {
@@ -324,15 +339,23 @@ static double py(const frame *f, double y) { return f->margin + (VIEW - y) / (2 
 
 /* Writes the SVG: a heat map of the clean mixture's log-density (cells of
  * equal colour merged into runs), arrows of the learned score at sigma_arrows,
- * the samples as dots and the component means as crosses. */
+ * the samples as dots, the posterior covariance ellipses at ellipse_level
+ * (none if it is negative) and the component means as crosses. */
 static int write_svg(const char *path, const hosm_mixture *mix, const hosm_model *model,
-                     int64_t arrow_level, const float *samples, int64_t n_samples)
+                     int64_t arrow_level, int64_t ellipse_level, const float *samples,
+                     int64_t n_samples)
 {
     const frame f = {640.0, 40.0};
     const double cell = f.size / HEAT_CELLS;
-    const int64_t H = HEAT_CELLS, A = ARROW_CELLS;
+    const int64_t H = HEAT_CELLS, A = ARROW_CELLS, E = ellipse_level >= 0 ? ELLIPSE_CELLS : 0;
     float *grid = NULL, *arrows = NULL, *score = NULL;
-    double *logp = NULL, sigma_arrows;
+    /* At the ellipse points: the noisy point, the posterior mean and
+     * covariance, learned and exact. */
+    float noisy[ELLIPSE_CELLS * ELLIPSE_CELLS * DIM], mean[ELLIPSE_CELLS * ELLIPSE_CELLS * DIM],
+        mean_exact[ELLIPSE_CELLS * ELLIPSE_CELLS * DIM],
+        cov[ELLIPSE_CELLS * ELLIPSE_CELLS * DIM * DIM],
+        cov_exact[ELLIPSE_CELLS * ELLIPSE_CELLS * DIM * DIM];
+    double *logp = NULL, sigma_arrows, sigma_ellipses = 0.0;
     int ok = 0;
     FILE *out = NULL;
 
@@ -353,22 +376,37 @@ static int write_svg(const char *path, const hosm_mixture *mix, const hosm_model
         }
     TRY(hosm_model_score(model, arrow_level, arrows, A * A, score));
     TRY(hosm_model_sigma(model, arrow_level, &sigma_arrows));
+    /* Ellipse points: an E x E grid over [-0.6 VIEW, 0.6 VIEW]^2, which puts
+     * points on, beside and between the modes. */
+    for (int64_t r = 0; r < E; r++)
+        for (int64_t c = 0; c < E; c++) {
+            noisy[(r * E + c) * DIM + 0] = (float)(VIEW * (-0.6 + 1.2 * (double)c / (E - 1)));
+            noisy[(r * E + c) * DIM + 1] = (float)(VIEW * (0.6 - 1.2 * (double)r / (E - 1)));
+        }
+    if (E > 0) {
+        TRY(hosm_model_sigma(model, ellipse_level, &sigma_ellipses));
+        TRY(hosm_model_denoise(model, ellipse_level, noisy, E * E, mean));
+        TRY(hosm_model_posterior_cov(model, ellipse_level, noisy, E * E, 1, cov));
+        TRY(hosm_mixture_posterior_mean(mix, sigma_ellipses, noisy, E * E, mean_exact));
+        TRY(hosm_mixture_posterior_cov(mix, sigma_ellipses, noisy, E * E, cov_exact));
+    }
 
     out = fopen(path, "w");
     if (!out) {
         fprintf(stderr, "demo2d: cannot write %s: %s\n", path, strerror(errno));
         goto done;
     }
-    const double W = f.size + 2 * f.margin, Hpx = f.size + 2 * f.margin + 62;
+    const double W = f.size + 2 * f.margin, Hpx = f.size + 2 * f.margin + (E > 0 ? 116 : 62);
     fprintf(out,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<svg xmlns=\"http://www.w3.org/2000/svg\" "
             "xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"%.0f\" height=\"%.0f\" "
             "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-            "<text x=\"%.0f\" y=\"26\" font-size=\"17\">libhosm demo2d: a learned score "
+            "<text x=\"%.0f\" y=\"26\" font-size=\"17\">libhosm demo2d: %s "
             "on a 2-D Gaussian mixture</text>\n",
-            W, Hpx, W, Hpx, f.margin);
+            W, Hpx, W, Hpx, f.margin,
+            E > 0 ? "learned s1 and s2" : "a learned score");
 
     /* Heat map: log p clipped to 10 nats below its maximum, in 64 shades. */
     double top = -INFINITY;
@@ -442,6 +480,53 @@ static int write_svg(const char *path, const hosm_mixture *mix, const hosm_model
     }
     fprintf(out, "</g>\n");
 
+    /* Posterior covariance ellipses (1 sd): the learned one solid around the
+     * learned posterior mean, with a line from the noisy point (a square) to
+     * that mean (a dot); the exact one dashed around the exact mean. Each
+     * drawn on a dark halo, like the arrows. */
+    if (E > 0) {
+        const double scale = f.size / (2 * VIEW); /* pixels per unit */
+        fprintf(out, "<defs><g id=\"learned\">\n");
+        for (int64_t i = 0; i < E * E; i++) {
+            double r1, r2, angle;
+            cov_ellipse(cov + i * DIM * DIM, &r1, &r2, &angle);
+            const double mx = px(&f, mean[i * DIM]), my = py(&f, mean[i * DIM + 1]);
+            fprintf(out,
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n"
+                    "<ellipse cx=\"%.1f\" cy=\"%.1f\" rx=\"%.2f\" ry=\"%.2f\" "
+                    "transform=\"rotate(%.1f %.1f %.1f)\"/>\n",
+                    px(&f, noisy[i * DIM]), py(&f, noisy[i * DIM + 1]), mx, my, mx, my,
+                    r1 * scale, r2 * scale, -angle * 180.0 / PI, mx, my);
+        }
+        fprintf(out, "</g><g id=\"exact\">\n");
+        for (int64_t i = 0; i < E * E; i++) {
+            double r1, r2, angle;
+            cov_ellipse(cov_exact + i * DIM * DIM, &r1, &r2, &angle);
+            const double mx = px(&f, mean_exact[i * DIM]), my = py(&f, mean_exact[i * DIM + 1]);
+            fprintf(out,
+                    "<ellipse cx=\"%.1f\" cy=\"%.1f\" rx=\"%.2f\" ry=\"%.2f\" "
+                    "transform=\"rotate(%.1f %.1f %.1f)\"/>\n",
+                    mx, my, r1 * scale, r2 * scale, -angle * 180.0 / PI, mx, my);
+        }
+        fprintf(out, "</g></defs>\n"
+                     "<g fill=\"none\" stroke-linecap=\"round\">\n"
+                     "<use xlink:href=\"#exact\" stroke=\"black\" stroke-opacity=\"0.5\" "
+                     "stroke-width=\"3.5\" stroke-dasharray=\"5 4\"/>\n"
+                     "<use xlink:href=\"#exact\" stroke=\"white\" stroke-width=\"1.6\" "
+                     "stroke-dasharray=\"5 4\"/>\n"
+                     "<use xlink:href=\"#learned\" stroke=\"black\" stroke-opacity=\"0.5\" "
+                     "stroke-width=\"3.5\"/>\n"
+                     "<use xlink:href=\"#learned\" stroke=\"#40ff80\" stroke-width=\"1.6\"/>\n"
+                     "</g>\n<g fill=\"#40ff80\" stroke=\"black\" stroke-width=\"0.8\">\n");
+        for (int64_t i = 0; i < E * E; i++)
+            fprintf(out,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"6\" height=\"6\"/>\n"
+                    "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.8\"/>\n",
+                    px(&f, noisy[i * DIM]) - 3, py(&f, noisy[i * DIM + 1]) - 3,
+                    px(&f, mean[i * DIM]), py(&f, mean[i * DIM + 1]));
+        fprintf(out, "</g>\n");
+    }
+
     /* Component means with their weights: white on a dark outline. */
     fprintf(out, "<g font-size=\"14\" font-weight=\"bold\" stroke=\"black\" stroke-width=\"3\" "
                  "paint-order=\"stroke\" fill=\"white\">\n");
@@ -470,9 +555,20 @@ static int write_svg(const char *path, const hosm_mixture *mix, const hosm_model
             "<text x=\"%.0f\" y=\"%.0f\">score s1 at sigma = %.3f (direction; length grows with "
             "|s1|). Dots: %lld samples</text>\n"
             "<text x=\"%.0f\" y=\"%.0f\">(annealed Langevin, then Tweedie denoising). Crosses: "
-            "component means and weights.</text>\n</g>\n</svg>\n",
+            "component means and weights.</text>\n",
             f.margin, f.size + 2 * f.margin + 12, f.margin, f.size + 2 * f.margin + 30,
             sigma_arrows, (long long)n_samples, f.margin, f.size + 2 * f.margin + 48);
+    if (E > 0)
+        fprintf(out,
+                "<text x=\"%.0f\" y=\"%.0f\">Ellipses (sigma = %.3f): 1 sd of the posterior "
+                "covariance sigma^4 s2 + sigma^2 I of a</text>\n"
+                "<text x=\"%.0f\" y=\"%.0f\">noisy point (square), centred at its posterior "
+                "mean (dot): from the learned s2</text>\n"
+                "<text x=\"%.0f\" y=\"%.0f\">(green), and exact (dashed white, centred at the "
+                "exact posterior mean).</text>\n",
+                f.margin, f.size + 2 * f.margin + 66, sigma_ellipses, f.margin,
+                f.size + 2 * f.margin + 84, f.margin, f.size + 2 * f.margin + 102);
+    fprintf(out, "</g>\n</svg>\n");
     if (fclose(out) != 0) {
         out = NULL;
         fprintf(stderr, "demo2d: cannot write %s: %s\n", path, strerror(errno));
@@ -623,7 +719,7 @@ int main(int argc, char **argv)
                    cov_sigma, cov_err, relative_error(cov_learned, cov_exact, N_TEST * DIM * DIM));
         }
     } else
-        printf("\nNo s2 (s2=none): no posterior covariance to check.\n");
+        printf("\nNo s2 (s2=none): no posterior covariance to check or draw.\n");
 
     /* 5. Annealed Langevin from a broad Gaussian N(0, 3^2 I). */
     ALLOC(chains, N_CHAINS * DIM);
@@ -666,7 +762,7 @@ int main(int argc, char **argv)
                k, occ_s[k], occ_r[k], COMPONENTS[k].weight);
 
     /* 6. The picture. */
-    if (!write_svg(svg_path, mix, model, n_levels - 1, chains,
+    if (!write_svg(svg_path, mix, model, n_levels - 1, cov_levels[1], chains,
                    N_CHAINS < SVG_SAMPLES ? N_CHAINS : SVG_SAMPLES))
         goto done;
     printf("\nWrote %s\n", svg_path);
