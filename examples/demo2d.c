@@ -1,6 +1,7 @@
 /*
- * demo2d: learn the score of a 2-D Gaussian mixture, check it against the
- * exact answer, and draw samples with annealed Langevin dynamics.
+ * demo2d: learn the score of a 2-D Gaussian mixture and its second-order
+ * score, check them against the exact answers, and draw samples with
+ * annealed Langevin dynamics.
  *
  *   usage: demo2d [output-directory [settings]]
  *
@@ -11,13 +12,17 @@
  *   1. the target: a mixture of 4 anisotropic Gaussians with unequal weights,
  *      whose exact (noise-perturbed) score libhosm's oracle computes;
  *   2. a training set of exact draws from it;
- *   3. a noise-conditional score model over a geometric ladder of noise
- *      levels, trained with denoising score matching;
+ *   3. a noise-conditional model over a geometric ladder of noise levels:
+ *      the score s1 = grad log q_sigma and the second-order score s2 (its
+ *      Hessian, a full 2 x 2 matrix), trained jointly by denoising score
+ *      matching of first and second order;
  *   4. the relative error of the learned score s1 against the exact one on
- *      held-out noisy points, level by level;
+ *      held-out noisy points, level by level; then that of the posterior
+ *      covariance sigma^4 s2 + sigma^2 I (Tweedie) at two levels;
  *   5. annealed Langevin sampling from a broad Gaussian, then one Tweedie
  *      denoising step; sample moments and mode occupancy against the target;
- *   6. a picture (demo2d.svg): density, learned score field and samples;
+ *   6. a picture (demo2d.svg): density, learned score field, samples, and
+ *      posterior covariance ellipses, learned and exact, at 16 noisy points;
  *   7. a model file (demo2d.hosm) saved, reloaded and compared.
  *
  * Every libhosm call returns a status; TRY() reports a failure with
@@ -36,20 +41,31 @@
 /* ---- settings ----------------------------------------------------------- */
 
 /* One config text serves every handle: each reads the keys it needs.
- *  model:   an MLP 2 -> 64 -> 64 -> 64 -> 2 (SiLU) with a learned per-level
- *           bias, over 12 noise levels from sigma_max = 4 (about the spread
- *           of the data, so that the largest level joins all modes) down to
- *           sigma_min = 0.04 (well below the smallest component's width);
+ *  model:   an MLP 2 -> 64 -> 64 -> 64 -> 2 (SiLU) for s1 with a learned
+ *           per-level bias, over 12 noise levels from sigma_max = 4 (about
+ *           the spread of the data, so that the largest level joins all
+ *           modes) down to sigma_min = 0.04 (well below the smallest
+ *           component's width); a second MLP 2 -> 32 -> 32 -> 3 for a full
+ *           s2 (the 3 entries of a symmetric 2 x 2 matrix), conditioned on
+ *           the level in the same way;
  *  trainer: denoising score matching with the control variate (dsm_vr),
- *           whose gradient noise stays small at small sigma; Adam with
- *           batches of 256 and an EMA of the weights (the EMA starts at the
- *           initial weights: 6000 steps make their share 0.995^6000 ~ 0);
+ *           whose gradient noise stays small at small sigma, and for s2 its
+ *           second-order counterpart (d2sm_vr: an antithetic pair and a
+ *           control variate), trained jointly; w1 = 10 weights the
+ *           first-order term, so that learning s2 costs s1 no accuracy (with
+ *           w1 = 1 the score error grew by about 30%); the s2 network is
+ *           smaller than s1's, adding about 40% to the run time (64 x 3
+ *           would more than double it for a covariance error about a fifth
+ *           lower); Adam with batches of 256 and an EMA of the weights (the
+ *           EMA starts at the initial weights: 6000 steps make their share
+ *           0.995^6000 ~ 0);
  *  sampler: annealed Langevin, 100 steps per level, step eps_l = step_size *
  *           sigma_l^2 / sigma_min^2, i.e. eps_l = 0.2 sigma_l^2 at every level. */
 static const char *const CONFIG =
     "hidden=64 depth=3 act=silu "
     "levels=12 sigma_max=4 sigma_min=0.04 "
-    "objective=dsm_vr lr=2e-3 batch=256 steps=6000 ema=0.995 "
+    "s2=full s2_hidden=32 s2_depth=2 "
+    "objective=dsm_vr s2_objective=d2sm_vr w1=10 lr=2e-3 batch=256 steps=6000 ema=0.995 "
     "sampler=annealed step_size=3.2e-4 sample_steps=100 "
     "seed=7";
 
@@ -60,6 +76,7 @@ enum {
     PRINT_EVERY = 500,   /* training progress interval (steps) */
     HEAT_CELLS = 120,    /* heat-map resolution (cells per side) */
     ARROW_CELLS = 21,    /* score-field arrows per side */
+    ELLIPSE_CELLS = 4,   /* posterior covariance ellipses per side */
     SVG_SAMPLES = 1200   /* samples drawn in the picture */
 };
 
@@ -67,6 +84,12 @@ enum {
 #define K 4
 #define PI 3.14159265358979323846
 #define VIEW 5.0 /* the picture shows [-VIEW, VIEW]^2 */
+/* The posterior covariance is checked at the levels nearest these sigmas
+ * (nearest in log sigma), and drawn at the second: about the components'
+ * widths, where it differs most from sigma^2 I and its ellipses show at the
+ * picture's scale. */
+#define CHECK_SIGMA 1.0
+#define ELLIPSE_SIGMA 0.5
 
 /* The target: weight, mean, standard deviations along its own axes, and the
  * angle of its long axis (degrees). */
@@ -213,6 +236,36 @@ static double relative_error(const float *a, const float *b, int64_t count)
     return sqrt(num / den);
 }
 
+/* The level of the model's ladder whose sigma is nearest to sigma in log
+ * sigma. Returns a status. */
+static int nearest_level(const hosm_model *model, double sigma, int64_t *level)
+{
+    int64_t n_levels;
+    int status = hosm_model_num_levels(model, &n_levels);
+    double best = INFINITY;
+    for (int64_t l = 0; status == HOSM_OK && l < n_levels; l++) {
+        double s;
+        status = hosm_model_sigma(model, l, &s);
+        if (status == HOSM_OK && fabs(log(s / sigma)) < best) {
+            best = fabs(log(s / sigma));
+            *level = l;
+        }
+    }
+    return status;
+}
+
+/* The 1-standard-deviation ellipse of a symmetric 2 x 2 covariance c: the
+ * square roots of its eigenvalues (negative ones read as 0) and the angle of
+ * the first axis from the x axis (radians). */
+static void cov_ellipse(const float c[DIM * DIM], double *r1, double *r2, double *angle)
+{
+    const double a = c[0], b = 0.5 * ((double)c[1] + c[2]), d = c[3];
+    const double mid = 0.5 * (a + d), rad = hypot(0.5 * (a - d), b);
+    *r1 = sqrt(fmax(mid + rad, 0.0));
+    *r2 = sqrt(fmax(mid - rad, 0.0));
+    *angle = 0.5 * atan2(2.0 * b, a - d);
+}
+
 /* ---- progress callbacks ------------------------------------------------- */
 
 typedef struct {
@@ -286,15 +339,23 @@ static double py(const frame *f, double y) { return f->margin + (VIEW - y) / (2 
 
 /* Writes the SVG: a heat map of the clean mixture's log-density (cells of
  * equal colour merged into runs), arrows of the learned score at sigma_arrows,
- * the samples as dots and the component means as crosses. */
+ * the samples as dots, the posterior covariance ellipses at ellipse_level
+ * (none if it is negative) and the component means as crosses. */
 static int write_svg(const char *path, const hosm_mixture *mix, const hosm_model *model,
-                     int64_t arrow_level, const float *samples, int64_t n_samples)
+                     int64_t arrow_level, int64_t ellipse_level, const float *samples,
+                     int64_t n_samples)
 {
     const frame f = {640.0, 40.0};
     const double cell = f.size / HEAT_CELLS;
-    const int64_t H = HEAT_CELLS, A = ARROW_CELLS;
+    const int64_t H = HEAT_CELLS, A = ARROW_CELLS, E = ellipse_level >= 0 ? ELLIPSE_CELLS : 0;
     float *grid = NULL, *arrows = NULL, *score = NULL;
-    double *logp = NULL, sigma_arrows;
+    /* At the ellipse points: the noisy point, the posterior mean and
+     * covariance, learned and exact. */
+    float noisy[ELLIPSE_CELLS * ELLIPSE_CELLS * DIM], mean[ELLIPSE_CELLS * ELLIPSE_CELLS * DIM],
+        mean_exact[ELLIPSE_CELLS * ELLIPSE_CELLS * DIM],
+        cov[ELLIPSE_CELLS * ELLIPSE_CELLS * DIM * DIM],
+        cov_exact[ELLIPSE_CELLS * ELLIPSE_CELLS * DIM * DIM];
+    double *logp = NULL, sigma_arrows, sigma_ellipses = 0.0;
     int ok = 0;
     FILE *out = NULL;
 
@@ -315,22 +376,37 @@ static int write_svg(const char *path, const hosm_mixture *mix, const hosm_model
         }
     TRY(hosm_model_score(model, arrow_level, arrows, A * A, score));
     TRY(hosm_model_sigma(model, arrow_level, &sigma_arrows));
+    /* Ellipse points: an E x E grid over [-0.6 VIEW, 0.6 VIEW]^2, which puts
+     * points on, beside and between the modes. */
+    for (int64_t r = 0; r < E; r++)
+        for (int64_t c = 0; c < E; c++) {
+            noisy[(r * E + c) * DIM + 0] = (float)(VIEW * (-0.6 + 1.2 * (double)c / (E - 1)));
+            noisy[(r * E + c) * DIM + 1] = (float)(VIEW * (0.6 - 1.2 * (double)r / (E - 1)));
+        }
+    if (E > 0) {
+        TRY(hosm_model_sigma(model, ellipse_level, &sigma_ellipses));
+        TRY(hosm_model_denoise(model, ellipse_level, noisy, E * E, mean));
+        TRY(hosm_model_posterior_cov(model, ellipse_level, noisy, E * E, 1, cov));
+        TRY(hosm_mixture_posterior_mean(mix, sigma_ellipses, noisy, E * E, mean_exact));
+        TRY(hosm_mixture_posterior_cov(mix, sigma_ellipses, noisy, E * E, cov_exact));
+    }
 
     out = fopen(path, "w");
     if (!out) {
         fprintf(stderr, "demo2d: cannot write %s: %s\n", path, strerror(errno));
         goto done;
     }
-    const double W = f.size + 2 * f.margin, Hpx = f.size + 2 * f.margin + 62;
+    const double W = f.size + 2 * f.margin, Hpx = f.size + 2 * f.margin + (E > 0 ? 116 : 62);
     fprintf(out,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<svg xmlns=\"http://www.w3.org/2000/svg\" "
             "xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"%.0f\" height=\"%.0f\" "
             "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-            "<text x=\"%.0f\" y=\"26\" font-size=\"17\">libhosm demo2d: a learned score "
+            "<text x=\"%.0f\" y=\"26\" font-size=\"17\">libhosm demo2d: %s "
             "on a 2-D Gaussian mixture</text>\n",
-            W, Hpx, W, Hpx, f.margin);
+            W, Hpx, W, Hpx, f.margin,
+            E > 0 ? "learned s1 and s2" : "a learned score");
 
     /* Heat map: log p clipped to 10 nats below its maximum, in 64 shades. */
     double top = -INFINITY;
@@ -404,6 +480,53 @@ static int write_svg(const char *path, const hosm_mixture *mix, const hosm_model
     }
     fprintf(out, "</g>\n");
 
+    /* Posterior covariance ellipses (1 sd): the learned one solid around the
+     * learned posterior mean, with a line from the noisy point (a square) to
+     * that mean (a dot); the exact one dashed around the exact mean. Each
+     * drawn on a dark halo, like the arrows. */
+    if (E > 0) {
+        const double scale = f.size / (2 * VIEW); /* pixels per unit */
+        fprintf(out, "<defs><g id=\"learned\">\n");
+        for (int64_t i = 0; i < E * E; i++) {
+            double r1, r2, angle;
+            cov_ellipse(cov + i * DIM * DIM, &r1, &r2, &angle);
+            const double mx = px(&f, mean[i * DIM]), my = py(&f, mean[i * DIM + 1]);
+            fprintf(out,
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n"
+                    "<ellipse cx=\"%.1f\" cy=\"%.1f\" rx=\"%.2f\" ry=\"%.2f\" "
+                    "transform=\"rotate(%.1f %.1f %.1f)\"/>\n",
+                    px(&f, noisy[i * DIM]), py(&f, noisy[i * DIM + 1]), mx, my, mx, my,
+                    r1 * scale, r2 * scale, -angle * 180.0 / PI, mx, my);
+        }
+        fprintf(out, "</g><g id=\"exact\">\n");
+        for (int64_t i = 0; i < E * E; i++) {
+            double r1, r2, angle;
+            cov_ellipse(cov_exact + i * DIM * DIM, &r1, &r2, &angle);
+            const double mx = px(&f, mean_exact[i * DIM]), my = py(&f, mean_exact[i * DIM + 1]);
+            fprintf(out,
+                    "<ellipse cx=\"%.1f\" cy=\"%.1f\" rx=\"%.2f\" ry=\"%.2f\" "
+                    "transform=\"rotate(%.1f %.1f %.1f)\"/>\n",
+                    mx, my, r1 * scale, r2 * scale, -angle * 180.0 / PI, mx, my);
+        }
+        fprintf(out, "</g></defs>\n"
+                     "<g fill=\"none\" stroke-linecap=\"round\">\n"
+                     "<use xlink:href=\"#exact\" stroke=\"black\" stroke-opacity=\"0.5\" "
+                     "stroke-width=\"3.5\" stroke-dasharray=\"5 4\"/>\n"
+                     "<use xlink:href=\"#exact\" stroke=\"white\" stroke-width=\"1.6\" "
+                     "stroke-dasharray=\"5 4\"/>\n"
+                     "<use xlink:href=\"#learned\" stroke=\"black\" stroke-opacity=\"0.5\" "
+                     "stroke-width=\"3.5\"/>\n"
+                     "<use xlink:href=\"#learned\" stroke=\"#40ff80\" stroke-width=\"1.6\"/>\n"
+                     "</g>\n<g fill=\"#40ff80\" stroke=\"black\" stroke-width=\"0.8\">\n");
+        for (int64_t i = 0; i < E * E; i++)
+            fprintf(out,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"6\" height=\"6\"/>\n"
+                    "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.8\"/>\n",
+                    px(&f, noisy[i * DIM]) - 3, py(&f, noisy[i * DIM + 1]) - 3,
+                    px(&f, mean[i * DIM]), py(&f, mean[i * DIM + 1]));
+        fprintf(out, "</g>\n");
+    }
+
     /* Component means with their weights: white on a dark outline. */
     fprintf(out, "<g font-size=\"14\" font-weight=\"bold\" stroke=\"black\" stroke-width=\"3\" "
                  "paint-order=\"stroke\" fill=\"white\">\n");
@@ -432,9 +555,20 @@ static int write_svg(const char *path, const hosm_mixture *mix, const hosm_model
             "<text x=\"%.0f\" y=\"%.0f\">score s1 at sigma = %.3f (direction; length grows with "
             "|s1|). Dots: %lld samples</text>\n"
             "<text x=\"%.0f\" y=\"%.0f\">(annealed Langevin, then Tweedie denoising). Crosses: "
-            "component means and weights.</text>\n</g>\n</svg>\n",
+            "component means and weights.</text>\n",
             f.margin, f.size + 2 * f.margin + 12, f.margin, f.size + 2 * f.margin + 30,
             sigma_arrows, (long long)n_samples, f.margin, f.size + 2 * f.margin + 48);
+    if (E > 0)
+        fprintf(out,
+                "<text x=\"%.0f\" y=\"%.0f\">Ellipses (sigma = %.3f): 1 sd of the posterior "
+                "covariance sigma^4 s2 + sigma^2 I of a</text>\n"
+                "<text x=\"%.0f\" y=\"%.0f\">noisy point (square), centred at its posterior "
+                "mean (dot): from the learned s2</text>\n"
+                "<text x=\"%.0f\" y=\"%.0f\">(green), and exact (dashed white, centred at the "
+                "exact posterior mean).</text>\n",
+                f.margin, f.size + 2 * f.margin + 66, sigma_ellipses, f.margin,
+                f.size + 2 * f.margin + 84, f.margin, f.size + 2 * f.margin + 102);
+    fprintf(out, "</g>\n</svg>\n");
     if (fclose(out) != 0) {
         out = NULL;
         fprintf(stderr, "demo2d: cannot write %s: %s\n", path, strerror(errno));
@@ -466,7 +600,7 @@ int main(int argc, char **argv)
     hosm_trainer *trainer = NULL;
     hosm_sampler *sampler = NULL;
     float *train = NULL, *test = NULL, *noisy = NULL, *learned = NULL, *exact = NULL;
-    float *chains = NULL, *reference = NULL, *again = NULL;
+    float *chains = NULL, *reference = NULL, *again = NULL, *cov_learned = NULL, *cov_exact = NULL;
 
     if (argc > 3 || (argc > 1 && argv[1][0] == '-')) {
         fprintf(stderr, "usage: %s [output-directory [key=value settings]]\n", argv[0]);
@@ -551,6 +685,42 @@ int main(int argc, char **argv)
         err_smallest = err;
     }
 
+    /* 4b. The posterior covariance, learned (clamped to be positive semidefinite)
+     * and exact, on the same points at two levels; next to it, for scale, the
+     * error of sigma^2 I, the covariance a model with s2 = 0 would give.
+     * Skipped if a setting turned s2 off. */
+    int s2_structure;
+    int64_t cov_levels[2] = {-1, -1};
+    double cov_err = 0.0, cov_sigma = 0.0;
+    TRY(hosm_model_s2_structure(model, &s2_structure, NULL));
+    if (s2_structure != HOSM_S2_NONE) {
+        TRY(nearest_level(model, CHECK_SIGMA, &cov_levels[0]));
+        TRY(nearest_level(model, ELLIPSE_SIGMA, &cov_levels[1]));
+        ALLOC(cov_learned, N_TEST * DIM * DIM);
+        ALLOC(cov_exact, N_TEST * DIM * DIM);
+        printf("\nPosterior covariance error on the same points, |C - C_exact|_F / |C_exact|_F\n"
+               "(C = sigma^4 s2 + sigma^2 I, clamped; in parentheses: that of sigma^2 I alone):\n");
+        for (int c = 0; c < 2; c++) {
+            const int64_t l = cov_levels[c];
+            if (c > 0 && l == cov_levels[0])
+                break;
+            TRY(hosm_model_sigma(model, l, &cov_sigma));
+            TRY(gaussian_draws(cov_sigma, 100 + (uint64_t)l, N_TEST, noisy));
+            for (int64_t i = 0; i < N_TEST * DIM; i++)
+                noisy[i] += test[i];
+            TRY(hosm_model_posterior_cov(model, l, noisy, N_TEST, 1, cov_learned));
+            TRY(hosm_mixture_posterior_cov(mix, cov_sigma, noisy, N_TEST, cov_exact));
+            cov_err = relative_error(cov_learned, cov_exact, N_TEST * DIM * DIM);
+            for (int64_t i = 0; i < N_TEST; i++) /* sigma^2 I */
+                for (int a = 0; a < DIM * DIM; a++)
+                    cov_learned[i * DIM * DIM + a] =
+                        a % (DIM + 1) == 0 ? (float)(cov_sigma * cov_sigma) : 0.0f;
+            printf("  level %2lld  sigma %6.3f  relative error %.3f  (%.3f)\n", (long long)l,
+                   cov_sigma, cov_err, relative_error(cov_learned, cov_exact, N_TEST * DIM * DIM));
+        }
+    } else
+        printf("\nNo s2 (s2=none): no posterior covariance to check or draw.\n");
+
     /* 5. Annealed Langevin from a broad Gaussian N(0, 3^2 I). */
     ALLOC(chains, N_CHAINS * DIM);
     TRY(gaussian_draws(3.0, 3, N_CHAINS, chains));
@@ -592,7 +762,7 @@ int main(int argc, char **argv)
                k, occ_s[k], occ_r[k], COMPONENTS[k].weight);
 
     /* 6. The picture. */
-    if (!write_svg(svg_path, mix, model, n_levels - 1, chains,
+    if (!write_svg(svg_path, mix, model, n_levels - 1, cov_levels[1], chains,
                    N_CHAINS < SVG_SAMPLES ? N_CHAINS : SVG_SAMPLES))
         goto done;
     printf("\nWrote %s\n", svg_path);
@@ -600,20 +770,28 @@ int main(int argc, char **argv)
     /* 7. Save, reload, compare. */
     TRY(hosm_model_save(model, model_path));
     TRY(hosm_model_load(&reloaded, model_path));
-    ALLOC(again, N_TEST * DIM);
+    ALLOC(again, N_TEST * DIM * DIM); /* room for scores or covariances */
     TRY(hosm_model_score(model, n_levels - 1, noisy, N_TEST, learned));
     TRY(hosm_model_score(reloaded, n_levels - 1, noisy, N_TEST, again));
-    const int same = memcmp(learned, again, (size_t)N_TEST * DIM * sizeof(float)) == 0;
+    int same = memcmp(learned, again, (size_t)N_TEST * DIM * sizeof(float)) == 0;
+    if (cov_learned) { /* and the posterior covariances */
+        TRY(hosm_model_posterior_cov(model, cov_levels[1], noisy, N_TEST, 1, cov_learned));
+        TRY(hosm_model_posterior_cov(reloaded, cov_levels[1], noisy, N_TEST, 1, again));
+        same = same && memcmp(cov_learned, again,
+                              (size_t)N_TEST * DIM * DIM * sizeof(float)) == 0;
+    }
     int64_t file_bytes;
     TRY(hosm_model_save_size(model, &file_bytes));
-    printf("Wrote %s (%lld bytes); reloaded: scores %s\n", model_path, (long long)file_bytes,
-           same ? "identical" : "DIFFER");
+    printf("Wrote %s (%lld bytes); reloaded: %s %s\n", model_path, (long long)file_bytes,
+           cov_learned ? "scores and covariances" : "scores", same ? "identical" : "DIFFER");
     if (!same)
         goto done;
 
-    printf("\nSummary: score error %.3f at sigma %.3f; trained in %.1f s, sampled in %.1f s, "
-           "total %.1f s\n",
-           err_smallest, sigma_min, t_train, t_sample, now() - t_start);
+    printf("\nSummary: score error %.3f at sigma %.3f", err_smallest, sigma_min);
+    if (cov_learned)
+        printf(", covariance error %.3f at sigma %.3f", cov_err, cov_sigma);
+    printf("; trained in %.1f s, sampled in %.1f s, total %.1f s\n", t_train, t_sample,
+           now() - t_start);
     exit_code = EXIT_SUCCESS;
 
 done:
@@ -631,5 +809,7 @@ done:
     free(chains);
     free(reference);
     free(again);
+    free(cov_learned);
+    free(cov_exact);
     return exit_code;
 }
