@@ -153,6 +153,15 @@ static inline double trng_sym(trng *r, double a)
     return a * (2.0 * trng_uniform(r) - 1.0);
 }
 
+/* The 2 x 2 covariance R(theta) diag(a, b) R(theta)^T into c (row-major). */
+static inline void rot_cov(double *c, double theta, double a, double b)
+{
+    const double co = cos(theta), si = sin(theta);
+    c[0] = co * co * a + si * si * b;
+    c[1] = c[2] = co * si * (a - b);
+    c[3] = si * si * a + co * co * b;
+}
+
 /* ---- dense symmetric eigenproblems -------------------------------------- */
 
 /* Eigen-decomposition of the symmetric n x n matrix a (row-major, not

@@ -183,14 +183,6 @@ static void check_levels_and_folding(void)
 #define NTRAIN 32768
 #define NTEST 4096
 
-static void rot_cov(double *c, double theta, double a, double b)
-{
-    const double co = cos(theta), si = sin(theta);
-    c[0] = co * co * a + si * si * b;
-    c[1] = c[2] = co * si * (a - b);
-    c[3] = si * si * a + co * co * b;
-}
-
 /* Pooled relative score error of model level `level` at sigma. */
 static double score_error(const hosm_mixture *mix, const hosm_model *m, int64_t level,
                           double sigma, const float *clean, float *x, float *se, float *sm)

@@ -39,15 +39,6 @@ static const double W[K] = {0.4, 0.3, 0.2, 0.1};
 static const double MU[K * D] = {-2.0, -1.0, 2.0, -1.0, 0.0, 2.0, 0.5, -0.2};
 static double COV[K * D * D];
 
-/* R(theta) diag(a, b) R(theta)^T. */
-static void rot_cov(double *c, double theta, double a, double b)
-{
-    const double co = cos(theta), si = sin(theta);
-    c[0] = co * co * a + si * si * b;
-    c[1] = c[2] = co * si * (a - b);
-    c[3] = si * si * a + co * co * b;
-}
-
 /* The error of the moment-matched single Gaussian's perturbed score. */
 static double single_gaussian_error(const float *x, const float *se, const float *clean, int n)
 {
