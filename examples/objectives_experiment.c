@@ -40,7 +40,8 @@
  * RNG), the reference hosm_mixture_score(mix, sigma, ...). "clean": the
  * score-matching objectives on the clean data (ssm_noise=0) against the
  * clean score hosm_mixture_score(mix, 0, ...) at ntest clean draws; DSM and
- * DSM-VR rows measure how far their q_sigma score is from it.
+ * DSM-VR rows measure how far their q_sigma score is from it, and a line on
+ * stdout gives the error of the exact score of q_sigma there.
  *
  * Every run: a one-level model at sigma (the model seed and the trainer
  * seed are the training seed s, so all objectives start from the same
@@ -513,6 +514,26 @@ int main(int argc, char **argv)
             }
             TRY(hosm_mixture_score(mix, ref_sigma, x, n, ref));
             testset ts = {D, n, x, ref};
+            if (ti == 1) { /* how far DSM's own target is from the clean score */
+                float *qs = xmalloc(sizeof(float) * (size_t)(n * D));
+                double num = 0.0, den = 0.0, sum = 0.0;
+                TRY(hosm_mixture_score(mix, o.sigma, x, n, qs));
+                for (int64_t i = 0; i < n; i++) {
+                    double e2 = 0.0, r2 = 0.0;
+                    for (int64_t a = 0; a < D; a++) {
+                        double d = (double)qs[i * D + a] - ref[i * D + a];
+                        e2 += d * d;
+                        r2 += (double)ref[i * D + a] * ref[i * D + a];
+                    }
+                    num += e2;
+                    den += r2;
+                    sum += sqrt(e2 / r2);
+                }
+                printf("clean D=%lld: the exact score of q_sigma against the clean score: "
+                       "pooled %.4f mean %.4f\n",
+                       (long long)D, sqrt(num / den), sum / (double)n);
+                free(qs);
+            }
             for (int seed = 1; seed <= o.seeds; seed++) {
                 TRY(hosm_mixture_sample(mix, 100 * (uint64_t)seed + (uint64_t)D, o.ntrain, data));
                 double budget = 0.0;
