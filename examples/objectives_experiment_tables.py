@@ -172,11 +172,14 @@ def equal_time(t, key, what):
             steps = int(statistics.median(int(r["steps"]) for r in rows))
             cells.append(f"{spread(col(rows, key))} ({steps})")
         print(f"| {NAMES[o]} | " + " | ".join(cells) + " |")
-    budgets = [t.budget(D, s) for D in t.dims for s in t.seeds(D, "dsm")]
-    if budgets:
+
+
+def budgets(t):
+    dims = [D for D in t.dims if t.seeds(D, "dsm")]
+    if dims:
         print("\nB per D, median over seeds: " + ", ".join(
-            f"{g(statistics.median([t.budget(D, s) for s in t.seeds(D, 'dsm')]))} s (D = {D})"
-            for D in t.dims if t.seeds(D, "dsm")) + ".")
+            f"{g(statistics.median([t.budget(D, s) for s in t.seeds(D, 'dsm')]))} CPU s "
+            f"(D = {D})" for D in dims) + ".")
 
 
 def per_step(t):
@@ -252,6 +255,7 @@ def main(paths):
         equal_time(t, "ema_pooled", "Pooled error, EMA weights,")
         equal_time(t, "final_pooled", "Pooled error, current weights,")
         equal_time(t, "ema_mean", "Per-point mean error, EMA weights,")
+        budgets(t)
         per_step(t)
         summary(t)
 
