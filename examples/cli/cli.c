@@ -337,11 +337,13 @@ int cli_level(const char *cmd, const char *text, const hosm_model *model, int64_
 
 const char *cli_enum_name(int key, int64_t value)
 {
+    /* The names of include/hosm.h's enums (hosm_config_parse reads them). */
     static const char *const act[] = {"softplus", "silu", "tanh", "elu"};
-    static const char *const obj[] = {"dsm", "dsm_vr"};
+    static const char *const obj[] = {"dsm", "dsm_vr", "ssm", "ssm_vr", "exact_sm"};
     static const char *const s2[] = {"none", "diag", "lowrank", "full"};
     static const char *const s2obj[] = {"d2sm", "d2sm_vr"};
-    static const char *const sampler[] = {"langevin", "annealed"};
+    static const char *const sampler[] = {"langevin", "annealed", "ozaki",
+                                          "mala", "mh_ozaki", "annealed_ozaki"};
 #define PICK(table) return value >= 0 && value < (int64_t)(sizeof table / sizeof *table) ? table[value] : NULL
     switch (key) {
     case HOSM_KEY_ACT: PICK(act);

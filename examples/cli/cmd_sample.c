@@ -157,7 +157,8 @@ int cmd_sample(int argc, char **argv)
         cli_hosm_error(st, "sampler");
         goto done;
     }
-    const int64_t total = steps * ((kind == HOSM_SAMPLER_ANNEALED || kind == HOSM_SAMPLER_ANNEALED_OZAKI ? L : 1));
+    const int annealed = kind == HOSM_SAMPLER_ANNEALED || kind == HOSM_SAMPLER_ANNEALED_OZAKI;
+    const int64_t total = steps * (annealed ? L : 1);
     cli_note("sample: %lld chains, %s, %lld steps", (long long)n,
              cli_enum_name(HOSM_KEY_SAMPLER, kind), (long long)total);
     cli_catch_signals();

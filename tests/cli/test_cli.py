@@ -192,6 +192,10 @@ def case_sample():
                  "sample_steps=10", "--denoise")
     a = np.loadtxt("a.csv", delimiter=",", skiprows=1)
     check(a.shape == (30, 2) and "annealed, 30 steps" in err, "annealed: %s %r" % (a.shape, err))
+    # Every sampler kind is named in the progress line.
+    _, err = run("sample", "m.hosm", "-n", 4, "-o", "k.npy", "sampler=annealed_ozaki",
+                 "hessian=jacobian", "sample_steps=2")
+    check("annealed_ozaki, 6 steps" in err, "annealed_ozaki: %r" % err)
     # The sampling settings stored in the model file by 'hosm train'.
     train("data.npy", "ms.hosm", "sampler=annealed", "sample_steps=10", steps=20)
     _, err = run("sample", "ms.hosm", "-n", 30, "-o", "ms.npy")
