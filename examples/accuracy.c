@@ -67,6 +67,8 @@
 
 #include <hosm.h>
 
+#include "experiment_util.h"
+
 #define K 4
 #define MAXLIST 16
 #define MAXSEEDS 64
@@ -82,37 +84,7 @@
         }                                                                                    \
     } while (0)
 
-/* ---- the example's own RNG (not the library's) ---------------------------- */
-typedef struct {
-    uint64_t s;
-    int has;
-    double spare;
-} xrng;
-
-static uint64_t xrng_next(xrng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static double xrng_uniform(xrng *r) /* (0, 1) */
-{
-    return ((double)(xrng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-static double xrng_normal(xrng *r)
-{
-    if (r->has) {
-        r->has = 0;
-        return r->spare;
-    }
-    double u = xrng_uniform(r), v = xrng_uniform(r), rad = sqrt(-2.0 * log(u));
-    r->spare = rad * sin(6.283185307179586 * v);
-    r->has = 1;
-    return rad * cos(6.283185307179586 * v);
-}
+/* ---- small helpers (the others: experiment_util.h) ------------------------ */
 
 static double now(void)
 {
@@ -121,83 +93,12 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* ---- the targets ----------------------------------------------------------- */
 
 static hosm_mixture *make_mixture(int64_t D)
 {
-    xrng r = {(uint64_t)(1000 + D), 0, 0.0};
-    double w[K], *mu = xmalloc(sizeof(double) * K * D), *cov = xmalloc(sizeof(double) * K * D * D);
-    double *q = xmalloc(sizeof(double) * D * D), *l = xmalloc(sizeof(double) * D);
-    const double s = 4.0 / sqrt(2.0 * (double)D);
-    for (int k = 0; k < K; k++) {
-        w[k] = k + 1.0;
-        for (int64_t a = 0; a < D; a++)
-            mu[k * D + a] = s * xrng_normal(&r);
-        /* Q: Gram-Schmidt on the rows of a Gaussian matrix. */
-        for (int64_t i = 0; i < D; i++) {
-            double *qi = q + i * D;
-            for (;;) {
-                for (int64_t a = 0; a < D; a++)
-                    qi[a] = xrng_normal(&r);
-                for (int pass = 0; pass < 2; pass++)
-                    for (int64_t j = 0; j < i; j++) {
-                        double dot = 0.0;
-                        for (int64_t a = 0; a < D; a++)
-                            dot += qi[a] * q[j * D + a];
-                        for (int64_t a = 0; a < D; a++)
-                            qi[a] -= dot * q[j * D + a];
-                    }
-                double nn = 0.0;
-                for (int64_t a = 0; a < D; a++)
-                    nn += qi[a] * qi[a];
-                if (nn > 1e-6) {
-                    for (int64_t a = 0; a < D; a++)
-                        qi[a] /= sqrt(nn);
-                    break;
-                }
-            }
-            l[i] = exp(log(0.02) + (log(0.5) - log(0.02)) * xrng_uniform(&r));
-        }
-        double *c = cov + k * D * D;
-        for (int64_t a = 0; a < D; a++)
-            for (int64_t b = 0; b < D; b++) {
-                double v = 0.0;
-                for (int64_t i = 0; i < D; i++)
-                    v += q[i * D + a] * l[i] * q[i * D + b];
-                c[a * D + b] = v;
-            }
-        for (int64_t a = 0; a < D; a++) /* exact symmetry */
-            for (int64_t b = 0; b < a; b++)
-                c[a * D + b] = c[b * D + a];
-    }
     hosm_mixture *mix;
-    TRY(hosm_mixture_new(&mix, K, D, w, mu, cov));
-    free(mu);
-    free(cov);
-    free(q);
-    free(l);
+    TRY(random_mixture(K, D, (uint64_t)(1000 + D), &mix));
     return mix;
 }
 

@@ -63,6 +63,8 @@
 
 #include <hosm.h>
 
+#include "experiment_util.h"
+
 #define PI 3.14159265358979323846
 #define MAX_DIM 32
 #define MAX_EPS 16
@@ -75,13 +77,6 @@ static const char *const COLOURS[MAX_KINDS] = {"#1f77b4", "#d62728", "#ff7f0e", 
                                                "#9467bd"};
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static uint64_t rng_state;
 
@@ -129,16 +124,6 @@ static int kind_index(const char *kind)
     for (int i = 0; i < MAX_KINDS; i++)
         if (strcmp(kind, KINDS[i]) == 0)
             return i;
-    return 0;
-}
-
-/* Is name an element of the comma-separated list? */
-static int in_list(const char *list, const char *name)
-{
-    size_t len = strlen(name);
-    for (const char *p = list; (p = strstr(p, name)); p += len)
-        if ((p == list || p[-1] == ',') && (p[len] == ',' || p[len] == 0))
-            return 1;
     return 0;
 }
 
