@@ -254,18 +254,6 @@ static int nearest_level(const hosm_model *model, double sigma, int64_t *level)
     return status;
 }
 
-/* The 1-standard-deviation ellipse of a symmetric 2 x 2 covariance c: the
- * square roots of its eigenvalues (negative ones read as 0) and the angle of
- * the first axis from the x axis (radians). */
-static void cov_ellipse(const float c[DIM * DIM], double *r1, double *r2, double *angle)
-{
-    const double a = c[0], b = 0.5 * ((double)c[1] + c[2]), d = c[3];
-    const double mid = 0.5 * (a + d), rad = hypot(0.5 * (a - d), b);
-    *r1 = sqrt(fmax(mid + rad, 0.0));
-    *r2 = sqrt(fmax(mid - rad, 0.0));
-    *angle = 0.5 * atan2(2.0 * b, a - d);
-}
-
 /* ---- progress callbacks ------------------------------------------------- */
 
 typedef struct {
@@ -336,6 +324,23 @@ typedef struct {
 
 static double px(const frame *f, double x) { return f->margin + (x + VIEW) / (2 * VIEW) * f->size; }
 static double py(const frame *f, double y) { return f->margin + (VIEW - y) / (2 * VIEW) * f->size; }
+
+/* The 1-standard-deviation ellipse of a symmetric 2 x 2 covariance c
+ * around mean, as an SVG element: the square roots of c's eigenvalues
+ * (negative ones read as 0) as radii, rotated to its first axis. */
+static void svg_ellipse(FILE *out, const frame *f, const float mean[DIM],
+                        const float c[DIM * DIM])
+{
+    const double a = c[0], b = 0.5 * ((double)c[1] + c[2]), d = c[3];
+    const double mid = 0.5 * (a + d), rad = hypot(0.5 * (a - d), b);
+    const double r1 = sqrt(fmax(mid + rad, 0.0)), r2 = sqrt(fmax(mid - rad, 0.0));
+    const double angle = 0.5 * atan2(2.0 * b, a - d), scale = f->size / (2 * VIEW);
+    const double mx = px(f, mean[0]), my = py(f, mean[1]);
+    fprintf(out,
+            "<ellipse cx=\"%.1f\" cy=\"%.1f\" rx=\"%.2f\" ry=\"%.2f\" "
+            "transform=\"rotate(%.1f %.1f %.1f)\"/>\n",
+            mx, my, r1 * scale, r2 * scale, -angle * 180.0 / PI, mx, my);
+}
 
 /* Writes the SVG: a heat map of the clean mixture's log-density (cells of
  * equal colour merged into runs), arrows of the learned score at sigma_arrows,
@@ -485,29 +490,16 @@ static int write_svg(const char *path, const hosm_mixture *mix, const hosm_model
      * that mean (a dot); the exact one dashed around the exact mean. Each
      * drawn on a dark halo, like the arrows. */
     if (E > 0) {
-        const double scale = f.size / (2 * VIEW); /* pixels per unit */
         fprintf(out, "<defs><g id=\"learned\">\n");
         for (int64_t i = 0; i < E * E; i++) {
-            double r1, r2, angle;
-            cov_ellipse(cov + i * DIM * DIM, &r1, &r2, &angle);
-            const double mx = px(&f, mean[i * DIM]), my = py(&f, mean[i * DIM + 1]);
-            fprintf(out,
-                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n"
-                    "<ellipse cx=\"%.1f\" cy=\"%.1f\" rx=\"%.2f\" ry=\"%.2f\" "
-                    "transform=\"rotate(%.1f %.1f %.1f)\"/>\n",
-                    px(&f, noisy[i * DIM]), py(&f, noisy[i * DIM + 1]), mx, my, mx, my,
-                    r1 * scale, r2 * scale, -angle * 180.0 / PI, mx, my);
+            fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                    px(&f, noisy[i * DIM]), py(&f, noisy[i * DIM + 1]), px(&f, mean[i * DIM]),
+                    py(&f, mean[i * DIM + 1]));
+            svg_ellipse(out, &f, mean + i * DIM, cov + i * DIM * DIM);
         }
         fprintf(out, "</g><g id=\"exact\">\n");
-        for (int64_t i = 0; i < E * E; i++) {
-            double r1, r2, angle;
-            cov_ellipse(cov_exact + i * DIM * DIM, &r1, &r2, &angle);
-            const double mx = px(&f, mean_exact[i * DIM]), my = py(&f, mean_exact[i * DIM + 1]);
-            fprintf(out,
-                    "<ellipse cx=\"%.1f\" cy=\"%.1f\" rx=\"%.2f\" ry=\"%.2f\" "
-                    "transform=\"rotate(%.1f %.1f %.1f)\"/>\n",
-                    mx, my, r1 * scale, r2 * scale, -angle * 180.0 / PI, mx, my);
-        }
+        for (int64_t i = 0; i < E * E; i++)
+            svg_ellipse(out, &f, mean_exact + i * DIM, cov_exact + i * DIM * DIM);
         fprintf(out, "</g></defs>\n"
                      "<g fill=\"none\" stroke-linecap=\"round\">\n"
                      "<use xlink:href=\"#exact\" stroke=\"black\" stroke-opacity=\"0.5\" "
