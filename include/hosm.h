@@ -164,7 +164,8 @@ enum hosm_key {
     HOSM_KEY_PROJECTION = 39,   /**< int "projection": enum hosm_projection, default rademacher */
     HOSM_KEY_SSM_NOISE = 40,    /**< int "ssm_noise": 1 = the score-matching objectives act on x + sigma z (learning DSM's target), 0 = on clean x, 0..1, default 0; always 1 in joint training with s2 */
     /* training dynamics (experimental) */
-    HOSM_KEY_RAW_HEAD = 41      /**< int "raw_head": 1 = the output layers train as if s1 and s2 were not divided by sigma and sigma^2 (initial weights times sigma and sigma^2 in hosm_model_new, Adam learning rate times sigma and sigma^2 in the trainer), one-level models only, 0..1, default 0 */
+    HOSM_KEY_RAW_HEAD = 41,     /**< int "raw_head": 1 = the output layers train as if s1 and s2 were not divided by sigma and sigma^2 (initial weights times sigma and sigma^2 in hosm_model_new, Adam learning rate times sigma and sigma^2 in the trainer), one-level models only, 0..1, default 0 */
+    HOSM_KEY_PARAMETERIZATION = 42 /**< int "parameterization": enum hosm_parameterization, what the s1 network is, default score */
 };
 
 /** Activations (values of HOSM_KEY_ACT; text names in quotes). */
@@ -182,6 +183,13 @@ enum hosm_objective {
     HOSM_OBJ_SSM = 2,     /**< "ssm": sliced score matching (experimental) */
     HOSM_OBJ_SSM_VR = 3,  /**< "ssm_vr": sliced score matching, variance reduced (experimental) */
     HOSM_OBJ_EXACT_SM = 4 /**< "exact_sm": Hyvarinen score matching, trace of the Jacobian by D tangents (experimental) */
+};
+
+/** What the first network of a model is (values of
+ *  HOSM_KEY_PARAMETERIZATION), docs/math.md#10-energy-based-models. */
+enum hosm_parameterization {
+    HOSM_PARAM_SCORE = 0, /**< "score": a network with D outputs, s1 = net(x) / sigma */
+    HOSM_PARAM_ENERGY = 1 /**< "energy": a network with one output E(x), s1 = -grad_x E / sigma, log density -E / sigma + const (experimental) */
 };
 
 /** Directions of sliced score matching (values of HOSM_KEY_PROJECTION). */
@@ -302,6 +310,13 @@ typedef int (*hosm_progress_fn)(int64_t step, double value, void *user_data);
  * scaled so that s2 carries 1/sigma^2 (U of a low-rank s2 by 1/sigma, its
  * diagonal and a full s2 by 1/sigma^2), form the structured Hessian
  * (docs/second-order.md).
+ * With "parameterization" energy the network has one output E(x, level) and
+ * the model is an energy-based model: s1 = -grad_x E / sigma, its log
+ * density is -E / sigma up to a constant, and its Hessian is the exact
+ * -grad_x^2 E / sigma (symmetric). It has no s2 network ("s2" must be none);
+ * the second-order queries and samplers answer that exact Hessian as a
+ * "full" s2, at the cost of D forward-mode tangents of the input gradient a
+ * point (experimental).
  * The flat parameter vector holds the s1 network's parameters, then s2's. */
 /** @{ */
 typedef struct hosm_model hosm_model;
@@ -347,13 +362,19 @@ HOSM_API int hosm_model_at_sigma(hosm_model **out, const hosm_model *model, doub
 /** The score s1 at noise level index `level` of n points x (n x D) into out (n x D). */
 HOSM_API int hosm_model_score(const hosm_model *model, int64_t level, const float *x,
                               int64_t n, float *out);
+/** The log density of an energy model up to a constant, -E(x) / sigma, of
+ *  n points into out (n doubles); the constant depends on the level.
+ *  HOSM_E_UNSUPPORTED for a score network, which has no log density. */
+HOSM_API int hosm_model_log_density_unnormalized(const hosm_model *model, int64_t level,
+                                                 const float *x, int64_t n, double *out);
 /** The Tweedie posterior mean E[x_clean | x] = x + sigma^2 s1(x) (denoising)
  *  of n points into out (n x D). out may equal x. */
 HOSM_API int hosm_model_denoise(const hosm_model *model, int64_t level, const float *x,
                                 int64_t n, float *out);
 
 /** The structure of the learned s2 (enum hosm_s2) and its effective rank
- *  (min(rank, D) for "lowrank", else 0); either pointer may be NULL. */
+ *  (min(rank, D) for "lowrank", else 0); either pointer may be NULL. An
+ *  energy model reports "full": its exact Hessian. */
 HOSM_API int hosm_model_s2_structure(const hosm_model *model, int *structure, int64_t *rank);
 /** @} */
 
@@ -566,8 +587,9 @@ typedef int (*hosm_hessian_fn)(const float *x, int64_t n, int64_t dim, float *ou
 
 /** Create a sampler over model (which must outlive it) from cfg (NULL:
  *  defaults); its RNG is seeded from cfg's "seed". Ozaki takes H from the
- *  learned s2 or the Jacobian of s1 ("hessian"); a model has no log
- *  density, so "mala" and "mh_ozaki" are HOSM_E_UNSUPPORTED. */
+ *  learned s2 or the Jacobian of s1 ("hessian"; an energy model's s2 is
+ *  its exact Hessian). Only an energy model has a log density: on a score
+ *  network "mala" and "mh_ozaki" are HOSM_E_UNSUPPORTED. */
 HOSM_API int hosm_sampler_new(hosm_sampler **out, const hosm_model *model,
                               const hosm_config *cfg);
 /** Create a sampler over the Gaussian-mixture oracle perturbed at noise

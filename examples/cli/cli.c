@@ -344,6 +344,7 @@ const char *cli_enum_name(int key, int64_t value)
     static const char *const s2obj[] = {"d2sm", "d2sm_vr"};
     static const char *const sampler[] = {"langevin", "annealed", "ozaki",
                                           "mala", "mh_ozaki", "annealed_ozaki"};
+    static const char *const param[] = {"score", "energy"};
 #define PICK(table) return value >= 0 && value < (int64_t)(sizeof table / sizeof *table) ? table[value] : NULL
     switch (key) {
     case HOSM_KEY_ACT: PICK(act);
@@ -351,6 +352,7 @@ const char *cli_enum_name(int key, int64_t value)
     case HOSM_KEY_S2: PICK(s2);
     case HOSM_KEY_S2_OBJECTIVE: PICK(s2obj);
     case HOSM_KEY_SAMPLER: PICK(sampler);
+    case HOSM_KEY_PARAMETERIZATION: PICK(param);
     default: return NULL;
     }
 #undef PICK

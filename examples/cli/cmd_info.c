@@ -112,9 +112,13 @@ int cmd_info(int argc, char **argv)
         hosm_model_sigma(model, l, &sigma);
         printf("  sigma[%lld]%*s%.6g\n", (long long)l, l < 10 ? 7 : l < 100 ? 6 : 5, "", sigma);
     }
+    int64_t param;
+    hosm_config_get_int(cfg, HOSM_KEY_PARAMETERIZATION, &param);
     printf("s2:              %s", cli_enum_name(HOSM_KEY_S2, s2));
     if (s2 == HOSM_S2_LOWRANK)
         printf(", rank %lld", (long long)rank);
+    if (param == HOSM_PARAM_ENERGY)
+        printf(" (the exact Hessian of the energy)");
     putchar('\n');
 
     /* The architecture keys, as settings. s2_* and rank mean nothing
@@ -123,11 +127,11 @@ int cmd_info(int argc, char **argv)
                                HOSM_KEY_LEVELS,    HOSM_KEY_SIGMA,     HOSM_KEY_SIGMA_MAX,
                                HOSM_KEY_SIGMA_MIN, HOSM_KEY_SEED,      HOSM_KEY_THREADS,
                                HOSM_KEY_S2,        HOSM_KEY_RANK,      HOSM_KEY_S2_HIDDEN,
-                               HOSM_KEY_S2_DEPTH};
+                               HOSM_KEY_S2_DEPTH,  HOSM_KEY_PARAMETERIZATION};
     printf("architecture:   ");
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         const int key = keys[i];
-        if (s2 == HOSM_S2_NONE && (key == HOSM_KEY_RANK || key == HOSM_KEY_S2_HIDDEN ||
+        if ((s2 == HOSM_S2_NONE || param == HOSM_PARAM_ENERGY) && (key == HOSM_KEY_RANK || key == HOSM_KEY_S2_HIDDEN ||
                                    key == HOSM_KEY_S2_DEPTH))
             continue;
         int type;

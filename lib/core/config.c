@@ -29,6 +29,7 @@ static const char *const hessian_names[] = {"s2", "jacobian", NULL};
 static const char *const ozaki_solver_names[] = {"auto", "eig", "lanczos", NULL};
 static const char *const s2_names[] = {"none", "diag", "lowrank", "full", NULL};
 static const char *const s2_objective_names[] = {"d2sm", "d2sm_vr", NULL};
+static const char *const parameterization_names[] = {"score", "energy", NULL};
 
 #define I HOSM_TYPE_INT
 #define D HOSM_TYPE_DOUBLE
@@ -74,6 +75,8 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_PROJECTION] = {"projection", I, 0, 1, HOSM_PROJ_RADEMACHER, 0, projection_names},
     [HOSM_KEY_SSM_NOISE] = {"ssm_noise", I, 0, 1, 0, 0, NULL},
     [HOSM_KEY_RAW_HEAD] = {"raw_head", I, 0, 1, 0, 0, NULL},
+    [HOSM_KEY_PARAMETERIZATION] = {"parameterization", I, 0, 1, HOSM_PARAM_SCORE, 0,
+                                   parameterization_names},
 };
 #undef I
 #undef D

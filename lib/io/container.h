@@ -10,8 +10,8 @@
 
 /* The newest format version this library reads. A writer uses the lowest
  * version that defines what the file holds: 1, 2 for an s2 network, 3 for
- * settings. */
-#define HOSMI_FORMAT_VERSION 3
+ * settings, 4 for an energy model. */
+#define HOSMI_FORMAT_VERSION 4
 #define HOSMI_HEADER_BYTES 24
 #define HOSMI_MAGIC_MODEL "HOSMMODL"
 #define HOSMI_MAGIC_CHECKPOINT "HOSMCKPT"
@@ -27,6 +27,13 @@ typedef struct {
     uint32_t sections;
     uint32_t version; /* raised by writers of newer sections */
 } hosmi_writer;
+
+/* Raises the file's version to at least v (what a section needs). */
+static inline void hosmi_w_need_version(hosmi_writer *w, uint32_t v)
+{
+    if (w->version < v)
+        w->version = v;
+}
 
 void hosmi_w_begin(hosmi_writer *w, void *buf, const char *magic);
 void hosmi_w_section(hosmi_writer *w, uint32_t tag);

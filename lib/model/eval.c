@@ -5,10 +5,46 @@
 
 #include "model/eval.h"
 
+/* The energy network's plan for what a score network's would do: its s1
+ * needs the input gradient, s1's tangents its Hessian-vector products, the
+ * backward pass of s1 a tangent along ds1 and its reverse, the backward
+ * pass of s1's tangents the mixed second-order pass; s2 rows are the
+ * Hessian from D unit tangents. */
+static int energy_alloc(hosmi_eval_ws *ws, const hosm_model *m, int64_t cap1, unsigned mode1,
+                        int64_t k, int64_t cap2)
+{
+    unsigned mode = HOSMI_PLAN_GRAD;
+    if (mode1 & HOSMI_PLAN_TANGENT_GRAD)
+        mode = HOSMI_PLAN_MIXED;
+    else if (mode1 & HOSMI_PLAN_TANGENT)
+        mode = HOSMI_PLAN_HVP;
+    else if (mode1 & HOSMI_PLAN_GRAD)
+        mode = HOSMI_PLAN_TANGENT_GRAD;
+    if (cap2 > 0) {
+        mode |= HOSMI_PLAN_HVP;
+        k = k > m->arch.dim ? k : m->arch.dim;
+        cap1 = cap1 > cap2 ? cap1 : cap2;
+    }
+    k = k > 1 ? k : 1;
+    if (hosmi_mlp_plan_alloc(&ws->p1, &m->net, cap1, mode, k) != 0)
+        return -1;
+    ws->row = hosmi_alloc(cap1, sizeof(float));
+    if (cap2 > 0)
+        ws->hess = hosmi_alloc(hosmi_mul(cap2, hosmi_mul(m->arch.dim, m->arch.dim)), sizeof(float));
+    return !ws->row || (cap2 > 0 && !ws->hess) ? -1 : 0;
+}
+
 int hosmi_eval_alloc(hosmi_eval_ws *ws, const hosm_model *m, int64_t cap1, unsigned mode1,
                      int64_t k, int64_t cap2, unsigned mode2)
 {
     memset(ws, 0, sizeof *ws);
+    if (hosmi_is_energy(m)) {
+        if (energy_alloc(ws, m, cap1, mode1, k, cap2) != 0) {
+            hosmi_eval_free(ws);
+            return -1;
+        }
+        return 0;
+    }
     if ((cap1 > 0 && hosmi_mlp_plan_alloc(&ws->p1, &m->net, cap1, mode1, k) != 0) ||
         (cap2 > 0 && hosmi_mlp_plan_alloc(&ws->p2, &m->net2, cap2, mode2, 0) != 0)) {
         hosmi_eval_free(ws);
@@ -21,6 +57,9 @@ void hosmi_eval_free(hosmi_eval_ws *ws)
 {
     hosmi_mlp_plan_free(&ws->p1);
     hosmi_mlp_plan_free(&ws->p2);
+    free(ws->row);
+    free(ws->hess);
+    ws->row = ws->hess = NULL;
 }
 
 static float inv_sigma(const hosm_model *m, const int64_t *levels, int64_t level_all, int64_t i)
@@ -49,18 +88,69 @@ static int64_t s2_second_power(const hosm_model *m)
     return m->arch.s2 == HOSM_S2_LOWRANK ? m->arch.dim : m->net2.out;
 }
 
+/* Rows of cols values times -1/sigma of the row's level. */
+static void scale_rows_neg(const hosm_model *m, const int64_t *levels, int64_t level_all,
+                           int64_t n, int64_t cols, float *v)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float inv = -inv_sigma(m, levels, level_all, i);
+        for (int64_t j = 0; j < cols; j++)
+            v[i * cols + j] *= inv;
+    }
+}
+
 void hosmi_eval_s1(const hosm_model *m, const hosmi_blas *blas, const float *x,
                    const int64_t *levels, int64_t level_all, int64_t n, hosmi_eval_ws *ws,
                    float *s1)
 {
+    if (hosmi_is_energy(m)) {
+        hosmi_mlp_forward(&m->net, blas, m->params, x, levels, level_all, n, &ws->p1, ws->row);
+        hosmi_mlp_input_grad(&m->net, blas, m->params, n, &ws->p1, s1);
+        scale_rows_neg(m, levels, level_all, n, m->arch.dim, s1);
+        return;
+    }
     hosmi_mlp_forward(&m->net, blas, m->params, x, levels, level_all, n, &ws->p1, s1);
     scale_rows(m, levels, level_all, n, m->arch.dim, 0, s1);
+}
+
+void hosmi_eval_log_density(const hosm_model *m, const hosmi_blas *blas, const float *x,
+                            const int64_t *levels, int64_t level_all, int64_t n,
+                            hosmi_eval_ws *ws, double *out)
+{
+    hosmi_mlp_forward(&m->net, blas, m->params, x, levels, level_all, n, &ws->p1, ws->row);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = -(double)ws->row[i] / m->sigmas[levels ? levels[i] : level_all];
+}
+
+/* An energy model's s2 rows: -Hessian(E) / sigma, packed "full". */
+static void energy_s2(const hosm_model *m, const hosmi_blas *blas, const float *x,
+                      const int64_t *levels, int64_t level_all, int64_t n, hosmi_eval_ws *ws,
+                      float *s2)
+{
+    const int64_t D = m->arch.dim, P = m->s2_out;
+    hosmi_mlp_forward(&m->net, blas, m->params, x, levels, level_all, n, &ws->p1, ws->row);
+    hosmi_mlp_input_grad(&m->net, blas, m->params, n, &ws->p1, NULL);
+    hosmi_mlp_input_hvp(&m->net, blas, m->params, n, D, NULL, &ws->p1, ws->hess);
+    for (int64_t i = 0; i < n; i++) {
+        const float inv = -inv_sigma(m, levels, level_all, i);
+        const float *h = ws->hess + i * D * D;
+        float *o = s2 + i * P;
+        /* The Hessian is symmetric by construction; its two float
+         * evaluations differ by rounding only, averaged here. */
+        for (int64_t a = 0, q = 0; a < D; a++)
+            for (int64_t b = a; b < D; b++, q++)
+                o[q] = 0.5f * inv * (h[a * D + b] + h[b * D + a]);
+    }
 }
 
 void hosmi_eval_s2(const hosm_model *m, const hosmi_blas *blas, const float *x,
                    const int64_t *levels, int64_t level_all, int64_t n, hosmi_eval_ws *ws,
                    float *s2)
 {
+    if (hosmi_is_energy(m)) {
+        energy_s2(m, blas, x, levels, level_all, n, ws, s2);
+        return;
+    }
     hosmi_mlp_forward(&m->net2, blas, hosmi_params2(m), x, levels, level_all, n, &ws->p2, s2);
     scale_rows(m, levels, level_all, n, m->net2.out, s2_second_power(m), s2);
 }
@@ -70,19 +160,41 @@ void hosmi_eval_s1_tangent(const hosm_model *m, const hosmi_blas *blas, const in
                            hosmi_eval_ws *ws, float *tout)
 {
     const int64_t D = m->arch.dim;
-    hosmi_mlp_tangent(&m->net, blas, m->params, n, k, tin, &ws->p1, tout);
+    const int energy = hosmi_is_energy(m);
+    if (energy)
+        hosmi_mlp_input_hvp(&m->net, blas, m->params, n, k, tin, &ws->p1, tout);
+    else
+        hosmi_mlp_tangent(&m->net, blas, m->params, n, k, tin, &ws->p1, tout);
     for (int64_t i = 0; i < n; i++) {
-        const float inv = inv_sigma(m, levels, level_all, i);
+        const float inv = energy ? -inv_sigma(m, levels, level_all, i)
+                                 : inv_sigma(m, levels, level_all, i);
         float *t = tout + i * k * D;
         for (int64_t j = 0; j < k * D; j++)
             t[j] *= inv;
     }
 }
 
+/* ds1 . s1 = -(ds1 . grad E) / sigma: the tangent of E along ds1, whose
+ * cotangent is -1/sigma, and its reverse. */
+static void energy_s1_backward(const hosm_model *m, const hosmi_blas *blas,
+                               const int64_t *levels, int64_t level_all, int64_t n,
+                               hosmi_eval_ws *ws, const float *ds1, float *grad)
+{
+    hosmi_mlp_tangent(&m->net, blas, m->params, n, 1, ds1, &ws->p1, ws->row);
+    for (int64_t i = 0; i < n; i++)
+        ws->row[i] = -inv_sigma(m, levels, level_all, i);
+    hosmi_mlp_tangent_backward(&m->net, blas, m->params, levels, level_all, n, 1, &ws->p1, NULL,
+                               ws->row, grad);
+}
+
 void hosmi_eval_s1_backward(const hosm_model *m, const hosmi_blas *blas, const int64_t *levels,
                             int64_t level_all, int64_t n, hosmi_eval_ws *ws, float *ds1,
                             float *grad)
 {
+    if (hosmi_is_energy(m)) {
+        energy_s1_backward(m, blas, levels, level_all, n, ws, ds1, grad);
+        return;
+    }
     scale_rows(m, levels, level_all, n, m->arch.dim, 0, ds1);
     hosmi_mlp_backward(&m->net, blas, m->params, levels, level_all, n, &ws->p1, ds1, grad, NULL);
 }
@@ -102,6 +214,19 @@ void hosmi_eval_s1_tangent_backward(const hosm_model *m, const hosmi_blas *blas,
                                     float *grad)
 {
     const int64_t D = m->arch.dim;
+    if (hosmi_is_energy(m)) {
+        /* dt . (J v) = -(dt^T Hessian(E) v) / sigma, then ds1's part. */
+        for (int64_t i = 0; i < n; i++) {
+            const float inv = -inv_sigma(m, levels, level_all, i);
+            for (int64_t j = 0; j < k * D; j++)
+                dt[i * k * D + j] *= inv;
+        }
+        hosmi_mlp_mixed_backward(&m->net, blas, m->params, levels, level_all, n, k, dt, &ws->p1,
+                                 grad);
+        if (ds1)
+            energy_s1_backward(m, blas, levels, level_all, n, ws, ds1, grad);
+        return;
+    }
     if (ds1)
         scale_rows(m, levels, level_all, n, D, 0, ds1);
     for (int64_t i = 0; i < n; i++) {

@@ -1,7 +1,11 @@
 /* Model evaluation: s1 and s2 of a block of rows at given noise levels, into
  * a caller-provided workspace. The only code that applies the output
  * scaling: s1 = net / sigma; s2 outputs carry 1/sigma^2 (a low-rank U
- * carries 1/sigma, its diagonal d 1/sigma^2, a full s2 1/sigma^2). */
+ * carries 1/sigma, its diagonal d 1/sigma^2, a full s2 1/sigma^2). For an
+ * energy model (net = E) s1 = -grad_x E / sigma and its s2 is the exact
+ * -Hessian of E / sigma, packed "full"; callers ask for the same plan modes
+ * and passes as for a score network, which this layer maps onto the
+ * energy's input-gradient passes. */
 #ifndef HOSM_EVAL_H
 #define HOSM_EVAL_H
 
@@ -10,6 +14,8 @@
 /* Plans of the two networks; a plan with cap 0 is absent. */
 typedef struct {
     hosmi_mlp_plan p1, p2;
+    float *row;  /* energy models: one float a row */
+    float *hess; /* energy models with s2 rows: a D x D matrix a row */
 } hosmi_eval_ws;
 
 /* A workspace for up to cap1 s1 rows (plan mode1, k tangents a row) and
@@ -23,7 +29,7 @@ void hosmi_eval_free(hosmi_eval_ws *ws);
 void hosmi_eval_s1(const hosm_model *m, const hosmi_blas *blas, const float *x,
                    const int64_t *levels, int64_t level_all, int64_t n, hosmi_eval_ws *ws,
                    float *s1);
-/* The s2 outputs (n x net2.out, the structure's values; s2layout.h). */
+/* The s2 outputs (n x m->s2_out, the structure's values; s2layout.h). */
 void hosmi_eval_s2(const hosm_model *m, const hosmi_blas *blas, const float *x,
                    const int64_t *levels, int64_t level_all, int64_t n, hosmi_eval_ws *ws,
                    float *s2);
@@ -33,6 +39,11 @@ void hosmi_eval_s2(const hosm_model *m, const hosmi_blas *blas, const float *x,
 void hosmi_eval_s1_tangent(const hosm_model *m, const hosmi_blas *blas, const int64_t *levels,
                            int64_t level_all, int64_t n, int64_t k, const float *tin,
                            hosmi_eval_ws *ws, float *tout);
+
+/* The log density up to a constant of an energy model, -E / sigma (n doubles). */
+void hosmi_eval_log_density(const hosm_model *m, const hosmi_blas *blas, const float *x,
+                            const int64_t *levels, int64_t level_all, int64_t n,
+                            hosmi_eval_ws *ws, double *out);
 
 /* Backward passes after the forward pass on the same rows: ds1 (n x D) and
  * ds2 (n x net2.out) are the cotangents of s1 and of the s2 outputs; they

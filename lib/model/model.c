@@ -30,9 +30,10 @@ static int arch_check(const hosmi_arch *a, char *msg)
     static const int int_keys[] = {HOSM_KEY_HIDDEN, HOSM_KEY_DEPTH,    HOSM_KEY_LEVELS,
                                    HOSM_KEY_SEED,   HOSM_KEY_THREADS,  HOSM_KEY_ACT,
                                    HOSM_KEY_S2,     HOSM_KEY_RANK,     HOSM_KEY_S2_HIDDEN,
-                                   HOSM_KEY_S2_DEPTH};
+                                   HOSM_KEY_S2_DEPTH, HOSM_KEY_PARAMETERIZATION};
     const int64_t vals[] = {a->hidden, a->depth,   a->levels, a->seed,      a->threads,
-                            a->act,    a->s2,      a->rank,   a->s2_hidden, a->s2_depth};
+                            a->act,    a->s2,      a->rank,   a->s2_hidden, a->s2_depth,
+                            a->param};
     for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++)
         if (!int_key_ok(int_keys[i], vals[i]))
             return hosmi_fail(msg, HOSM_E_RANGE, "key '%s': %lld is out of range",
@@ -46,6 +47,10 @@ static int arch_check(const hosmi_arch *a, char *msg)
             return hosmi_fail(msg, HOSM_E_RANGE, "key '%s': %g is outside (0, %g]",
                               hosm_config_key_name(sig_keys[i]), sig[i], hi);
     }
+    if (a->param == HOSM_PARAM_ENERGY && a->s2 != HOSM_S2_NONE)
+        return hosmi_fail(msg, HOSM_E_UNSUPPORTED,
+                          "key 's2': an energy model has no s2 network (its Hessian is the "
+                          "exact Hessian of the energy); s2 must be none");
     const double lo = a->levels > 1 ? a->sigma_min : a->sigma;
     if (lo < SIGMA_FLOOR)
         return hosmi_fail(msg, HOSM_E_RANGE,
@@ -73,8 +78,9 @@ int hosmi_model_shape(hosm_model *m, const hosmi_arch *arch, char *msg)
     m->blas.threads = hosmi_blas_threads(arch->threads);
     m->rank = arch->s2 == HOSM_S2_LOWRANK ? (arch->rank < arch->dim ? arch->rank : arch->dim) : 0;
     int64_t outputs2 = hosmi_s2_outputs(arch->s2, arch->dim, m->rank);
-    if (hosmi_mlp_shape(&m->net, arch->dim, arch->hidden, arch->depth, arch->dim, arch->levels,
-                        arch->act) != 0 ||
+    const int energy = arch->param == HOSM_PARAM_ENERGY;
+    if (hosmi_mlp_shape(&m->net, arch->dim, arch->hidden, arch->depth, energy ? 1 : arch->dim,
+                        arch->levels, arch->act) != 0 ||
         outputs2 < 0 ||
         hosmi_mlp_shape(&m->net2, arch->dim, arch->s2_hidden ? arch->s2_hidden : arch->hidden,
                         arch->s2_depth ? arch->s2_depth : arch->depth, outputs2, arch->levels,
@@ -84,6 +90,10 @@ int hosmi_model_shape(hosm_model *m, const hosmi_arch *arch, char *msg)
     if (arch->s2 == HOSM_S2_NONE)
         memset(&m->net2, 0, sizeof m->net2);
     m->nparams = m->net.nparams + m->net2.nparams;
+    m->s2_kind = energy ? HOSM_S2_FULL : arch->s2;
+    m->s2_out = energy ? hosmi_s2_outputs(HOSM_S2_FULL, arch->dim, 0) : m->net2.out;
+    if (m->s2_out < 0)
+        return hosmi_fail(msg, HOSM_E_ARG, "the network is too large");
     return HOSM_OK;
 }
 
@@ -191,6 +201,7 @@ int hosm_model_new(hosm_model **out, int64_t dim, const hosm_config *cfg)
         .rank = cfg->ival[HOSM_KEY_RANK],
         .s2_hidden = cfg->ival[HOSM_KEY_S2_HIDDEN],
         .s2_depth = cfg->ival[HOSM_KEY_S2_DEPTH],
+        .param = (int)cfg->ival[HOSM_KEY_PARAMETERIZATION],
     };
     char msg[HOSMI_MSG_CAP];
     int st = hosmi_model_create(out, &a, msg);
@@ -216,7 +227,8 @@ int hosmi_same_arch(const hosm_model *a, const hosm_model *b)
 {
     const hosmi_arch *x = &a->arch, *y = &b->arch;
     if (x->dim != y->dim || x->hidden != y->hidden || x->depth != y->depth ||
-        x->levels != y->levels || x->act != y->act || x->s2 != y->s2 || a->rank != b->rank ||
+        x->levels != y->levels || x->act != y->act || x->s2 != y->s2 ||
+        x->param != y->param || a->rank != b->rank ||
         a->net.nparams != b->net.nparams || a->net2.nparams != b->net2.nparams ||
         a->net2.hidden != b->net2.hidden || a->net2.depth != b->net2.depth)
         return 0;
@@ -314,7 +326,7 @@ int hosmi_is_arch_key(int key)
     case HOSM_KEY_HIDDEN: case HOSM_KEY_DEPTH: case HOSM_KEY_ACT: case HOSM_KEY_LEVELS:
     case HOSM_KEY_SEED: case HOSM_KEY_THREADS: case HOSM_KEY_SIGMA: case HOSM_KEY_SIGMA_MAX:
     case HOSM_KEY_SIGMA_MIN: case HOSM_KEY_S2: case HOSM_KEY_RANK: case HOSM_KEY_S2_HIDDEN:
-    case HOSM_KEY_S2_DEPTH:
+    case HOSM_KEY_S2_DEPTH: case HOSM_KEY_PARAMETERIZATION:
         return 1;
     default:
         return 0;
@@ -361,6 +373,7 @@ int hosm_model_get_config(const hosm_model *model, hosm_config *cfg)
     cfg->ival[HOSM_KEY_RANK] = a->rank;
     cfg->ival[HOSM_KEY_S2_HIDDEN] = a->s2_hidden;
     cfg->ival[HOSM_KEY_S2_DEPTH] = a->s2_depth;
+    cfg->ival[HOSM_KEY_PARAMETERIZATION] = a->param;
     return HOSM_OK;
 }
 
@@ -368,7 +381,7 @@ int hosm_model_s2_structure(const hosm_model *model, int *structure, int64_t *ra
 {
     HOSMI_NEED_MODEL("hosm_model_s2_structure");
     if (structure)
-        *structure = model->arch.s2;
+        *structure = model->s2_kind;
     if (rank)
         *rank = model->rank;
     return HOSM_OK;

@@ -15,16 +15,21 @@ typedef struct {
     int64_t dim, hidden, depth, levels, seed, threads;
     int act;
     double sigma, sigma_max, sigma_min;
-    int s2;                            /* enum hosm_s2 */
+    int param;                         /* enum hosm_parameterization */
+    int s2;                            /* enum hosm_s2: the s2 network */
     int64_t rank, s2_hidden, s2_depth; /* as configured; 0 = the s1 value */
 } hosmi_arch;
 
 struct hosm_model {
     uint32_t magic;  /* HOSMI_HANDLE_MODEL */
     hosmi_arch arch;
-    hosmi_mlp net;   /* s1 network: dim -> dim */
+    hosmi_mlp net;   /* s1 network: dim -> dim, or dim -> 1 for an energy */
     hosmi_mlp net2;  /* s2 network: dim -> hosmi_s2_outputs(); nparams 0 for none */
     int64_t rank;    /* effective rank of a low-rank s2: min(rank, dim) */
+    /* What the s2 queries answer: the s2 network's structure and outputs a
+     * row, or for an energy model its exact Hessian, packed "full". */
+    int s2_kind;
+    int64_t s2_out;
     int64_t nparams; /* net.nparams + net2.nparams */
     float *params;   /* s1 parameters, then s2 parameters */
     double *sigmas;  /* arch.levels, largest first */
@@ -34,6 +39,11 @@ struct hosm_model {
     struct hosm_config settings;
     char errmsg[HOSMI_MSG_CAP];
 };
+
+static inline int hosmi_is_energy(const hosm_model *m)
+{
+    return m->arch.param == HOSM_PARAM_ENERGY;
+}
 
 /* The s2 parameters. */
 static inline float *hosmi_params2(const hosm_model *m)

@@ -29,7 +29,7 @@ static void write_settings(hosmi_writer *w, const hosm_model *m)
     const int64_t len = hosmi_config_text(&m->settings, arch, text, sizeof text);
     if (len <= 0 || len >= (int64_t)sizeof text)
         return;
-    w->version = 3;
+    hosmi_w_need_version(w, 3);
     hosmi_w_section(w, TAG_CNFG);
     hosmi_w_bytes(w, text, len);
     hosmi_w_section_end(w);
@@ -45,7 +45,11 @@ void hosmi_model_write(hosmi_writer *w, const hosm_model *m)
     hosmi_w_u64(w, (uint64_t)a->hidden);
     hosmi_w_u64(w, (uint64_t)a->depth);
     hosmi_w_u32(w, (uint32_t)a->act);
-    hosmi_w_u32(w, 0);
+    /* Once a reserved zero: the parameterization, which needs version 4 when
+     * it is not a score network. */
+    hosmi_w_u32(w, (uint32_t)a->param);
+    if (a->param != HOSM_PARAM_SCORE)
+        hosmi_w_need_version(w, 4);
     hosmi_w_u64(w, (uint64_t)a->levels);
     hosmi_w_f64(w, a->sigma);
     hosmi_w_f64(w, a->sigma_max);
@@ -68,7 +72,7 @@ static void write_s2(hosmi_writer *w, const hosm_model *m)
 {
     const hosmi_arch *a = &m->arch;
     /* Files with an s2 network need a version 2 reader; others stay version 1. */
-    w->version = 2;
+    hosmi_w_need_version(w, 2);
     hosmi_w_section(w, TAG_S2NT);
     hosmi_w_u32(w, (uint32_t)a->s2);
     hosmi_w_u32(w, 0);
@@ -88,7 +92,7 @@ static int read_arch(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams, char *ms
     a->hidden = (int64_t)hosmi_r_u64(r);
     a->depth = (int64_t)hosmi_r_u64(r);
     a->act = (int)hosmi_r_u32(r);
-    uint32_t reserved = hosmi_r_u32(r);
+    uint32_t param = hosmi_r_u32(r);
     a->levels = (int64_t)hosmi_r_u64(r);
     a->sigma = hosmi_r_f64(r);
     a->sigma_max = hosmi_r_f64(r);
@@ -96,10 +100,11 @@ static int read_arch(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams, char *ms
     a->seed = (int64_t)hosmi_r_u64(r);
     a->threads = (int64_t)hosmi_r_u64(r);
     *nparams = hosmi_r_u64(r);
+    a->param = (int)(param <= HOSM_PARAM_ENERGY ? param : HOSM_PARAM_ENERGY + 1);
     a->s2 = HOSM_S2_NONE; /* until an S2NT section says otherwise */
     a->rank = 1;
     a->s2_hidden = a->s2_depth = 0;
-    if (r->bad || reserved != 0 || a->levels < 1 || a->levels != (r->size - r->pos) / 8 ||
+    if (r->bad || (param != 0 && r->version < 4) || a->levels < 1 || a->levels != (r->size - r->pos) / 8 ||
         (r->size - r->pos) % 8 != 0)
         return hosmi_fail(msg, HOSM_E_CORRUPT, "malformed architecture section");
     return HOSM_OK;

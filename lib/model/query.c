@@ -1,5 +1,6 @@
 /* First-order queries (score, Tweedie denoising) and the Jacobian of s1,
  * the autodiff baseline (docs/math.md), by forward-mode tangents. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,48 @@ int hosm_model_denoise(const hosm_model *model, int64_t level, const float *x, i
                        float *out)
 {
     return s1_query(model, "hosm_model_denoise", level, x, n, out, 1);
+}
+
+/* ---- the log density of an energy model ---- */
+
+typedef struct {
+    const hosm_model *m;
+    int64_t level;
+    const float *x;
+    double *out;
+} logp_args;
+
+static int logp_chunk(void *ctx, hosmi_eval_ws *ws, int64_t i0, int64_t rows)
+{
+    const logp_args *q = ctx;
+    hosmi_eval_log_density(q->m, &q->m->blas, q->x + i0 * q->m->arch.dim, NULL, q->level, rows,
+                           ws, q->out + i0);
+    return 0;
+}
+
+int hosm_model_log_density_unnormalized(const hosm_model *model, int64_t level, const float *x,
+                                        int64_t n, double *out)
+{
+    static const char fn[] = "hosm_model_log_density_unnormalized";
+    int st = hosmi_check_query(model, fn, level, x, n);
+    if (st)
+        return st;
+    if (!hosmi_is_energy(model))
+        return hosmi_fail(NULL, HOSM_E_UNSUPPORTED,
+                          "%s: a score network has no log density (parameterization=score)", fn);
+    if (n > 0 && !out)
+        return hosmi_fail(NULL, HOSM_E_NULL, "%s: out is NULL", fn);
+    if (n == 0)
+        return HOSM_OK;
+    const int64_t cap = n < QUERY_CHUNK ? n : QUERY_CHUNK;
+    logp_args q = {model, level, x, out};
+    st = hosmi_eval_chunks(model, fn, n, cap, cap, 0, 0, 0, logp_chunk, &q);
+    for (int64_t i = 0; i < n && !st; i++)
+        if (!isfinite(out[i]))
+            st = hosmi_fail(NULL, HOSM_E_NONFINITE,
+                            "%s: the result overflows (NaN or Inf); the model's weights or "
+                            "noise level give values out of range", fn);
+    return st;
 }
 
 /* ---- the Jacobian of s1 ---- */

@@ -13,4 +13,7 @@ typedef void (*hosmi_act_fn)(const float *z, float *a, float *d1, float *d2, int
 /* The kernel of an enum hosm_act value (callers validate act). */
 hosmi_act_fn hosmi_act_kernel(int act);
 
+/* d3 = f'''(z) for n elements (d3 must not alias z). */
+void hosmi_act_d3(int act, const float *z, float *d3, int64_t n);
+
 #endif

@@ -81,22 +81,34 @@ int hosmi_mlp_plan_alloc(hosmi_mlp_plan *p, const hosmi_mlp *m, int64_t cap, uns
                          int64_t k)
 {
     memset(p, 0, sizeof *p);
+    if (mode & HOSMI_PLAN_MIXED) {
+        mode |= HOSMI_PLAN_HVP;
+        k = hosmi_mul(k, 3); /* the v, u and uv streams of each tangent */
+    }
+    if (mode & HOSMI_PLAN_HVP)
+        mode |= HOSMI_PLAN_TANGENT_GRAD;
     if (mode & HOSMI_PLAN_TANGENT_GRAD)
         mode |= HOSMI_PLAN_TANGENT | HOSMI_PLAN_GRAD;
     const int64_t H = m->hidden, L = m->depth, layer = hosmi_mul(cap, H);
     const int64_t rows_t = (mode & HOSMI_PLAN_TANGENT) ? hosmi_mul(cap, k) : 0;
     const int64_t n_d1 = (mode & (HOSMI_PLAN_GRAD | HOSMI_PLAN_TANGENT)) ? L : 0;
     const int64_t n_d2 = (mode & HOSMI_PLAN_TANGENT_GRAD) ? L : 0;
+    const int64_t n_d3 = (mode & HOSMI_PLAN_MIXED) ? L : 0;
+    const int64_t n_g = (mode & HOSMI_PLAN_HVP) ? L : 0;
     const int64_t n_scr = (mode & HOSMI_PLAN_GRAD) ? 2 : 0;
     const int64_t t_block = hosmi_mul(rows_t, H), tin = hosmi_mul(rows_t, m->in);
     const int64_t in = hosmi_mul(cap, m->in);
-    if (layer < 0 || t_block < 0 || tin < 0 || in < 0 || rows_t < 0)
+    if (k < 0 || layer < 0 || t_block < 0 || tin < 0 || in < 0 || rows_t < 0)
         return -1;
     int64_t off = hosmi_mul(L, layer) + in;
     p->off_d1 = off;
     off += n_d1 * layer;
     p->off_d2 = off;
     off += n_d2 * layer;
+    p->off_d3 = off;
+    off += n_d3 * layer;
+    p->off_g = off;
+    off += n_g * layer;
     p->off_scr = off;
     off += n_scr * layer;
     p->off_t = off;
@@ -141,6 +153,17 @@ static float *plan_d1(const hosmi_mlp_plan *p, int64_t l)
 static float *plan_d2(const hosmi_mlp_plan *p, int64_t l)
 {
     return p->buf + p->off_d2 + l * p->cap * p->hidden;
+}
+
+static float *plan_d3(const hosmi_mlp_plan *p, int64_t l)
+{
+    return p->buf + p->off_d3 + l * p->cap * p->hidden;
+}
+
+/* The input gradient's cotangent of layer l's activations. */
+static float *plan_g(const hosmi_mlp_plan *p, int64_t l)
+{
+    return p->buf + p->off_g + l * p->cap * p->hidden;
 }
 
 static float *plan_scr(const hosmi_mlp_plan *p, int64_t i)
@@ -191,6 +214,7 @@ void hosmi_mlp_forward(const hosmi_mlp *m, const hosmi_blas *blas, const float *
     const hosmi_act_fn act = hosmi_act_kernel(m->act);
     const int keep1 = (p->mode & (HOSMI_PLAN_GRAD | HOSMI_PLAN_TANGENT)) != 0;
     const int keep2 = (p->mode & HOSMI_PLAN_TANGENT_GRAD) != 0;
+    const int keep3 = (p->mode & HOSMI_PLAN_MIXED) != 0;
     float *in = plan_in(p);
     memcpy(in, x, (size_t)(n * m->in) * sizeof(float));
     int64_t ld_in = m->in;
@@ -199,6 +223,8 @@ void hosmi_mlp_forward(const hosmi_mlp *m, const hosmi_blas *blas, const float *
         hosmi_sgemm(blas, 0, 1, n, H, ld_in, 1.0f, in, ld_in, params + hosmi_mlp_w_off(m, l),
                     ld_in, 0.0f, a, H);
         add_bias(m, params, l, levels, level_all, n, a);
+        if (keep3)
+            hosmi_act_d3(m->act, a, plan_d3(p, l), n * H);
         act(a, a, keep1 ? plan_d1(p, l) : NULL, keep2 ? plan_d2(p, l) : NULL, n * H);
         in = a;
         ld_in = H;
@@ -378,5 +404,162 @@ void hosmi_mlp_tangent_backward(const hosmi_mlp *m, const hosmi_blas *blas,
             hosmi_sgemm(blas, 0, 0, n, H, H, 1.0f, dz, H, params + w, H, 0.0f, da, H);
             hosmi_sgemm(blas, 0, 0, rows, H, H, 1.0f, dzt, H, params + w, H, 0.0f, dat, H);
         }
+    }
+}
+
+/* ---- networks with one output (energies) ----
+ * Notation of one hidden layer l: pre-activation a_l, activation h_l =
+ * f(a_l); g_l is the cotangent of h_l in the input-gradient pass (g_{L-1}
+ * is the output weight row w) and d_l = g_l f'(a_l) that of a_l. */
+
+void hosmi_mlp_input_grad(const hosmi_mlp *m, const hosmi_blas *blas, const float *params,
+                          int64_t n, hosmi_mlp_plan *p, float *dx)
+{
+    const int64_t H = m->hidden, L = m->depth;
+    const int keep = (p->mode & HOSMI_PLAN_HVP) != 0;
+    const float *w = params + hosmi_mlp_w_off(m, L);
+    float *d = plan_scr(p, 1);
+    float *g = keep ? plan_g(p, L - 1) : plan_scr(p, 0);
+    for (int64_t i = 0; i < n; i++)
+        memcpy(g + i * H, w, (size_t)H * sizeof(float));
+    for (int64_t l = L - 1; l >= 0; l--) {
+        const float *d1 = plan_d1(p, l);
+        for (int64_t i = 0; i < n * H; i++)
+            d[i] = g[i] * d1[i];
+        const float *wl = params + hosmi_mlp_w_off(m, l);
+        if (l == 0) {
+            if (dx)
+                hosmi_sgemm(blas, 0, 0, n, m->in, H, 1.0f, d, H, wl, m->in, 0.0f, dx, m->in);
+            break;
+        }
+        g = keep ? plan_g(p, l - 1) : plan_scr(p, 0);
+        hosmi_sgemm(blas, 0, 0, n, H, H, 1.0f, d, H, wl, H, 0.0f, g, H);
+    }
+}
+
+void hosmi_mlp_input_hvp(const hosmi_mlp *m, const hosmi_blas *blas, const float *params,
+                         int64_t n, int64_t k, const float *tin, hosmi_mlp_plan *p, float *tout)
+{
+    const int64_t H = m->hidden, L = m->depth, rows = n * k;
+    /* The tangents of the pre-activations, kept in blocks 0 .. L-1; the
+     * tangent of the output itself (block L + 2) is not needed. */
+    hosmi_mlp_tangent(m, blas, params, n, k, tin, p, plan_t(p, L + 2));
+    /* The tangent of the reverse pass: dd_l = dg_l f'(a_l) + g_l f''(a_l) da_l,
+     * dg_{l-1} = dd_l W_l, with dg_{L-1} = 0 (w is constant). */
+    float *dd = plan_t(p, L), *dg = plan_t(p, L + 1);
+    for (int64_t l = L - 1; l >= 0; l--) {
+        const float *d1 = plan_d1(p, l), *d2 = plan_d2(p, l), *g = plan_g(p, l);
+        const float *at = plan_t(p, l);
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t i = r / k;
+            const float *d1i = d1 + i * H, *d2i = d2 + i * H, *gi = g + i * H;
+            const float *atr = at + r * H, *dgr = dg + r * H;
+            float *ddr = dd + r * H;
+            for (int64_t j = 0; j < H; j++)
+                ddr[j] = gi[j] * d2i[j] * atr[j] + (l < L - 1 ? dgr[j] * d1i[j] : 0.0f);
+        }
+        const float *wl = params + hosmi_mlp_w_off(m, l);
+        if (l == 0)
+            hosmi_sgemm(blas, 0, 0, rows, m->in, H, 1.0f, dd, H, wl, m->in, 0.0f, tout, m->in);
+        else
+            hosmi_sgemm(blas, 0, 0, rows, H, H, 1.0f, dd, H, wl, H, 0.0f, dg, H);
+    }
+}
+
+/* The activation tangents of the three streams of layer l from their
+ * pre-activations s (3 R rows: v, u, uv):
+ *   h_v = f' a_v,  h_u = f' a_u,  h_uv = f'' a_u a_v + f' a_uv. */
+static void mixed_activations(const hosmi_mlp_plan *p, int64_t l, int64_t n, int64_t k,
+                              const float *s, float *h)
+{
+    const int64_t H = p->hidden, R = n * k;
+    const float *d1 = plan_d1(p, l), *d2 = plan_d2(p, l);
+    for (int64_t r = 0; r < R; r++) {
+        const int64_t i = r / k;
+        const float *d1i = d1 + i * H, *d2i = d2 + i * H;
+        const float *av = s + r * H, *au = s + (R + r) * H, *auv = s + (2 * R + r) * H;
+        float *hv = h + r * H, *hu = h + (R + r) * H, *huv = h + (2 * R + r) * H;
+        for (int64_t j = 0; j < H; j++) {
+            hv[j] = d1i[j] * av[j];
+            hu[j] = d1i[j] * au[j];
+            huv[j] = d2i[j] * au[j] * av[j] + d1i[j] * auv[j];
+        }
+    }
+}
+
+/* The reverse of one layer: from the cotangents G (3 R rows) of the
+ * stream activations and Gp (n rows, NULL when zero) of the primal ones,
+ * those of the pre-activations: dA (3 R rows) and da (n rows). */
+static void mixed_layer_adjoint(const hosmi_mlp_plan *p, int64_t l, int64_t n, int64_t k,
+                                const float *s, const float *G, const float *Gp, float *dA,
+                                float *da)
+{
+    const int64_t H = p->hidden, R = n * k;
+    const float *d1 = plan_d1(p, l), *d2 = plan_d2(p, l), *d3 = plan_d3(p, l);
+    for (int64_t i = 0; i < n; i++) {
+        const float *d1i = d1 + i * H, *d2i = d2 + i * H, *d3i = d3 + i * H;
+        float *dai = da + i * H;
+        for (int64_t j = 0; j < H; j++)
+            dai[j] = Gp ? Gp[i * H + j] * d1i[j] : 0.0f;
+        for (int64_t t = 0; t < k; t++) {
+            const int64_t r = i * k + t, v = r * H, u = (R + r) * H, uv = (2 * R + r) * H;
+            for (int64_t j = 0; j < H; j++) {
+                dA[uv + j] = G[uv + j] * d1i[j];
+                dA[u + j] = G[u + j] * d1i[j] + G[uv + j] * d2i[j] * s[v + j];
+                dA[v + j] = G[v + j] * d1i[j] + G[uv + j] * d2i[j] * s[u + j];
+                dai[j] += d2i[j] * (G[u + j] * s[u + j] + G[v + j] * s[v + j] + G[uv + j] * s[uv + j]) +
+                          G[uv + j] * d3i[j] * s[u + j] * s[v + j];
+            }
+        }
+    }
+}
+
+void hosmi_mlp_mixed_backward(const hosmi_mlp *m, const hosmi_blas *blas, const float *params,
+                              const int64_t *levels, int64_t level_all, int64_t n, int64_t k,
+                              const float *u, hosmi_mlp_plan *p, float *grad)
+{
+    const int64_t H = m->hidden, L = m->depth, T = m->in, R = n * k;
+    /* The staged input streams [v; u] (v from hosmi_mlp_input_hvp). */
+    float *vin = plan_tin(p), *uin = vin + R * T;
+    if (p->unit) {
+        memset(vin, 0, (size_t)(R * T) * sizeof(float));
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t b = 0; b < T; b++)
+                vin[(i * T + b) * T + b] = 1.0f;
+    }
+    memcpy(uin, u, (size_t)(R * T) * sizeof(float));
+    /* Second-order forward: block l (3 R rows) holds layer l's a_v, a_u, a_uv. */
+    float *h = plan_t(p, L), *G = plan_t(p, L + 1), *dA = plan_t(p, L + 2);
+    float *da = plan_scr(p, 0), *Gp = plan_scr(p, 1);
+    hosmi_sgemm(blas, 0, 1, 2 * R, H, T, 1.0f, vin, T, params, T, 0.0f, plan_t(p, 0), H);
+    memset(plan_t(p, 0) + 2 * R * H, 0, (size_t)(R * H) * sizeof(float));
+    for (int64_t l = 0; l + 1 < L; l++) {
+        mixed_activations(p, l, n, k, plan_t(p, l), h);
+        hosmi_sgemm(blas, 0, 1, 3 * R, H, H, 1.0f, h, H, params + hosmi_mlp_w_off(m, l + 1), H,
+                    0.0f, plan_t(p, l + 1), H);
+    }
+    /* The loss is sum w . h_uv of the last layer: its cotangents are w on
+     * the uv stream and zero elsewhere. */
+    mixed_activations(p, L - 1, n, k, plan_t(p, L - 1), h);
+    const int64_t wo = hosmi_mlp_w_off(m, L);
+    add_colsum(grad + wo, h + 2 * R * H, R, H);
+    memset(G, 0, (size_t)(2 * R * H) * sizeof(float));
+    for (int64_t r = 0; r < R; r++)
+        memcpy(G + (2 * R + r) * H, params + wo, (size_t)H * sizeof(float));
+    for (int64_t l = L - 1; l >= 0; l--) {
+        mixed_layer_adjoint(p, l, n, k, plan_t(p, l), G, l < L - 1 ? Gp : NULL, dA, da);
+        const int64_t w = hosmi_mlp_w_off(m, l), fin = l == 0 ? T : H;
+        const float *in = l == 0 ? plan_in(p) : plan_a(p, l - 1);
+        hosmi_sgemm(blas, 1, 0, H, fin, n, 1.0f, da, H, in, fin, 1.0f, grad + w, fin);
+        bias_grad(m, l, levels, level_all, n, da, grad);
+        if (l == 0) {
+            /* The input streams are v, u and 0. */
+            hosmi_sgemm(blas, 1, 0, H, T, 2 * R, 1.0f, dA, H, vin, T, 1.0f, grad + w, T);
+            break;
+        }
+        mixed_activations(p, l - 1, n, k, plan_t(p, l - 1), h);
+        hosmi_sgemm(blas, 1, 0, H, H, 3 * R, 1.0f, dA, H, h, H, 1.0f, grad + w, H);
+        hosmi_sgemm(blas, 0, 0, n, H, H, 1.0f, da, H, params + w, H, 0.0f, Gp, H);
+        hosmi_sgemm(blas, 0, 0, 3 * R, H, H, 1.0f, dA, H, params + w, H, 0.0f, G, H);
     }
 }

@@ -8,7 +8,11 @@
  * Passes: forward; backward (parameter and input gradients); forward-mode
  * tangents (k tangents a row, batched as GEMM rows); and a backward pass
  * through forward and tangents together (reverse over forward), which the
- * parameter gradient of a loss on tangents (sliced score matching) needs. */
+ * parameter gradient of a loss on tangents (sliced score matching) needs.
+ * A network with one output (an energy) also has: its input gradient; the
+ * tangents of that gradient (Hessian-vector products, forward over
+ * reverse); and the parameter gradient of u^T Hessian v (a second-order
+ * forward pass and its reverse, which needs each activation's f'''). */
 #ifndef HOSM_MLP_H
 #define HOSM_MLP_H
 
@@ -26,7 +30,9 @@ typedef struct {
 enum {
     HOSMI_PLAN_GRAD = 1,        /* f' of every layer: backward */
     HOSMI_PLAN_TANGENT = 2,     /* tangent passes of up to k tangents a row */
-    HOSMI_PLAN_TANGENT_GRAD = 4 /* tangents and f'' kept: backward through tangents */
+    HOSMI_PLAN_TANGENT_GRAD = 4, /* tangents and f'' kept: backward through tangents */
+    HOSMI_PLAN_HVP = 8,          /* input gradient cotangents kept: hosmi_mlp_input_hvp */
+    HOSMI_PLAN_MIXED = 16        /* f''' and 3 k tangents a row: hosmi_mlp_mixed_backward */
 };
 
 /* The workspace of one network for up to cap rows (and k tangents a row):
@@ -37,7 +43,7 @@ typedef struct {
     int64_t cap, k, hidden, depth;
     int unit; /* the last tangent pass used the unit tangents */
     float *buf;
-    int64_t off_d1, off_d2, off_scr, off_t, off_tin; /* region offsets in buf */
+    int64_t off_d1, off_d2, off_d3, off_g, off_scr, off_t, off_tin; /* region offsets in buf */
 } hosmi_mlp_plan;
 
 /* Fills the shape; returns 0, or -1 if the parameter count overflows. */
@@ -89,5 +95,28 @@ void hosmi_mlp_tangent_backward(const hosmi_mlp *m, const hosmi_blas *blas,
                                 const float *params, const int64_t *levels, int64_t level_all,
                                 int64_t n, int64_t k, hosmi_mlp_plan *p, const float *dout,
                                 const float *dtout, float *grad);
+
+/* ---- networks with one output (energies) ---- */
+
+/* After a forward pass (plan with HOSMI_PLAN_GRAD) on the same rows: dx
+ * (n x in; may be NULL) = the gradient of the output by the input. With HOSMI_PLAN_HVP
+ * the cotangents of the hidden layers are kept for hosmi_mlp_input_hvp. */
+void hosmi_mlp_input_grad(const hosmi_mlp *m, const hosmi_blas *blas, const float *params,
+                          int64_t n, hosmi_mlp_plan *p, float *dx);
+
+/* After hosmi_mlp_input_grad (plan with HOSMI_PLAN_HVP) on the same rows:
+ * tout (n k x in) row i k + t = the Hessian of the output by the input at
+ * row i times tangent t, for tin (n k x in) or, with tin NULL, the k = in
+ * unit tangents (row i in + b is then the Hessian's row b). k <= p->k. */
+void hosmi_mlp_input_hvp(const hosmi_mlp *m, const hosmi_blas *blas, const float *params,
+                         int64_t n, int64_t k, const float *tin, hosmi_mlp_plan *p, float *tout);
+
+/* After hosmi_mlp_input_hvp on the same rows (plan with HOSMI_PLAN_MIXED
+ * as well): accumulates into grad the parameter gradient of
+ * sum_{i,t} u_{i k + t}^T Hessian_i v_{i k + t}, where v are that pass's
+ * tangents and u (n k x in) is given. */
+void hosmi_mlp_mixed_backward(const hosmi_mlp *m, const hosmi_blas *blas, const float *params,
+                              const int64_t *levels, int64_t level_all, int64_t n, int64_t k,
+                              const float *u, hosmi_mlp_plan *p, float *grad);
 
 #endif

@@ -85,12 +85,15 @@ static int sampler_create(hosm_sampler **out, const char *fn, const hosmi_source
     s->blas.threads = hosmi_blas_threads(cfg->ival[HOSM_KEY_THREADS]);
     hosmi_rng_seed(&s->rng, (uint64_t)cfg->ival[HOSM_KEY_SEED], SAMPLER_STREAM);
     if (src->kind == HOSMI_SRC_MODEL) {
-        s->src.jacobian = cfg->ival[HOSM_KEY_HESSIAN] == HOSM_HESSIAN_JACOBIAN;
         const hosm_model *m = src->model;
-        s->src.has_hess = s->src.jacobian || m->arch.s2 != HOSM_S2_NONE;
-        s->src.hess_kind = s->src.jacobian ? HOSM_S2_FULL : m->arch.s2;
+        /* An energy model's s2 is the Jacobian of its s1: taken the same way,
+         * a point at a time. */
+        s->src.jacobian = cfg->ival[HOSM_KEY_HESSIAN] == HOSM_HESSIAN_JACOBIAN || hosmi_is_energy(m);
+        s->src.has_hess = s->src.jacobian || m->s2_kind != HOSM_S2_NONE;
+        s->src.hess_kind = s->src.jacobian ? HOSM_S2_FULL : m->s2_kind;
         s->src.rank = s->src.jacobian ? 0 : m->rank;
-        s->src.hess_out = s->src.jacobian ? m->arch.dim * (m->arch.dim + 1) / 2 : m->net2.out;
+        s->src.hess_out = s->src.jacobian ? m->arch.dim * (m->arch.dim + 1) / 2 : m->s2_out;
+        s->src.has_logp = hosmi_is_energy(m);
     }
     int st = check_source(s, fn);
     if (st) {

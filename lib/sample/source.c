@@ -59,7 +59,10 @@ int hosmi_src_score(hosm_sampler *s, const float *x, int64_t n, int64_t level, f
 int hosmi_src_logp(hosm_sampler *s, const float *x, int64_t n, int64_t level, double *out)
 {
     const hosmi_source *src = &s->src;
-    (void)level;
+    if (src->kind == HOSMI_SRC_MODEL) {
+        hosmi_eval_log_density(src->model, &s->blas, x, NULL, level, n, &s->eval, out);
+        return HOSM_OK;
+    }
     if (src->kind == HOSMI_SRC_MIXTURE) {
         int st = hosm_mixture_log_density(src->mix, src->mix_sigma, x, n, out);
         return st ? mixture_failed(s, st) : st;

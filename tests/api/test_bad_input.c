@@ -706,6 +706,38 @@ static void point_query_cases(const char *fn, point_query q)
     CASE(fn, "n = 0, x = out = NULL (nothing to do)", HOSM_OK, q(g_m, 0, NULL, 0, NULL));
 }
 
+/* The log density, on an energy model with the ladder of g_m. */
+static void log_density_cases(void)
+{
+    static const char fn[] = "hosm_model_log_density_unnormalized";
+    hosm_config *c;
+    hosm_model *e;
+    MUST(hosm_config_new(&c));
+    MUST(hosm_config_parse(c, "parameterization=energy hidden=8 depth=1 levels=3 sigma_max=1 "
+                              "sigma_min=0.1"));
+    MUST(hosm_model_new(&e, D, c));
+    hosm_config_free(c);
+    double out[NPTS];
+    CASE(fn, "model = NULL", HOSM_E_NULL, hosm_model_log_density_unnormalized(NULL, 0, g_x, NPTS, out));
+    CASE(fn, "level = -1", HOSM_E_ARG, hosm_model_log_density_unnormalized(e, -1, g_x, NPTS, out));
+    CASE(fn, "level = L (one past the last)", HOSM_E_ARG,
+         hosm_model_log_density_unnormalized(e, g_L, g_x, NPTS, out));
+    CASE(fn, "n = -1", HOSM_E_ARG, hosm_model_log_density_unnormalized(e, 0, g_x, -1, out));
+    CASE(fn, "n = 2^62 (n D overflows)", HOSM_E_ARG,
+         hosm_model_log_density_unnormalized(e, 0, g_x, HUGE_N, out));
+    CASE(fn, "x = NULL, n > 0", HOSM_E_NULL,
+         hosm_model_log_density_unnormalized(e, 0, NULL, NPTS, out));
+    CASE(fn, "out = NULL, n > 0", HOSM_E_NULL,
+         hosm_model_log_density_unnormalized(e, 0, g_x, NPTS, NULL));
+    CASE(fn, "NaN in x", HOSM_E_NONFINITE,
+         hosm_model_log_density_unnormalized(e, 0, g_xnan, NPTS, out));
+    CASE(fn, "a score network (parameterization = score)", HOSM_E_UNSUPPORTED,
+         hosm_model_log_density_unnormalized(g_m, 0, g_x, NPTS, out));
+    CASE(fn, "n = 0, x = out = NULL (nothing to do)", HOSM_OK,
+         hosm_model_log_density_unnormalized(e, 0, NULL, 0, NULL));
+    hosm_model_free(e);
+}
+
 /* Second-order queries and the Jacobians, one fault at a time (every other
  * argument valid), on models of D = 3 with 3 levels: s2 = lowrank (rank 2)
  * for the faults, diag, full and none for the structures. Besides the status
@@ -968,6 +1000,16 @@ static void test_model(const char *dir)
     {
         hosm_config *c;
         MUST(hosm_config_new(&c));
+        MUST(hosm_config_parse(c, "parameterization=energy s2=diag"));
+        sentinel();
+        int st = model_new_checked(D, c);
+        check_case("hosm_model_new", "parameterization = energy with s2 = diag", HOSM_E_UNSUPPORTED,
+                   st, NULL, "s2", __LINE__);
+        hosm_config_free(c);
+    }
+    {
+        hosm_config *c;
+        MUST(hosm_config_new(&c));
         MUST(hosm_config_parse(c, "levels=3 sigma_max=0.1 sigma_min=0.1"));
         sentinel();
         int st = model_new_checked(D, c);
@@ -1053,6 +1095,7 @@ static void test_model(const char *dir)
 
     point_query_cases("hosm_model_score", hosm_model_score);
     point_query_cases("hosm_model_denoise", hosm_model_denoise);
+    log_density_cases();
     s2_query_cases();
     s2_structure_and_rank();
 
@@ -2140,6 +2183,9 @@ static void test_misuse(const char *dir)
            NULL);
     CASE_F("hosm_model_denoise", as_model, W, hosm_model_denoise(mod_c, 0, g_x, NPTS, out), NULL,
            NULL);
+    double lp[NPTS];
+    CASE_F("hosm_model_log_density_unnormalized", as_model, W,
+           hosm_model_log_density_unnormalized(mod_c, 0, g_x, NPTS, lp), NULL, NULL);
     CASE_F("hosm_model_s2_structure", as_model, W, hosm_model_s2_structure(mod_c, &vi, &v64),
            NULL, NULL);
     CASE_F("hosm_model_hessian", as_model, W, hosm_model_hessian(mod_c, 0, g_x, NPTS, out), NULL,

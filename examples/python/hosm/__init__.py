@@ -56,7 +56,7 @@ from . import _progress
 
 __all__ = [
     "HosmError", "Status", "Key", "Act", "Objective", "S2", "S2Objective", "SamplerKind",
-    "Projection", "HessianSource", "OzakiSolver", "Config", "Model", "Trainer", "Sampler", "Mixture",
+    "Projection", "HessianSource", "OzakiSolver", "Parameterization", "Config", "Model", "Trainer", "Sampler", "Mixture",
     "version", "version_number", "strerror", "library_path",
 ]
 
@@ -133,6 +133,7 @@ class Key(enum.IntEnum):
     PROJECTION = 39
     SSM_NOISE = 40
     RAW_HEAD = 41
+    PARAMETERIZATION = 42
 
 
 class Act(enum.IntEnum):
@@ -140,6 +141,11 @@ class Act(enum.IntEnum):
     SILU = 1
     TANH = 2
     ELU = 3
+
+
+class Parameterization(enum.IntEnum):
+    SCORE = 0
+    ENERGY = 1
 
 
 class Objective(enum.IntEnum):
@@ -190,7 +196,8 @@ class OzakiSolver(enum.IntEnum):
 _TYPE_INT, _TYPE_DOUBLE = 1, 2
 _ENUM_KEYS = {Key.ACT: Act, Key.OBJECTIVE: Objective, Key.SAMPLER: SamplerKind, Key.S2: S2,
               Key.S2_OBJECTIVE: S2Objective, Key.PROJECTION: Projection,
-              Key.HESSIAN: HessianSource, Key.OZAKI_SOLVER: OzakiSolver}
+              Key.HESSIAN: HessianSource, Key.OZAKI_SOLVER: OzakiSolver,
+              Key.PARAMETERIZATION: Parameterization}
 
 
 # ---------------------------------------------------------------------------
@@ -313,6 +320,7 @@ _declare("hosm_model_set_config", [_P, _P])
 _declare("hosm_model_at_sigma", [_PP, _P, c_double])
 _declare("hosm_model_score", [_P, c_int64, _P, c_int64, _P])
 _declare("hosm_model_denoise", [_P, c_int64, _P, c_int64, _P])
+_declare("hosm_model_log_density_unnormalized", [_P, c_int64, _P, c_int64, _P])
 _declare("hosm_model_s2_structure", [_P, POINTER(c_int), _I64P])
 for _q in ("hessian", "hessian_diag", "score_jacobian_diag"):
     _declare("hosm_model_" + _q, [_P, c_int64, _P, c_int64, _P])
@@ -754,6 +762,15 @@ class Model(_Handle):
     def denoise(self, x, level=-1):
         """The Tweedie posterior mean x + sigma^2 s1(x) -> (n, D)."""
         return self._query(_lib.hosm_model_denoise, x, level)
+
+    def log_density_unnormalized(self, x, level=-1):
+        """An energy model's log density up to a constant, -E(x) / sigma, of
+        points (n, D) -> (n,) float64 (E_UNSUPPORTED for a score network)."""
+        i = self.level_index(level)
+        a, single, _ = _points(x, self.dim)
+        out = np.empty(a.shape[0], dtype=np.float64)
+        _lib.hosm_model_log_density_unnormalized(self.handle, i, _ptr(a), a.shape[0], _ptr(out))
+        return _result(out, single, np.float64)
 
     # Second-order queries (HosmError E_UNSUPPORTED where the model's s2
     # structure cannot answer; the Jacobian of s1 works on every model).
