@@ -40,7 +40,8 @@ static int check_source(const hosm_sampler *s, const char *fn)
                                               "hessian=jacobian or train an s2)"
                                             : "a Hessian callback";
     else if (is_adjusted(s->kind) && !src->has_logp)
-        miss = "a log density (a model gives scores only; use the oracle or callbacks)";
+        miss = "a log density (a score network gives scores only; use an energy model "
+               "(parameterization=energy), the oracle or callbacks)";
     else if (is_annealed(s->kind) && src->kind != HOSMI_SRC_MODEL)
         miss = "a ladder of noise levels (only a model has one)";
     else if ((s->init_noise || s->final_denoise) && !src->sigmas)

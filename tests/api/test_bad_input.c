@@ -1710,9 +1710,9 @@ static void test_sampler_sources(void)
            sampler_new_checked(none, "sampler=annealed_ozaki"), NULL, NULL);
     CASE_F(f, "sampler = ozaki, hessian = jacobian on a model without s2 (allowed)", HOSM_OK,
            sampler_new_checked(none, "sampler=ozaki hessian=jacobian"), NULL, NULL);
-    CASE_F(f, "sampler = mala (a model has no log density)", HOSM_E_UNSUPPORTED,
+    CASE_F(f, "sampler = mala on a score network (no log density)", HOSM_E_UNSUPPORTED,
            sampler_new_checked(none, "sampler=mala"), NULL, NULL);
-    CASE_F(f, "sampler = mh_ozaki on a model with s2 = lowrank (no log density)",
+    CASE_F(f, "sampler = mh_ozaki on a score network with s2 = lowrank (no log density)",
            HOSM_E_UNSUPPORTED, sampler_new_checked(g_m2, "sampler=mh_ozaki"), NULL, NULL);
     CASE_F(f, "sampler = ozaki on a model with s2 = lowrank (allowed)", HOSM_OK,
            sampler_new_checked(g_m2, "sampler=ozaki"), NULL, NULL);

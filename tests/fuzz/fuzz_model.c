@@ -49,9 +49,13 @@ static void exercise(hosm_model *m)
         v[i] = 0.5f;
     }
     int s2;
-    int64_t r;
-    if (hosm_model_s2_structure(m, &s2, &r) != HOSM_OK)
-        FUZZ_FAIL("s2_structure failed");
+    int64_t r, param;
+    hosm_config *cfg = NULL;
+    if (hosm_model_s2_structure(m, &s2, &r) != HOSM_OK || hosm_config_new(&cfg) != HOSM_OK ||
+        hosm_model_get_config(m, cfg) != HOSM_OK ||
+        hosm_config_get_int(cfg, HOSM_KEY_PARAMETERIZATION, &param) != HOSM_OK)
+        FUZZ_FAIL("s2_structure or get_config failed");
+    hosm_config_free(cfg);
     for (int64_t level = 0; level < L; level += (L > 1 ? L - 1 : 1)) {
         int st = hosm_model_score(m, level, x, n, out);
         if (st != HOSM_OK && st != HOSM_E_NONFINITE)
@@ -61,6 +65,13 @@ static void exercise(hosm_model *m)
         if (st != HOSM_OK && st != HOSM_E_NONFINITE)
             FUZZ_FAIL("denoise: status %d", st);
         check_finite("denoise", st, out, n * D);
+        double lp[2];
+        st = hosm_model_log_density_unnormalized(m, level, x, n, lp);
+        if (st != (param == HOSM_PARAM_ENERGY ? HOSM_OK : HOSM_E_UNSUPPORTED) &&
+            st != HOSM_E_NONFINITE)
+            FUZZ_FAIL("log_density_unnormalized: status %d", st);
+        if (st == HOSM_OK && !(isfinite(lp[0]) && isfinite(lp[1])))
+            FUZZ_FAIL("log_density_unnormalized returned HOSM_OK with a non-finite value");
         st = hosm_model_score_jacobian_diag(m, level, x, n, out);
         if (st != HOSM_OK && st != HOSM_E_NONFINITE)
             FUZZ_FAIL("score_jacobian_diag: status %d", st);
