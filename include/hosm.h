@@ -104,6 +104,11 @@ HOSM_API const char *hosm_strerror(int status);
  *  function, or "" if there was none. Valid until the thread's next libhosm
  *  call. */
 HOSM_API const char *hosm_last_errmsg(void);
+
+/** The name of the BLIS sub-configuration whose kernels matrix products use
+ *  under "gemm_kernels" = kernels (enum hosm_gemm_kernels), for example
+ *  "zen3", "haswell" or "skx+haswell-sup"; *name is a static string. */
+HOSM_API int hosm_gemm_kernels_name(int kernels, const char **name) HOSM_EXPERIMENTAL;
 /** @} */
 
 /* ------------------------------------------------------------------------ */
@@ -165,7 +170,8 @@ enum hosm_key {
     HOSM_KEY_SSM_NOISE = 40,    /**< int "ssm_noise": 1 = the score-matching objectives act on x + sigma z (learning DSM's target), 0 = on clean x, 0..1, default 0; always 1 in joint training with s2 */
     /* training dynamics (experimental) */
     HOSM_KEY_RAW_HEAD = 41,     /**< int "raw_head": 1 = the output layers train as if s1 and s2 were not divided by sigma and sigma^2 (initial weights times sigma and sigma^2 in hosm_model_new, Adam learning rate times sigma and sigma^2 in the trainer), one-level models only, 0..1, default 0 */
-    HOSM_KEY_PARAMETERIZATION = 42 /**< int "parameterization": enum hosm_parameterization, what the s1 network is, default score */
+    HOSM_KEY_PARAMETERIZATION = 42, /**< int "parameterization": enum hosm_parameterization, what the s1 network is, default score */
+    HOSM_KEY_GEMM_KERNELS = 43      /**< int "gemm_kernels": enum hosm_gemm_kernels, whose BLIS kernels the handle's products use, default auto */
 };
 
 /** Activations (values of HOSM_KEY_ACT; text names in quotes). */
@@ -190,6 +196,13 @@ enum hosm_objective {
 enum hosm_parameterization {
     HOSM_PARAM_SCORE = 0, /**< "score": a network with D outputs, s1 = net(x) / sigma */
     HOSM_PARAM_ENERGY = 1 /**< "energy": a network with one output E(x), s1 = -grad_x E / sigma, log density -E / sigma + const (experimental) */
+};
+
+/** Whose BLIS kernels a handle's matrix products use (values of
+ *  HOSM_KEY_GEMM_KERNELS; docs/performance.md#kernel-choice). */
+enum hosm_gemm_kernels {
+    HOSM_GEMM_AUTO = 0, /**< "auto": BLIS's pick, unless BLIS does not know the CPU ("generic") and the library can use the kernels BLIS carries for its instruction set */
+    HOSM_GEMM_BLIS = 1  /**< "blis": BLIS's own pick */
 };
 
 /** Directions of sliced score matching (values of HOSM_KEY_PROJECTION). */

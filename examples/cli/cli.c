@@ -345,6 +345,7 @@ const char *cli_enum_name(int key, int64_t value)
     static const char *const sampler[] = {"langevin", "annealed", "ozaki",
                                           "mala", "mh_ozaki", "annealed_ozaki"};
     static const char *const param[] = {"score", "energy"};
+    static const char *const kernels[] = {"auto", "blis"};
 #define PICK(table) return value >= 0 && value < (int64_t)(sizeof table / sizeof *table) ? table[value] : NULL
     switch (key) {
     case HOSM_KEY_ACT: PICK(act);
@@ -353,6 +354,7 @@ const char *cli_enum_name(int key, int64_t value)
     case HOSM_KEY_S2_OBJECTIVE: PICK(s2obj);
     case HOSM_KEY_SAMPLER: PICK(sampler);
     case HOSM_KEY_PARAMETERIZATION: PICK(param);
+    case HOSM_KEY_GEMM_KERNELS: PICK(kernels);
     default: return NULL;
     }
 #undef PICK

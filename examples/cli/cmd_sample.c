@@ -15,7 +15,7 @@ const char *const HELP_SAMPLE =
     ".npy of shape (N, D), or CSV if OUT ends in .csv). The chains start from\n"
     "N(0, sigma_max^2 I), sigma_max the model's largest noise level, drawn from\n"
     "the seed. Settings: sampler=KIND step_size=EPS sample_steps=K seed=S\n"
-    "threads=T, and for the Ozaki kinds hessian, l_max, ozaki_solver and\n"
+    "threads=T gemm_kernels=auto|blis, and for the Ozaki kinds hessian, l_max, ozaki_solver and\n"
     "lanczos_tol; each defaults to the model file's setting (what it was trained\n"
     "with, see hosm info), else to the library's default.\n"
     "\n"
@@ -108,7 +108,8 @@ int cmd_sample(int argc, char **argv)
         goto done;
     }
     static const int allowed[] = {HOSM_KEY_SAMPLER, HOSM_KEY_STEP_SIZE, HOSM_KEY_SAMPLE_STEPS,
-                                  HOSM_KEY_SEED, HOSM_KEY_THREADS, HOSM_KEY_HESSIAN,
+                                  HOSM_KEY_SEED, HOSM_KEY_THREADS, HOSM_KEY_GEMM_KERNELS,
+                                  HOSM_KEY_HESSIAN,
                                   HOSM_KEY_L_MAX, HOSM_KEY_OZAKI_SOLVER, HOSM_KEY_LANCZOS_TOL, 0};
     if ((rc = cli_config(cmd, cfg, config, &args, allowed)) != CLI_OK)
         goto done;

@@ -30,6 +30,7 @@ static const char *const ozaki_solver_names[] = {"auto", "eig", "lanczos", NULL}
 static const char *const s2_names[] = {"none", "diag", "lowrank", "full", NULL};
 static const char *const s2_objective_names[] = {"d2sm", "d2sm_vr", NULL};
 static const char *const parameterization_names[] = {"score", "energy", NULL};
+static const char *const gemm_kernels_names[] = {"auto", "blis", NULL};
 
 #define I HOSM_TYPE_INT
 #define D HOSM_TYPE_DOUBLE
@@ -77,6 +78,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_RAW_HEAD] = {"raw_head", I, 0, 1, 0, 0, NULL},
     [HOSM_KEY_PARAMETERIZATION] = {"parameterization", I, 0, 1, HOSM_PARAM_SCORE, 0,
                                    parameterization_names},
+    [HOSM_KEY_GEMM_KERNELS] = {"gemm_kernels", I, 0, 1, HOSM_GEMM_AUTO, 0, gemm_kernels_names},
 };
 #undef I
 #undef D

@@ -1,11 +1,100 @@
 /* The single door to BLIS. Every GEMM of the library (float or double)
- * passes through here with the handle's own thread count in a local rntm_t:
- * no BLIS global setting is read or written, so handles with different
- * thread counts coexist. */
+ * passes through here with the handle's own thread count in a local rntm_t
+ * and the context of the kernels chosen for this CPU: no BLIS global
+ * setting is read or written, so handles with different settings coexist.
+ *
+ * Kernel choice (docs/performance.md#kernel-choice). BLIS picks its
+ * sub-configuration from the CPU model and falls back to "generic" on a
+ * CPU it does not know, at a third to a fifth of the rate of the kernels
+ * it also carries. When libhosm is linked with a BLIS whose per-CPU
+ * context initialisers it can call (HOSM_BLIS_CONTEXTS) and BLIS's pick is
+ * "generic", it builds the context itself: the skx kernels where the CPU
+ * has AVX-512, with the haswell small-matrix ("sup") kernels for products
+ * with fewer than SUP_MN rows or columns (skx has no sup kernels of its
+ * own); the haswell kernels where it has AVX2 and FMA. gemm_kernels=blis
+ * keeps BLIS's pick. */
 #include <blis.h>
+#include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/internal.h"
+
+#ifdef HOSM_BLIS_CONTEXTS
+void bli_cntx_init_haswell(cntx_t *cntx);
+void bli_cntx_init_skx(cntx_t *cntx);
+
+/* Below this many rows or columns a product takes the sup kernels; the
+ * depth never decides (the sup kernels were slower than skx's own at depth
+ * 2 to 8; docs/performance.md#kernel-choice). */
+#define SUP_MN 32
+
+static cntx_t chosen_cntx;
+static const cntx_t *chosen; /* NULL: BLIS's pick */
+static const char *chosen_name;
+static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
+
+static void choose(void)
+{
+    chosen_name = bli_arch_string(bli_arch_query_id());
+    if (bli_arch_query_id() != BLIS_ARCH_GENERIC)
+        return;
+    __builtin_cpu_init();
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const int avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+                       __builtin_cpu_supports("avx512vl");
+    if (avx512) {
+        static cntx_t sup;
+        bli_cntx_init_skx(&chosen_cntx);
+        bli_cntx_init_haswell(&sup);
+        memcpy(chosen_cntx.l3_sup_handlers, sup.l3_sup_handlers, sizeof sup.l3_sup_handlers);
+        memcpy(chosen_cntx.l3_sup_blkszs, sup.l3_sup_blkszs, sizeof sup.l3_sup_blkszs);
+        memcpy(chosen_cntx.l3_sup_kers, sup.l3_sup_kers, sizeof sup.l3_sup_kers);
+        memcpy(chosen_cntx.l3_sup_kers_prefs, sup.l3_sup_kers_prefs,
+               sizeof sup.l3_sup_kers_prefs);
+        for (num_t dt = BLIS_FLOAT; dt <= BLIS_DCOMPLEX; dt++) {
+            bli_blksz_set_def(SUP_MN, dt, &chosen_cntx.l3_sup_thresh[BLIS_MT]);
+            bli_blksz_set_def(SUP_MN, dt, &chosen_cntx.l3_sup_thresh[BLIS_NT]);
+            bli_blksz_set_def(1, dt, &chosen_cntx.l3_sup_thresh[BLIS_KT]);
+        }
+        chosen = &chosen_cntx;
+        chosen_name = "skx+haswell-sup";
+    } else if (avx2) {
+        bli_cntx_init_haswell(&chosen_cntx);
+        chosen = &chosen_cntx;
+        chosen_name = "haswell";
+    }
+}
+
+static cntx_t *context(const hosmi_blas *blas)
+{
+    if (blas && blas->kernels == HOSM_GEMM_BLIS)
+        return NULL;
+    pthread_once(&choose_once, choose);
+    return (cntx_t *)chosen;
+}
+
+const char *hosmi_gemm_kernels(int kernels)
+{
+    if (kernels == HOSM_GEMM_BLIS)
+        return bli_arch_string(bli_arch_query_id());
+    pthread_once(&choose_once, choose);
+    return chosen_name;
+}
+#else
+static cntx_t *context(const hosmi_blas *blas)
+{
+    (void)blas;
+    return NULL;
+}
+
+const char *hosmi_gemm_kernels(int kernels)
+{
+    (void)kernels;
+    return bli_arch_string(bli_arch_query_id());
+}
+#endif
 
 void hosmi_sgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, int64_t k,
                  float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
@@ -18,7 +107,7 @@ void hosmi_sgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, i
     /* Row-major storage: row stride ld, column stride 1. */
     bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
                  (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (float *)a, (inc_t)lda, 1, (float *)b,
-                 (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, NULL, &rntm);
+                 (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, context(blas), &rntm);
 }
 
 void hosmi_dgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, int64_t k,
@@ -31,7 +120,18 @@ void hosmi_dgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, i
     bli_rntm_set_num_threads(blas && blas->threads > 0 ? blas->threads : 1, &rntm);
     bli_dgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
                  (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (double *)a, (inc_t)lda, 1, (double *)b,
-                 (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, NULL, &rntm);
+                 (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, context(blas), &rntm);
+}
+
+int hosm_gemm_kernels_name(int kernels, const char **name)
+{
+    if (!name)
+        return hosmi_fail(NULL, HOSM_E_NULL, "hosm_gemm_kernels_name: name is NULL");
+    if (kernels != HOSM_GEMM_AUTO && kernels != HOSM_GEMM_BLIS)
+        return hosmi_fail(NULL, HOSM_E_ARG, "hosm_gemm_kernels_name: %d is not a value of "
+                          "enum hosm_gemm_kernels", kernels);
+    *name = hosmi_gemm_kernels(kernels);
+    return HOSM_OK;
 }
 
 int hosmi_blas_threads(int64_t requested)

@@ -66,7 +66,12 @@ typedef struct {
 /* ---- BLIS: every GEMM goes through this wrapper ------------------------- */
 typedef struct {
     int threads;
+    int kernels; /* enum hosm_gemm_kernels */
 } hosmi_blas;
+
+/* The name of the BLIS sub-configuration whose kernels the products use
+ * under gemm_kernels = kernels (lib/core/gemm.c). */
+const char *hosmi_gemm_kernels(int kernels);
 
 /* The BLIS thread count of a handle asked for `requested`: at most the
  * number of online processors. */

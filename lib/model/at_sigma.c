@@ -63,7 +63,7 @@ int hosm_model_at_sigma(hosm_model **out, const hosm_model *model, double sigma)
     if (st)
         return hosmi_fail(NULL, st, "%s: %s", fn, msg);
     m->sigmas[0] = sigma;
-    m->settings = model->settings;
+    hosmi_model_set_settings(m, &model->settings);
     if (L == 1) {
         memcpy(m->params, model->params, (size_t)model->nparams * sizeof(float));
     } else {

@@ -209,7 +209,7 @@ int hosm_model_new(hosm_model **out, int64_t dim, const hosm_config *cfg)
         return hosmi_fail(NULL, st, "hosm_model_new: %s", msg);
     if (cfg->ival[HOSM_KEY_RAW_HEAD] && a.levels == 1)
         scale_heads(*out);
-    hosmi_model_copy_settings(&(*out)->settings, cfg);
+    hosmi_model_set_settings(*out, cfg);
     return HOSM_OK;
 }
 
@@ -342,13 +342,19 @@ void hosmi_model_copy_settings(struct hosm_config *dst, const struct hosm_config
         }
 }
 
+void hosmi_model_set_settings(hosm_model *m, const struct hosm_config *src)
+{
+    hosmi_model_copy_settings(&m->settings, src);
+    m->blas.kernels = (int)src->ival[HOSM_KEY_GEMM_KERNELS];
+}
+
 int hosm_model_set_config(hosm_model *model, const hosm_config *cfg)
 {
     HOSMI_NEED_MODEL("hosm_model_set_config");
     int st = hosmi_check_config(cfg, "hosm_model_set_config");
     if (st)
         return st;
-    hosmi_model_copy_settings(&model->settings, cfg);
+    hosmi_model_set_settings(model, cfg);
     return HOSM_OK;
 }
 

@@ -67,6 +67,9 @@ int hosmi_model_create(hosm_model **out, const hosmi_arch *arch, char *msg);
 int hosmi_model_alloc(hosm_model **out, const hosm_model *shape, char *msg);
 /* Copies the keys of src that are not architecture keys into dst. */
 void hosmi_model_copy_settings(struct hosm_config *dst, const struct hosm_config *src);
+/* Stores those keys of src as m's settings, and applies the ones the model
+ * itself uses (gemm_kernels). */
+void hosmi_model_set_settings(hosm_model *m, const struct hosm_config *src);
 /* Non-zero when key is an architecture key (held by hosmi_arch). */
 int hosmi_is_arch_key(int key);
 /* Non-zero when two models have the same architecture (and parameter count). */

@@ -162,7 +162,7 @@ static int read_settings(hosmi_reader *r, hosm_model *m, char *msg)
             st = hosmi_fail(msg, HOSM_E_CORRUPT, "an architecture key in the settings");
     free(text);
     if (!st)
-        hosmi_model_copy_settings(&m->settings, &cfg);
+        hosmi_model_set_settings(m, &cfg);
     return st;
 }
 

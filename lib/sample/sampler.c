@@ -84,6 +84,7 @@ static int sampler_create(hosm_sampler **out, const char *fn, const hosmi_source
     s->init_noise = cfg->ival[HOSM_KEY_INIT_NOISE] != 0;
     s->final_denoise = cfg->ival[HOSM_KEY_FINAL_DENOISE] != 0;
     s->blas.threads = hosmi_blas_threads(cfg->ival[HOSM_KEY_THREADS]);
+    s->blas.kernels = (int)cfg->ival[HOSM_KEY_GEMM_KERNELS];
     hosmi_rng_seed(&s->rng, (uint64_t)cfg->ival[HOSM_KEY_SEED], SAMPLER_STREAM);
     if (src->kind == HOSMI_SRC_MODEL) {
         const hosm_model *m = src->model;

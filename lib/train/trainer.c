@@ -131,6 +131,7 @@ static int read_config(hosm_trainer *t, const hosm_config *cfg)
     t->epochs = cfg->ival[HOSM_KEY_EPOCHS];
     t->seed = cfg->ival[HOSM_KEY_SEED];
     t->blas.threads = hosmi_blas_threads(cfg->ival[HOSM_KEY_THREADS]);
+    t->blas.kernels = (int)cfg->ival[HOSM_KEY_GEMM_KERNELS];
     return HOSM_OK;
 }
 
@@ -172,7 +173,7 @@ int hosm_trainer_new(hosm_trainer **out, hosm_model *model, const hosm_config *c
         return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: cannot allocate optimiser state", fn);
     }
     if (cfg != &defaults)
-        hosmi_model_copy_settings(&model->settings, cfg);
+        hosmi_model_set_settings(model, cfg);
     *out = t;
     return HOSM_OK;
 }

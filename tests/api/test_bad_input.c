@@ -295,6 +295,12 @@ static void test_errors_and_free(void)
           "a failure in another thread changed this thread's message");
     free(res);
 
+    const char *kname = NULL;
+    CASE("hosm_gemm_kernels_name", "kernels = 2", HOSM_E_ARG, hosm_gemm_kernels_name(2, &kname));
+    CASE("hosm_gemm_kernels_name", "kernels = -1", HOSM_E_ARG, hosm_gemm_kernels_name(-1, &kname));
+    CASE("hosm_gemm_kernels_name", "name = NULL", HOSM_E_NULL,
+         hosm_gemm_kernels_name(HOSM_GEMM_AUTO, NULL));
+
     hosm_config_free(NULL);
     hosm_model_free(NULL);
     hosm_trainer_free(NULL);

@@ -56,7 +56,7 @@ from . import _progress
 
 __all__ = [
     "HosmError", "Status", "Key", "Act", "Objective", "S2", "S2Objective", "SamplerKind",
-    "Projection", "HessianSource", "OzakiSolver", "Parameterization", "Config", "Model", "Trainer", "Sampler", "Mixture",
+    "Projection", "HessianSource", "OzakiSolver", "Parameterization", "GemmKernels", "Config", "Model", "Trainer", "Sampler", "Mixture",
     "version", "version_number", "strerror", "library_path",
 ]
 
@@ -134,6 +134,7 @@ class Key(enum.IntEnum):
     SSM_NOISE = 40
     RAW_HEAD = 41
     PARAMETERIZATION = 42
+    GEMM_KERNELS = 43
 
 
 class Act(enum.IntEnum):
@@ -146,6 +147,11 @@ class Act(enum.IntEnum):
 class Parameterization(enum.IntEnum):
     SCORE = 0
     ENERGY = 1
+
+
+class GemmKernels(enum.IntEnum):
+    AUTO = 0
+    BLIS = 1
 
 
 class Objective(enum.IntEnum):
@@ -197,7 +203,7 @@ _TYPE_INT, _TYPE_DOUBLE = 1, 2
 _ENUM_KEYS = {Key.ACT: Act, Key.OBJECTIVE: Objective, Key.SAMPLER: SamplerKind, Key.S2: S2,
               Key.S2_OBJECTIVE: S2Objective, Key.PROJECTION: Projection,
               Key.HESSIAN: HessianSource, Key.OZAKI_SOLVER: OzakiSolver,
-              Key.PARAMETERIZATION: Parameterization}
+              Key.PARAMETERIZATION: Parameterization, Key.GEMM_KERNELS: GemmKernels}
 
 
 # ---------------------------------------------------------------------------

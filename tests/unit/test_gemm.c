@@ -1,0 +1,124 @@
+/* The kernel choice of lib/core/gemm.c (docs/performance.md#kernel-choice):
+ *   - the chosen kernels ("auto") give the products of BLIS's own pick
+ *     ("blis") to float rounding, for the shapes the library uses (small
+ *     products on the sup path, large ones on the native kernels, depth 1
+ *     to 300), every transpose, leading dimensions above the width,
+ *     alpha and beta, one and two threads, float and double;
+ *   - where BLIS picks "generic" on a CPU with AVX2 and FMA, "auto" names
+ *     another sub-configuration (the choice happens), and "blis" names
+ *     BLIS's pick; hosm_gemm_kernels_name validates its arguments.
+ * The error is measured against sum_k |a_ik| |b_kj| |alpha| + |beta c_ij|,
+ * the magnitude any order of summation rounds against. */
+#include <blis.h>
+
+#include "core/internal.h"
+#include "../test_util.h"
+
+static double worst_s(int ta, int tb, int64_t m, int64_t n, int64_t k, int threads, trng *r)
+{
+    const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+    const int64_t ra = ta ? k : m, rb = tb ? n : k;
+    float *a = xmalloc(sizeof(float) * (size_t)(ra * lda));
+    float *b = xmalloc(sizeof(float) * (size_t)(rb * ldb));
+    float *c0 = xmalloc(sizeof(float) * (size_t)(m * ldc));
+    float *c1 = xmalloc(sizeof(float) * (size_t)(m * ldc));
+    for (int64_t i = 0; i < ra * lda; i++)
+        a[i] = (float)trng_normal(r);
+    for (int64_t i = 0; i < rb * ldb; i++)
+        b[i] = (float)trng_normal(r);
+    for (int64_t i = 0; i < m * ldc; i++)
+        c0[i] = c1[i] = (float)trng_normal(r);
+    const float alpha = 0.75f, beta = -0.5f;
+    const hosmi_blas pick = {threads, HOSM_GEMM_BLIS}, chosen = {threads, HOSM_GEMM_AUTO};
+    float *c_in = xmalloc(sizeof(float) * (size_t)(m * ldc));
+    memcpy(c_in, c0, sizeof(float) * (size_t)(m * ldc));
+    hosmi_sgemm(&pick, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c0, ldc);
+    hosmi_sgemm(&chosen, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c1, ldc);
+    double worst = 0.0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            if (j >= n) { /* padding columns stay as they were */
+                if (c0[i * ldc + j] != c_in[i * ldc + j] || c1[i * ldc + j] != c_in[i * ldc + j])
+                    worst = INFINITY;
+                continue;
+            }
+            double mag = fabs(beta * c_in[i * ldc + j]);
+            for (int64_t q = 0; q < k; q++) {
+                const double aiq = ta ? a[q * lda + i] : a[i * lda + q];
+                const double bqj = tb ? b[j * ldb + q] : b[q * ldb + j];
+                mag += fabs(alpha * aiq * bqj);
+            }
+            worst = fmax(worst, fabs((double)c0[i * ldc + j] - c1[i * ldc + j]) / (mag * U32));
+        }
+    free(a);
+    free(b);
+    free(c0);
+    free(c1);
+    free(c_in);
+    return worst;
+}
+
+static double worst_d(int64_t m, int64_t n, int64_t k, trng *r)
+{
+    double *a = xmalloc(sizeof(double) * (size_t)(m * k)), *b = xmalloc(sizeof(double) * (size_t)(k * n));
+    double *c0 = xmalloc(sizeof(double) * (size_t)(m * n)), *c1 = xmalloc(sizeof(double) * (size_t)(m * n));
+    for (int64_t i = 0; i < m * k; i++)
+        a[i] = trng_normal(r);
+    for (int64_t i = 0; i < k * n; i++)
+        b[i] = trng_normal(r);
+    const hosmi_blas pick = {1, HOSM_GEMM_BLIS}, chosen = {1, HOSM_GEMM_AUTO};
+    hosmi_dgemm(&pick, 0, 1, m, n, k, 1.0, a, k, b, k, 0.0, c0, n);
+    hosmi_dgemm(&chosen, 0, 1, m, n, k, 1.0, a, k, b, k, 0.0, c1, n);
+    double worst = 0.0;
+    for (int64_t i = 0; i < m * n; i++)
+        worst = fmax(worst, fabs(c0[i] - c1[i]) / (sqrt((double)k) * 1e-15 + 1e-300));
+    free(a);
+    free(b);
+    free(c0);
+    free(c1);
+    return worst;
+}
+
+int main(void)
+{
+    trng r = {2027};
+    /* m, n, k: the MLP's shapes (batch x width x input, their transposes in
+     * the backward pass), skinny ones for the sup kernels, odd sizes. */
+    static const int64_t shapes[][3] = {{128, 256, 2},  {128, 2, 256},  {256, 2, 128},
+                                        {128, 256, 256}, {256, 256, 128}, {3, 5, 7},
+                                        {1, 1, 1},       {1024, 528, 64}, {37, 300, 1},
+                                        {31, 33, 300},   {500, 64, 17},   {2, 1000, 40}};
+    double worst = 0.0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++)
+            for (int threads = 1; threads <= 2; threads++)
+                worst = fmax(worst, worst_s(t & 1, t >> 1, shapes[s][0], shapes[s][1],
+                                            shapes[s][2], threads, &r));
+    /* Both sum k rounded products in different orders: the worst case is 2 k
+     * roundings of the magnitude (600 at depth 300), random rounding grows
+     * like sqrt(k) (measured 4 here); a wrong kernel, block size or layout
+     * errs by O(1), 1e7 roundings. */
+    check_le("float products, chosen vs BLIS's kernels, error / (magnitude u)", worst, 64.0);
+    check_le("double products, chosen vs BLIS's kernels, error / (sqrt(k) 1e-15)",
+             fmax(worst_d(128, 256, 256, &r), worst_d(5, 3, 700, &r)), 64.0);
+
+    const char *chosen = NULL, *pick = NULL;
+    CHECK(hosm_gemm_kernels_name(HOSM_GEMM_AUTO, &chosen) == HOSM_OK && chosen && *chosen,
+          "a name for auto");
+    CHECK(hosm_gemm_kernels_name(HOSM_GEMM_BLIS, &pick) == HOSM_OK && pick &&
+              strcmp(pick, bli_arch_string(bli_arch_query_id())) == 0,
+          "blis names BLIS's pick");
+    printf("     kernels: BLIS's pick %s, chosen %s\n", pick, chosen);
+#ifdef HOSM_BLIS_CONTEXTS
+    __builtin_cpu_init();
+    if (bli_arch_query_id() == BLIS_ARCH_GENERIC && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("fma"))
+        CHECK(strcmp(chosen, "generic") != 0, "auto chooses kernels where BLIS picks generic");
+    else
+        CHECK(strcmp(chosen, pick) == 0, "auto keeps a pick that is not generic");
+#endif
+    CHECK(hosm_gemm_kernels_name(2, &chosen) == HOSM_E_ARG, "kernels = 2");
+    CHECK(hosm_gemm_kernels_name(-1, &chosen) == HOSM_E_ARG, "kernels = -1");
+    CHECK(hosm_gemm_kernels_name(HOSM_GEMM_AUTO, NULL) == HOSM_E_NULL, "name = NULL");
+    return finish("test_gemm");
+}
