@@ -276,6 +276,56 @@ class SecondOrderTest(unittest.TestCase):
             self.assertEqual(model.score_jacobian(np.zeros(2)).shape, (2, 2))
 
 
+class EnergyTest(unittest.TestCase):
+    def test_parameterization_enum(self):
+        self.assertEqual([(p.name, int(p)) for p in hosm.Parameterization],
+                         [("SCORE", 0), ("ENERGY", 1)])
+        with hosm.Config("parameterization=energy") as cfg:
+            self.assertEqual(cfg["parameterization"], hosm.Parameterization.ENERGY)
+            self.assertIn("parameterization=energy", cfg.text())
+        with hosm.Config() as cfg:
+            self.assertEqual(cfg[hosm.Key.PARAMETERIZATION], hosm.Parameterization.SCORE)
+
+    def test_log_density_unnormalized(self):
+        # An energy ladder with random weights: at every level the values are
+        # those of the C query, and their central differences along each
+        # coordinate are the score (the log density's gradient).
+        with hosm.Config("parameterization=energy hidden=8 depth=2 act=tanh levels=3 "
+                         "sigma_max=1 sigma_min=0.1 seed=2") as cfg, \
+                hosm.Model(2, cfg) as model:
+            rng = np.random.default_rng(5)
+            model.set_params(rng.uniform(-0.8, 0.8, model.num_params))
+            x = rng.standard_normal((20, 2)).astype(np.float32)
+            for level in range(3):
+                ld = model.log_density_unnormalized(x, level)
+                self.assertEqual((ld.shape, ld.dtype), ((20,), np.float64))
+                direct = np.empty(20)
+                hosm._lib.hosm_model_log_density_unnormalized(model.handle, level, x.ctypes.data,
+                                                             20, direct.ctypes.data)
+                np.testing.assert_array_equal(ld, direct)
+                score = model.score(x, level).astype(np.float64)
+                for j in range(2):
+                    xp, xm = x.copy(), x.copy()
+                    xp[:, j] += np.float32(1e-2)
+                    xm[:, j] -= np.float32(1e-2)
+                    step = xp[:, j].astype(np.float64) - xm[:, j]
+                    fd = (model.log_density_unnormalized(xp, level)
+                          - model.log_density_unnormalized(xm, level)) / step
+                    np.testing.assert_allclose(fd, score[:, j], rtol=1e-3,
+                                               atol=1e-3 * np.abs(score).max())
+            # One point gives a scalar; the default level is the smallest sigma.
+            one = model.log_density_unnormalized(x[0])
+            self.assertEqual(np.shape(one), ())
+            self.assertEqual(one, model.log_density_unnormalized(x, 2)[0])
+
+    def test_score_network_has_no_log_density(self):
+        with hosm.Config("hidden=8") as cfg, hosm.Model(2, cfg) as model:
+            with self.assertRaises(hosm.HosmError) as ctx:
+                model.log_density_unnormalized(np.zeros((3, 2)))
+            self.assertEqual(ctx.exception.status, hosm.HOSM_E_UNSUPPORTED)
+            self.assertEqual(ctx.exception.status, hosm.Status.E_UNSUPPORTED)
+
+
 class TrainerTest(unittest.TestCase):
     def setUp(self):
         self.mix = hosm.Mixture(WEIGHTS, MEANS, COVS)
