@@ -291,9 +291,11 @@ def main():
           % (med(loads), min(loads), max(loads)))
     print("- median CPU time / wall time of a measurement: libhosm %.2f, PyTorch %.2f"
           % (shares["libhosm"], shares["torch"]))
-    print("- libhosm %s, BLIS %s (libblis.so.4): bli_arch_query_id() = %d, bli_arch_string() "
-          "= '%s'; BLIS_ARCH_TYPE unset; BLIS_ARCH_DEBUG says '%s'; 1 thread (threads=1)"
-          % (hi["hosm_version"], hi["blis_version"], hi["blis_arch_id"], hi["blis_arch"], c_dbg))
+    print("- libhosm %s, BLIS %s: bli_arch_query_id() = %d, bli_arch_string() = '%s'; "
+          "BLIS_ARCH_TYPE unset; BLIS_ARCH_DEBUG says '%s'; the library's products use '%s' "
+          "(gemm_kernels=auto); 1 thread (threads=1)"
+          % (hi["hosm_version"], hi["blis_version"], hi["blis_arch_id"], hi["blis_arch"], c_dbg,
+             hi.get("hosm_kernels", "?")))
     print("- PyTorch %s: %s; BLAS libraries loaded: %s; threads %d, inter-op %d; "
           "BLIS_ARCH_TYPE=%s, so BLIS_ARCH_DEBUG says '%s'; Adam foreach=%s"
           % (ti["torch_version"], "; ".join(ti["blas_info"]), ", ".join(ti["blas_libraries"]),

@@ -22,7 +22,8 @@
  *   dsm_d2        1. DSM, D = 2, batch 128: training steps
  *   vr_diag_d64   2. DSM-VR + D2SM-VR, diagonal s2, D = 64, batch 128
  *   full_d32      3. DSM + D2SM, full s2, D = 32, batch 1024
- *   sgemm_d32     the raw bli_sgemm rate at the GEMM shapes of one
+ *   sgemm_d32     the raw sgemm rate (the library's door to BLIS, its
+ *                 kernels) at the GEMM shapes of one
  *                 full_d32 step (same transposes as lib/nn/mlp.c); the
  *                 unit is one pass over all of them
  *   hessian_d64   4. hosm_model_hessian of a full s2, 128 points, D = 64
@@ -47,6 +48,8 @@
 
 #include <blis.h>
 #include <hosm.h>
+
+#include "core/internal.h"
 
 #define H 256
 #define BASE "hidden=256 depth=2 act=softplus sigma=0.1 lr=1e-3 seed=1 threads=1"
@@ -309,21 +312,16 @@ static void sgemm_case(int rounds)
         b[i] = (float)(normal() * 0.1);
         cc[i] = 0.0f;
     }
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(1, &rntm);
-    float one = 1.0f, zero = 0.0f;
+    const hosmi_blas blas = {1, HOSM_GEMM_AUTO};
     const int64_t reps = 12;
     for (int r = -1; r < rounds; r++) {
         int64_t n = r < 0 ? 3 : reps;
         stamp s0 = stamp_now();
         for (int64_t it = 0; it < n; it++)
             for (int i = 0; i < c; i++) {
-                /* Row-major operands, as lib/core/gemm.c passes them. */
                 int64_t lda = g[i].ta ? g[i].m : g[i].k, ldb = g[i].tb ? g[i].k : g[i].n;
-                bli_sgemm_ex(g[i].ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
-                             g[i].tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, (dim_t)g[i].m,
-                             (dim_t)g[i].n, (dim_t)g[i].k, &one, a, (inc_t)lda, 1, b, (inc_t)ldb,
-                             1, &zero, cc, (inc_t)g[i].n, 1, NULL, &rntm);
+                hosmi_sgemm(&blas, g[i].ta, g[i].tb, g[i].m, g[i].n, g[i].k, 1.0f, a, lda, b,
+                            ldb, 0.0f, cc, g[i].n);
             }
         stamp s1 = stamp_now();
         if (r >= 0)
@@ -461,12 +459,13 @@ static void info_case(void)
      * in bli_arch_query_id() if the kernel structure is not initialised. */
     bli_init();
     arch_t id = bli_arch_query_id();
-    const char *env = getenv("BLIS_ARCH_TYPE");
+    const char *env = getenv("BLIS_ARCH_TYPE"), *kernels = NULL;
+    hosm_gemm_kernels_name(HOSM_GEMM_AUTO, &kernels);
     printf("{\"side\": \"libhosm\", \"case\": \"info\", \"hosm_version\": \"%s\", "
            "\"blis_version\": \"%s\", \"blis_arch_id\": %d, \"blis_arch\": \"%s\", "
-           "\"BLIS_ARCH_TYPE\": \"%s\", \"threads\": 1}\n",
+           "\"hosm_kernels\": \"%s\", \"BLIS_ARCH_TYPE\": \"%s\", \"threads\": 1}\n",
            hosm_version_string(), bli_info_get_version_str(), (int)id, bli_arch_string(id),
-           env ? env : "unset");
+           kernels, env ? env : "unset");
 }
 
 int main(int argc, char **argv)
