@@ -80,6 +80,14 @@ int64_t hosmi_s2_dense_work(int kind, int64_t D, int64_t r)
     return kind == HOSM_S2_LOWRANK ? hosmi_mul(D, D + r) : 1;
 }
 
+void hosmi_s2_unpack_full(const hosmi_s2_point *v, float *m)
+{
+    const int64_t D = v->D;
+    for (int64_t a = 0, k = 0; a < D; a++)
+        for (int64_t b = a; b < D; b++, k++)
+            m[a * D + b] = m[b * D + a] = v->o[k];
+}
+
 void hosmi_s2_dense(const hosmi_s2_point *v, const hosmi_blas *blas, double dmin, double *m,
                     float *fwork)
 {
@@ -93,6 +101,13 @@ void hosmi_s2_dense(const hosmi_s2_point *v, const hosmi_blas *blas, double dmin
             m[t] = uut[t];
         for (int64_t a = 0; a < D; a++)
             m[a * D + a] += fmax(hosmi_s2_d(v, a), dmin);
+        return;
+    }
+    if (v->kind == HOSM_S2_FULL) {
+        /* Row a of the packed upper triangle holds (a, a .. D-1). */
+        for (int64_t a = 0, k = 0; a < D; a++)
+            for (int64_t b = a; b < D; b++, k++)
+                m[a * D + b] = m[b * D + a] = v->o[k];
         return;
     }
     for (int64_t a = 0; a < D; a++)

@@ -29,6 +29,8 @@ double hosmi_s2_diag(const hosmi_s2_point *v, int64_t a);
 /* y = s2 x, with the diagonal part d raised to at least dmin for diag and
  * lowrank (-INFINITY for none); dmin does not apply to full. */
 void hosmi_s2_apply(const hosmi_s2_point *v, double dmin, const double *x, double *y);
+/* A "full" s2 as D x D floats, straight from its packed outputs. */
+void hosmi_s2_unpack_full(const hosmi_s2_point *v, float *m);
 /* The dense s2 (D x D doubles) with d raised to at least dmin as above.
  * fwork holds hosmi_s2_dense_work() floats (U U^T of a low-rank s2 is one
  * GEMM). */

@@ -36,6 +36,10 @@ static int point_query(const query_args *q, const hosmi_s2_point *v, int64_t i)
     switch (q->kind) {
     case Q_DENSE:
     case Q_COV:
+        if (q->kind == Q_DENSE && v->kind == HOSM_S2_FULL) {
+            hosmi_s2_unpack_full(v, q->out + i * D * D);
+            return 0;
+        }
         if (q->kind == Q_DENSE)
             hosmi_s2_dense(v, &q->m->blas, -INFINITY, w, q->fwork);
         else if (hosmi_posterior_dense(&post, &q->m->blas, w, w + D * D, q->fwork) != 0)
