@@ -7,7 +7,9 @@
  *  - a test-side random number generator (independent of the library's);
  *  - a dense symmetric eigensolver (cyclic Jacobi, in double) and a relative
  *    Frobenius error;
- *  - CRC-32 and little-endian access for file surgery. */
+ *  - CRC-32, little-endian access and whole-file reads for file surgery;
+ *  - a 2-D Gaussian problem and the error of a model's score against a
+ *    linear (Gaussian) score. */
 #ifndef HOSM_TEST_UTIL_H
 #define HOSM_TEST_UTIL_H
 
@@ -283,6 +285,82 @@ static inline void put_le(uint8_t *p, uint64_t v, int bytes)
 static inline void fix_crc(uint8_t *buf, int64_t size)
 {
     put_le(buf + size - 4, crc32_ieee(buf, (size_t)(size - 4)), 4);
+}
+
+/* The whole file at path (exits the test if it cannot be read). */
+static inline uint8_t *read_all(const char *path, int64_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        printf("FATAL: cannot open %s\n", path);
+        exit(1);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = xmalloc((size_t)n);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
+        printf("FATAL: cannot read %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+    *size = n;
+    return b;
+}
+
+/* Relative error sqrt(sum ||s - e||^2 / sum ||e||^2) of a 2-D model's score
+ * at level 0 against e = -A (x - mu) (A 2 x 2 row-major) on n points. */
+static inline double gauss2_score_error(hosm_model *m, const double *A, const double *mu,
+                                        const float *x, int64_t n)
+{
+    float *s = xmalloc(sizeof(float) * 2 * (size_t)n);
+    MUST(hosm_model_score(m, 0, x, n, s));
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int a = 0; a < 2; a++) {
+            double e = -(A[2 * a] * (x[2 * i] - mu[0]) + A[2 * a + 1] * (x[2 * i + 1] - mu[1]));
+            num += (s[2 * i + a] - e) * (s[2 * i + a] - e);
+            den += e * e;
+        }
+    free(s);
+    return sqrt(num / den);
+}
+
+/* Data N(mu, Sigma) in 2-D (20000 training and 2000 test draws of the
+ * oracle) and the two linear scores a model may learn from it: clean =
+ * Sigma^-1 (score matching) and noisy = (Sigma + sigma^2 I)^-1 (DSM at
+ * sigma = 0.5), each the A of gauss2_score_error. */
+typedef struct {
+    double mu[2], clean[4], noisy[4];
+    int64_t n, nt;
+    float *data, *test;
+} gauss2_problem;
+
+static inline void gauss2_problem_init(gauss2_problem *g)
+{
+    const double mu[2] = {0.5, -0.3}, cov[4] = {1.0, 0.4, 0.4, 0.5}, sigma = 0.5, w[1] = {1};
+    hosm_mixture *mix;
+    MUST(hosm_mixture_new(&mix, 1, 2, w, mu, cov));
+    g->mu[0] = mu[0], g->mu[1] = mu[1];
+    g->n = 20000, g->nt = 2000;
+    g->data = xmalloc(sizeof(float) * 2 * (size_t)g->n);
+    g->test = xmalloc(sizeof(float) * 2 * (size_t)g->nt);
+    MUST(hosm_mixture_sample(mix, 1, g->n, g->data));
+    MUST(hosm_mixture_sample(mix, 2, g->nt, g->test));
+    hosm_mixture_free(mix);
+    const double d = cov[0] * cov[3] - cov[1] * cov[2];
+    const double c0 = cov[0] + sigma * sigma, c3 = cov[3] + sigma * sigma;
+    const double e = c0 * c3 - cov[1] * cov[2];
+    const double clean[4] = {cov[3] / d, -cov[1] / d, -cov[2] / d, cov[0] / d};
+    const double noisy[4] = {c3 / e, -cov[1] / e, -cov[2] / e, c0 / e};
+    memcpy(g->clean, clean, sizeof clean);
+    memcpy(g->noisy, noisy, sizeof noisy);
+}
+
+static inline void gauss2_problem_free(gauss2_problem *g)
+{
+    free(g->data);
+    free(g->test);
 }
 
 /* Relative Frobenius distance ||a - b|| / ||b|| of n floats. */

@@ -61,26 +61,6 @@ static char *path_in(const char *name)
     return p;
 }
 
-static uint8_t *read_all(const char *path, int64_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        printf("FATAL: cannot open %s\n", path);
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = xmalloc((size_t)n);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
-        printf("FATAL: cannot read %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-    *size = n;
-    return b;
-}
-
 static hosm_config *base_config(int s2, int64_t rank)
 {
     hosm_config *cfg;

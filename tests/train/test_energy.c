@@ -711,42 +711,10 @@ static void queries(void)
 /* 3. the optimum on Gaussian data                                          */
 /* ======================================================================== */
 
-/* Relative error of a model's s1 against -A (x - mu) on n points (D = 2). */
-static double error_against(hosm_model *m, const double *A, const double *mu, const float *x,
-                            int64_t n)
-{
-    float *s = xmalloc(sizeof(float) * 2 * (size_t)n);
-    MUST(hosm_model_score(m, 0, x, n, s));
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++)
-        for (int a = 0; a < 2; a++) {
-            double e = -(A[2 * a] * (x[2 * i] - mu[0]) + A[2 * a + 1] * (x[2 * i + 1] - mu[1]));
-            num += (s[2 * i + a] - e) * (s[2 * i + a] - e);
-            den += e * e;
-        }
-    free(s);
-    return sqrt(num / den);
-}
-
 static void gaussian_optimum(void)
 {
-    const double mu[2] = {0.5, -0.3}, cov[4] = {1.0, 0.4, 0.4, 0.5}, sigma = 0.5;
-    const double w[1] = {1};
-    hosm_mixture *mix;
-    MUST(hosm_mixture_new(&mix, 1, 2, w, mu, cov));
-    const int64_t n = 20000, nt = 2000;
-    float *data = xmalloc(sizeof(float) * 2 * n), *test = xmalloc(sizeof(float) * 2 * nt);
-    MUST(hosm_mixture_sample(mix, 1, n, data));
-    MUST(hosm_mixture_sample(mix, 2, nt, test));
-    /* The two precision matrices: Sigma^-1 and (Sigma + sigma^2 I)^-1. */
-    double a[4], b[4];
-    {
-        double d = cov[0] * cov[3] - cov[1] * cov[2];
-        a[0] = cov[3] / d, a[1] = -cov[1] / d, a[2] = -cov[2] / d, a[3] = cov[0] / d;
-        double c0 = cov[0] + sigma * sigma, c3 = cov[3] + sigma * sigma;
-        double e = c0 * c3 - cov[1] * cov[2];
-        b[0] = c3 / e, b[1] = -cov[1] / e, b[2] = -cov[2] / e, b[3] = c0 / e;
-    }
+    gauss2_problem g;
+    gauss2_problem_init(&g);
     static const char *const objs[] = {"objective=ssm projections=1",
                                        "objective=ssm_vr projections=1",
                                        "objective=exact_sm ssm_noise=0", "objective=dsm"};
@@ -762,10 +730,10 @@ static void gaussian_optimum(void)
         hosm_trainer *t;
         MUST(hosm_model_new(&m, 2, mc));
         MUST(hosm_trainer_new(&t, m, tc));
-        MUST(hosm_trainer_fit(t, data, n, NULL, NULL));
+        MUST(hosm_trainer_fit(t, g.data, g.n, NULL, NULL));
         MUST(hosm_trainer_copy_ema(t, m));
-        const double own = error_against(m, dsm ? b : a, mu, test, nt);
-        const double other = error_against(m, dsm ? a : b, mu, test, nt);
+        const double own = gauss2_score_error(m, dsm ? g.noisy : g.clean, g.mu, g.test, g.nt);
+        const double other = gauss2_score_error(m, dsm ? g.clean : g.noisy, g.mu, g.test, g.nt);
         /* Measured with seeds 3/4 and 7/8 at 2000 steps: the score-matching
          * objectives 0.048 to 0.056 from -Sigma^-1 (x - mu) and 0.70 to 0.72
          * from DSM's target; DSM 0.028 to 0.038 from its own and 0.43 from
@@ -784,9 +752,7 @@ static void gaussian_optimum(void)
         hosm_config_free(mc);
         hosm_config_free(tc);
     }
-    free(data);
-    free(test);
-    hosm_mixture_free(mix);
+    gauss2_problem_free(&g);
 }
 
 /* ======================================================================== */
@@ -970,26 +936,6 @@ static uint8_t *save_mem(const hosm_model *m, int64_t *size)
     CHECK(written == *size, "save_mem wrote %lld of %lld bytes", (long long)written,
           (long long)*size);
     return buf;
-}
-
-static uint8_t *read_all(const char *path, int64_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        printf("FATAL: cannot open %s\n", path);
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = xmalloc((size_t)n);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
-        printf("FATAL: cannot read %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-    *size = n;
-    return b;
 }
 
 /* Offset of the payload of the section with the given tag, or -1. */

@@ -173,42 +173,10 @@ static void projection_estimator(void)
     hosm_config_free(mc);
 }
 
-/* Relative error of a model's s1 against -A (x - mu) on test points. */
-static double error_against(hosm_model *m, const double *A, const double *mu, const float *x,
-                            int64_t n)
-{
-    float *s = malloc(sizeof(float) * 2 * n);
-    MUST(hosm_model_score(m, 0, x, n, s));
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++)
-        for (int a = 0; a < 2; a++) {
-            double e = -(A[2 * a] * (x[2 * i] - mu[0]) + A[2 * a + 1] * (x[2 * i + 1] - mu[1]));
-            num += (s[2 * i + a] - e) * (s[2 * i + a] - e);
-            den += e * e;
-        }
-    free(s);
-    return sqrt(num / den);
-}
-
 static void gaussian_optimum(void)
 {
-    const double mu[2] = {0.5, -0.3}, cov[4] = {1.0, 0.4, 0.4, 0.5}, sigma = 0.5;
-    double w[1] = {1};
-    hosm_mixture *mix;
-    MUST(hosm_mixture_new(&mix, 1, 2, w, mu, cov));
-    const int64_t n = 20000, nt = 2000;
-    float *data = malloc(sizeof(float) * 2 * n), *test = malloc(sizeof(float) * 2 * nt);
-    MUST(hosm_mixture_sample(mix, 1, n, data));
-    MUST(hosm_mixture_sample(mix, 2, nt, test));
-    /* The two precision matrices. */
-    double a[4], b[4];
-    {
-        double d = cov[0] * cov[3] - cov[1] * cov[2];
-        a[0] = cov[3] / d, a[1] = -cov[1] / d, a[2] = -cov[2] / d, a[3] = cov[0] / d;
-        double c0 = cov[0] + sigma * sigma, c3 = cov[3] + sigma * sigma;
-        double e = c0 * c3 - cov[1] * cov[2];
-        b[0] = c3 / e, b[1] = -cov[1] / e, b[2] = -cov[2] / e, b[3] = c0 / e;
-    }
+    gauss2_problem g;
+    gauss2_problem_init(&g);
     static const char *const objs[] = {"objective=ssm_vr projections=1", "objective=dsm_vr"};
     double err[2][2];
     for (int o = 0; o < 2; o++) {
@@ -221,10 +189,10 @@ static void gaussian_optimum(void)
         hosm_trainer *t;
         MUST(hosm_model_new(&m, 2, mc));
         MUST(hosm_trainer_new(&t, m, tc));
-        MUST(hosm_trainer_fit(t, data, n, NULL, NULL));
+        MUST(hosm_trainer_fit(t, g.data, g.n, NULL, NULL));
         MUST(hosm_trainer_copy_ema(t, m));
-        err[o][0] = error_against(m, a, mu, test, nt);
-        err[o][1] = error_against(m, b, mu, test, nt);
+        err[o][0] = gauss2_score_error(m, g.clean, g.mu, g.test, g.nt);
+        err[o][1] = gauss2_score_error(m, g.noisy, g.mu, g.test, g.nt);
         printf("     %-32s error vs -Sigma^-1 (x-mu) %.4f, vs -(Sigma+sigma^2 I)^-1 (x-mu) %.4f\n",
                objs[o], err[o][0], err[o][1]);
         hosm_trainer_free(t);
@@ -239,9 +207,7 @@ static void gaussian_optimum(void)
     check_le_unless(UNDER_VALGRIND(), "DSM-VR: error against its own target", err[1][1], 0.1);
     check_le_unless(UNDER_VALGRIND(), "DSM-VR: own-target error / SSM-target error",
                     err[1][1] / err[1][0], 0.5);
-    free(data);
-    free(test);
-    hosm_mixture_free(mix);
+    gauss2_problem_free(&g);
 }
 
 int main(void)
