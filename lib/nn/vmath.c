@@ -394,47 +394,37 @@ static void exp_generic(const float *x, float *y, int64_t n)
     exp_run(x, y, n);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if HOSMI_HAVE_X86_VARIANTS
 #define HAVE_AVX2_VARIANT 1
+#define HAVE_AVX512_VARIANT 1
 /* Only AVX2: no FMA, whose contractions would change the rounding. */
-__attribute__((target("avx2"))) static void act_avx2(int act, const float *z, float *a,
-                                                     float *d1, float *d2, int64_t n)
+HOSMI_TARGET_AVX2 static void act_avx2(int act, const float *z, float *a, float *d1, float *d2,
+                                       int64_t n)
 {
     act_run(act, z, a, d1, d2, n);
 }
 
-__attribute__((target("avx2"))) static void exp_avx2(const float *x, float *y, int64_t n)
+HOSMI_TARGET_AVX2 static void exp_avx2(const float *x, float *y, int64_t n)
+{
+    exp_run(x, y, n);
+}
+
+/* AVX-512 (F, DQ, BW, VL: the x86-64-v4 set) in 512-bit vectors of 16
+ * floats. GCC does not enable FMA with it (the build's -std=c11 keeps
+ * contraction off anyway); clang's AVX-512 does imply FMA, and clang
+ * contracts by default, which the pragma at the top of this file stops. */
+HOSMI_TARGET_AVX512 static void act_avx512(int act, const float *z, float *a, float *d1,
+                                           float *d2, int64_t n)
+{
+    act_run(act, z, a, d1, d2, n);
+}
+
+HOSMI_TARGET_AVX512 static void exp_avx512(const float *x, float *y, int64_t n)
 {
     exp_run(x, y, n);
 }
 #else
 #define HAVE_AVX2_VARIANT 0
-#endif
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#define HAVE_AVX512_VARIANT 1
-/* AVX-512 (F, DQ, BW, VL: the x86-64-v4 set) in 512-bit vectors of 16
- * floats. GCC does not enable FMA with it (the build's -std=c11 keeps
- * contraction off anyway); clang's AVX-512 does imply FMA, and clang
- * contracts by default, which the pragma at the top of this file stops. */
-#if defined(__clang__)
-#define AVX512_TARGET                                                                      \
-    __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"), min_vector_width(512)))
-#else
-#define AVX512_TARGET                                                                      \
-    __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,prefer-vector-width=512")))
-#endif
-AVX512_TARGET static void act_avx512(int act, const float *z, float *a, float *d1, float *d2,
-                                     int64_t n)
-{
-    act_run(act, z, a, d1, d2, n);
-}
-
-AVX512_TARGET static void exp_avx512(const float *x, float *y, int64_t n)
-{
-    exp_run(x, y, n);
-}
-#else
 #define HAVE_AVX512_VARIANT 0
 #endif
 

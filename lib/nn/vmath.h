@@ -71,6 +71,26 @@ enum {
     HOSMI_VISA_COUNT = 3
 };
 
+/* The function attributes that compile a function for a variant (x86-64
+ * with GCC or clang only; elsewhere there is the generic variant alone).
+ * Neither enables FMA in GCC; clang's AVX-512 does imply it, so a file that
+ * uses HOSMI_TARGET_AVX512 turns contraction off (#pragma STDC FP_CONTRACT
+ * OFF, under __clang__). lib/train/optim.c uses them too, with the same
+ * dispatch. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HOSMI_HAVE_X86_VARIANTS 1
+#define HOSMI_TARGET_AVX2 __attribute__((target("avx2")))
+#if defined(__clang__)
+#define HOSMI_TARGET_AVX512                                                                 \
+    __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"), min_vector_width(512)))
+#else
+#define HOSMI_TARGET_AVX512                                                                 \
+    __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,prefer-vector-width=512")))
+#endif
+#else
+#define HOSMI_HAVE_X86_VARIANTS 0
+#endif
+
 /* Non-zero when variant isa is compiled in and the CPU can run it. */
 int hosmi_visa_available(int isa);
 /* The variant the functions above use on this CPU. */
