@@ -29,9 +29,9 @@
  * shifts all have vector forms in SSE2, AVX2 and AVX-512 (where GCC turns
  * some selects into masked operations: the same bits). No FMA is used, so
  * the SSE2, AVX2 and AVX-512 variants give the same bits. VB = 64 is 4
- * vectors of AVX-512; blocks of 32 or 128 measured the same there. Not for
- * -ffast-math: the NaN tests and the rounding trick x + 1.5*2^23 - 1.5*2^23
- * need IEEE semantics. */
+ * vectors of AVX-512; blocks of 32 or 128 measured the same there (within
+ * the noise). Not for -ffast-math: the NaN tests and the rounding trick
+ * x + 1.5*2^23 - 1.5*2^23 need IEEE semantics. */
 #include "nn/vmath.h"
 
 #include <string.h>
