@@ -23,7 +23,10 @@
  *   <variant> f,f',f'' ... (z, a, d1, d2, n): all three in one pass;
  * and e^x: expf() in a loop against hosmi_vexp_isa().
  * The speedup printed is the scalar median over the kernel's median, for
- * f, f' and f+f' (scalar) against f,f',f'' (one vectorised pass).
+ * f, f' and f+f' (scalar) against f,f',f'' (one vectorised pass). A second
+ * table compares the variants (generic, avx2, avx512; those the CPU lacks
+ * are left out) kernel by kernel: each one's median, and in brackets its
+ * speedup over the next narrower variant available.
  */
 #include <math.h>
 #include <stdint.h>
@@ -274,6 +277,34 @@ int main(int argc, char **argv)
         if (base > 0)
             printf("   %5.1fx%s", base / med[k], j->kind == K_VEC_FDD ? " (vs scalar f+f')" : "");
         printf("\n");
+    }
+    /* The variants side by side: the median of each, and its speedup over
+     * the next narrower variant this CPU has. */
+    printf("\nvariants, median ns per element (speedup over the previous column)\n");
+    printf("%-9s %-9s", "", "");
+    for (int isa = 0; isa < HOSMI_VISA_COUNT; isa++)
+        if (hosmi_visa_available(isa))
+            printf(" %-18s", hosmi_visa_name(isa));
+    printf("\n");
+    for (int act = 0; act <= 4; act++) {
+        for (int kind = K_VEC_F; kind <= K_VEC_FDD; kind++) {
+            if (act == 4 && kind != K_VEC_F)
+                continue;
+            const int want_kind = act == 4 ? K_EXP_VEC : kind;
+            printf("%-9s %-9s", act == 4 ? "exp" : act_names[act],
+                   act == 4 ? "vexp" : kind_names[kind]);
+            double prev = 0;
+            for (int k = 0; k < nj; k++) {
+                if (jobs[k].kind != want_kind || (act < 4 && jobs[k].act != act))
+                    continue;
+                if (prev > 0)
+                    printf(" %9.3f (%5.2fx)", med[k], prev / med[k]);
+                else
+                    printf(" %9.3f %8s", med[k], "");
+                prev = med[k];
+            }
+            printf("\n");
+        }
     }
     /* Keep the results alive. */
     double sum = 0;

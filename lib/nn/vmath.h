@@ -31,16 +31,20 @@
  * Determinism: the result of each element depends on that element's input
  * only (not on n, the position, the alignment, which outputs are asked for,
  * or earlier calls), and not on the CPU: the kernels are compiled once per
- * instruction set (the build's baseline, SSE2 on x86-64; and AVX2, chosen at
- * run time when the CPU has it), all from one source with the same
- * operations in the same order and no reassociation, so every variant rounds
- * identically. The unit test checks that the variants agree bit for bit, and
- * prints a hash of all the outputs of its sweep to compare builds: GCC 12 at
- * -O0, -O2, -O3 and -Os and clang 14 at -O2 give the same bits. One build
- * setting changes them (within the same error bounds): contraction into
- * fused multiply-adds, which happens only when the baseline itself has FMA
- * (-march=native, -mfma) and -ffp-contract is not off (GNU C modes; the
- * project's -std=c11 turns it off). The AVX2 variant never enables FMA. */
+ * instruction set (the build's baseline, SSE2 on x86-64, 4 floats a vector;
+ * AVX2, 8 floats; AVX-512 F+DQ+BW+VL, 16 floats; the widest the CPU has is
+ * chosen at run time), all from one source with the same operations in the
+ * same order and no reassociation, so every variant rounds identically. The
+ * unit test checks that the variants agree bit for bit, and prints a hash of
+ * all the outputs of its sweep to compare builds: GCC 12 at -O0, -O2, -O3
+ * and -Os and clang 14 at -O2 give the same bits. One build setting changes
+ * them (within the same error bounds): contraction into fused multiply-adds,
+ * which happens only when the baseline itself has FMA (-march=native,
+ * -mfma) and -ffp-contract is not off (GNU C modes; the project's -std=c11
+ * turns it off). The AVX2 and AVX-512 variants never use FMA: GCC enables
+ * it with neither, and for clang, whose AVX-512 implies FMA and which
+ * contracts whatever the -std, vmath.c turns contraction off
+ * (#pragma STDC FP_CONTRACT OFF). */
 #ifndef HOSM_VMATH_H
 #define HOSM_VMATH_H
 
@@ -63,8 +67,29 @@ void hosmi_vact(int act, const float *z, float *a, float *d1, float *d2, int64_t
 enum {
     HOSMI_VISA_GENERIC = 0, /* the build's baseline (SSE2 on x86-64) */
     HOSMI_VISA_AVX2 = 1,    /* 256-bit AVX2, x86-64 only */
-    HOSMI_VISA_COUNT = 2
+    HOSMI_VISA_AVX512 = 2,  /* 512-bit AVX-512 F+DQ+BW+VL, x86-64 only */
+    HOSMI_VISA_COUNT = 3
 };
+
+/* The function attributes that compile a function for a variant (x86-64
+ * with GCC or clang only; elsewhere there is the generic variant alone).
+ * Neither enables FMA in GCC; clang's AVX-512 does imply it, so a file that
+ * uses HOSMI_TARGET_AVX512 turns contraction off (#pragma STDC FP_CONTRACT
+ * OFF, under __clang__). lib/train/optim.c uses them too, with the same
+ * dispatch. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HOSMI_HAVE_X86_VARIANTS 1
+#define HOSMI_TARGET_AVX2 __attribute__((target("avx2")))
+#if defined(__clang__)
+#define HOSMI_TARGET_AVX512                                                                 \
+    __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"), min_vector_width(512)))
+#else
+#define HOSMI_TARGET_AVX512                                                                 \
+    __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,prefer-vector-width=512")))
+#endif
+#else
+#define HOSMI_HAVE_X86_VARIANTS 0
+#endif
 
 /* Non-zero when variant isa is compiled in and the CPU can run it. */
 int hosmi_visa_available(int isa);

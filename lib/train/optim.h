@@ -31,4 +31,10 @@ typedef struct {
 int hosmi_adam_apply(const hosmi_adam *h, hosmi_adam_state *s, float *params, const float *grad,
                      int64_t first, int64_t P, char *msg);
 
+/* The same through instruction-set variant isa (HOSMI_VISA_*, lib/nn/vmath.h;
+ * it must be available): hosmi_adam_apply uses hosmi_visa_selected(). Every
+ * variant gives the same bits; for tests and benchmarks. */
+int hosmi_adam_apply_isa(int isa, const hosmi_adam *h, hosmi_adam_state *s, float *params,
+                         const float *grad, int64_t first, int64_t P, char *msg);
+
 #endif

@@ -6,9 +6,11 @@
  *    up to 128 (subnormals included), against fixed bounds;
  *  - the special values (+-0, tiny, huge, +-Inf, NaN);
  *  - the reference's derivative formulas against central differences;
- *  - that every instruction-set variant the CPU runs gives the same bits,
- *    and that the bits depend on the element only (not on n, the offset, in
- *    place or not, which outputs are asked for).
+ *  - that every instruction-set variant the CPU runs (generic, AVX2,
+ *    AVX-512; those the CPU lacks are skipped) gives the same bits, that the
+ *    dispatch picks the widest one it has, and, in each variant, that the
+ *    bits depend on the element only (not on n, the offset, in place or
+ *    not, which outputs are asked for).
  *
  * The ulp of a value v is that of the float grid at |v| (2^(e-23) for
  * 2^e <= |v| < 2^(e+1)), and 2^-149 in the subnormal range. Where f' or f''
@@ -381,12 +383,18 @@ static void check_variants_agree(const float *z, int64_t n)
         CHECK(memcmp(a0, a1, (size_t)n * sizeof(float)) == 0, "exp: variant %s differs",
               hosmi_visa_name(isa));
     }
+    int best = HOSMI_VISA_GENERIC;
+    for (int isa = 0; isa < HOSMI_VISA_COUNT; isa++)
+        if (hosmi_visa_available(isa))
+            best = isa;
+    CHECK(hosmi_visa_selected() == best, "the dispatch picks %s, not the widest available, %s",
+          hosmi_visa_name(hosmi_visa_selected()), hosmi_visa_name(best));
     printf("     %d variant(s) compared bit for bit\n", avail);
     free(a0);
     free(a1);
 }
 
-static void check_position_independent(const float *z, int64_t n)
+static void check_position_independent(int isa, const float *z, int64_t n)
 {
     /* 1000 elements of the sweep, at odd offsets and lengths, in place and
      * with outputs left out: the same bits as one full call. */
@@ -394,29 +402,30 @@ static void check_position_independent(const float *z, int64_t n)
     const float *src = z + n / 3;
     float full[3][1000], part[3][1000], buf[1001];
     for (int act = 0; act < 4; act++) {
-        hosmi_vact(act, src, full[0], full[1], full[2], m);
+        hosmi_vact_isa(isa, act, src, full[0], full[1], full[2], m);
         int bad = 0;
         const int64_t lens[] = {1, 3, 63, 64, 65, 127, 200};
         for (int64_t start = 0, li = 0; start < m; li++) {
             int64_t len = lens[li % 7] < m - start ? lens[li % 7] : m - start;
-            hosmi_vact(act, src + start, part[0] + start, part[1] + start, part[2] + start, len);
+            hosmi_vact_isa(isa, act, src + start, part[0] + start, part[1] + start,
+                           part[2] + start, len);
             start += len;
         }
         bad |= memcmp(full, part, sizeof full) != 0;
         /* Misaligned, in place, one output at a time. */
         for (int o = 0; o < 3; o++) {
             memcpy(buf + 1, src, (size_t)m * sizeof(float));
-            hosmi_vact(act, buf + 1, o == 0 ? buf + 1 : NULL, o == 1 ? buf + 1 : NULL,
-                       o == 2 ? buf + 1 : NULL, m);
+            hosmi_vact_isa(isa, act, buf + 1, o == 0 ? buf + 1 : NULL, o == 1 ? buf + 1 : NULL,
+                           o == 2 ? buf + 1 : NULL, m);
             bad |= memcmp(buf + 1, full[o], (size_t)m * sizeof(float)) != 0;
         }
         /* f' and f'' without f. */
         memset(part, 0, sizeof part);
-        hosmi_vact(act, src, NULL, part[1], part[2], m);
+        hosmi_vact_isa(isa, act, src, NULL, part[1], part[2], m);
         bad |= memcmp(part[1], full[1], sizeof part[1]) != 0;
         bad |= memcmp(part[2], full[2], sizeof part[2]) != 0;
-        CHECK(!bad, "%s: results depend on n, offset, in place or the outputs asked for",
-              act_names[act]);
+        CHECK(!bad, "%s (%s): results depend on n, offset, in place or the outputs asked for",
+              act_names[act], hosmi_visa_name(isa));
     }
 }
 
@@ -455,7 +464,9 @@ int main(void)
         check_act(act, z, n, a, d1, d2);
     check_specials();
     check_variants_agree(z, n);
-    check_position_independent(z, n);
+    for (int isa = 0; isa < HOSMI_VISA_COUNT; isa++)
+        if (hosmi_visa_available(isa))
+            check_position_independent(isa, z, n);
     report_mlp_scalar(z, n);
     printf("     hash of all outputs on the sweep: %016llx\n",
            (unsigned long long)outputs_hash(z, n, a, d1, d2));
