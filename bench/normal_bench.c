@@ -6,7 +6,8 @@
  *
  * n defaults to 64000, the normals of one step of the Langevin case of
  * bench/speed.c (1000 chains, D = 64). Each timing repeats one call filling
- * n floats until at least --min-ms of the thread's CPU time
+ * n floats (for small n, as many calls as make 2^16 values between two
+ * readings of the clock) until at least --min-ms of the thread's CPU time
  * (CLOCK_THREAD_CPUTIME_ID: time taken by other processes on a shared
  * machine is not counted) have passed, and divides by the values made;
  * --runs rounds of all the timings are made, interleaved, and the median is
@@ -90,6 +91,8 @@ int main(int argc, char **argv)
         return 1;
     hosmi_rng rng;
     hosmi_rng_seed(&rng, 12345, 0);
+    /* calls between readings of the clock: at least 2^16 values */
+    const int64_t batch = n >= 65536 ? 1 : (65536 + n - 1) / n;
     double sink = 0;
     for (int r = 0; r < runs; r++) {
         for (int k = 0; k < K_COUNT; k++) {
@@ -97,14 +100,15 @@ int main(int argc, char **argv)
             const double t0 = now();
             double t1;
             do {
-                if (k == K_BOX)
-                    box_muller(&rng, out, n);
-                else if (k == K_ZIG)
-                    hosmi_rng_normal(&rng, out, n);
-                else
-                    draws(&rng, u, n);
-                sink += k == K_NEXT ? (double)(u[calls % n] >> 60) : out[calls % n];
-                calls++;
+                for (int64_t c = 0; c < batch; c++, calls++) {
+                    if (k == K_BOX)
+                        box_muller(&rng, out, n);
+                    else if (k == K_ZIG)
+                        hosmi_rng_normal(&rng, out, n);
+                    else
+                        draws(&rng, u, n);
+                    sink += k == K_NEXT ? (double)(u[calls % n] >> 60) : out[calls % n];
+                }
                 t1 = now();
             } while (t1 - t0 < 1e-3 * min_ms);
             ns[k * runs + r] = 1e9 * (t1 - t0) / ((double)calls * (double)n);
