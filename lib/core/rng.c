@@ -121,10 +121,8 @@ double hosmi_det_exp(double t)
     p = 0x1.0000000000000p-1 + r * p;   /* 1/2! */
     p = 1.0 + r * p;
     p = 1.0 + r * p;
-    /* times 2^k, in two exact steps so that k down to -1074 stays in range */
-    const int k1 = k / 2, k2 = k - k1;
-    p *= from_bits((uint64_t)(1023 + k1) << 52);
-    return p * from_bits((uint64_t)(1023 + k2) << 52);
+    /* times 2^k, exact: k is in [-1021, 1023] and the result a normal double */
+    return p * from_bits((uint64_t)(1023 + k) << 52);
 }
 
 double hosmi_det_log(double u)
