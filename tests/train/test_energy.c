@@ -814,6 +814,13 @@ static double sd_ratio(const double *a, const double *b, int64_t n, double *sd_d
     return sqrt(vd / vb);
 }
 
+/* The error of the learned energy's mode masses (and of MALA's mixing in
+ * 400 steps) that the MALA check allows beyond sampling noise, in total
+ * variation. With 8000 chains the model's TV measured 0.022 to 0.035, of
+ * which sampling noise is typically 0.009: the bound (noise bound + 0.03,
+ * 0.066) leaves about 1.9x. */
+#define ALLOW_MODEL 0.03
+
 static void mixture(void)
 {
     const int vg = UNDER_VALGRIND();
@@ -872,12 +879,17 @@ static void mixture(void)
 
     /* MALA at sigma from points uniform in [-3.6, 3.6]^2, whose occupancy
      * is far from the mixture's (TV ~0.23), against the occupancy of the
-     * held-out exact draws of q_sigma. The same sampler on the oracle shows
-     * that these settings mix: measured TV 0.002 to 0.007. The model's TV
-     * over six seeds: 0.004 to 0.037 (the mode masses of the learned
-     * energy, plus ~0.01 of sampling noise with 2000 chains); bound 0.06.
-     * Acceptance measured 0.92 on both. */
-    const int64_t nc = vg ? 50 : 2000;
+     * held-out exact draws of q_sigma. Both occupancies are sample
+     * fractions, so even exact sampling leaves a TV of about
+     * 0.5 sum_k sd_k, sd_k = sqrt(p_k (1 - p_k) (1/nc + 1/nt)) (0.009
+     * here): the noise bound is 0.5 sum_k 4 sd_k (0.036), which exact
+     * sampling exceeds with a probability below 2e-4. The same sampler on
+     * the oracle shows that these settings mix: it must stay within the
+     * noise bound. The model's TV adds the error of the learned energy's
+     * mode masses (ALLOW_MODEL). Measured over sampler seeds 9 to 13: the
+     * oracle 0.004 to 0.019 (400 steps leave the largest mode 0.3 to 1.8
+     * points short), the model 0.022 to 0.035; acceptance 0.92 on both. */
+    const int64_t nc = vg ? 50 : 8000;
     float *x0 = xmalloc(sizeof(float) * 2 * (size_t)nc);
     trng r2 = {77};
     for (int64_t i = 0; i < 2 * nc; i++)
@@ -902,10 +914,13 @@ static void mixture(void)
            occ_model[1], occ_model[2], occ_oracle[0], occ_oracle[1], occ_oracle[2]);
     check_ge_unless(vg, "mixture: TV(initial occupancy, exact) (the test can fail)",
                     tv3(occ0, occ_exact), 0.15);
-    check_le_unless(vg, "mixture: TV(MALA on the oracle, exact) (the settings mix)",
-                    tv3(occ_oracle, occ_exact), 0.02);
-    check_le_unless(vg, "mixture: TV(MALA on the energy model, exact)",
-                    tv3(occ_model, occ_exact), 0.06);
+    double noise = 0.0;
+    for (int k = 0; k < 3; k++)
+        noise += 0.5 * 4.0 * sqrt(occ_exact[k] * (1.0 - occ_exact[k]) * (1.0 / nc + 1.0 / nt));
+    check_le_unless(vg, "mixture: TV(MALA on the oracle, exact) (the settings mix; noise bound)",
+                    tv3(occ_oracle, occ_exact), noise);
+    check_le_unless(vg, "mixture: TV(MALA on the energy model, exact) (noise bound + model)",
+                    tv3(occ_model, occ_exact), noise + ALLOW_MODEL);
     check_ge_unless(vg, "mixture: MALA acceptance on the energy model (not too low)", acc_model,
                     0.6);
     check_le_unless(vg, "mixture: MALA acceptance on the energy model (not all)", acc_model,
