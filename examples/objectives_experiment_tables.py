@@ -330,8 +330,8 @@ def compare(st, et, ref, key, what):
     cells = []
     for D in dims:
         best = []
-        for t, get in [(et, lambda o: et.within(D, o, lambda s: ref.budget(D, s))),
-                       (st, lambda o: st.within(D, o))]:
+        for get in [lambda o: et.within(D, o, lambda s: ref.budget(D, s)),
+                    lambda o: st.within(D, o)]:
             med = {o: statistics.median(col(get(o), key)) for o in objs if get(o)}
             best.append(min(med.items(), key=lambda kv: kv[1]) if med else None)
         if None in best:
@@ -391,8 +391,8 @@ def main(paths):
         seeds = sorted({int(r["seed"]) for r in by[key]})
         what = ("the score of q_sigma at noisy points" if target == "noisy"
                 else "the clean score at clean points")
-        model = "" if par == "score" else f"{par.capitalize()} model, t"
-        print(f"\n#### {model or 'T'}arget: {target} ({what}); seeds {', '.join(map(str, seeds))}\n")
+        lead = "Target" if par == "score" else f"{par.capitalize()} model, target"
+        print(f"\n#### {lead}: {target} ({what}); seeds {', '.join(map(str, seeds))}\n")
         print("Relative score error against the oracle: pooled = sqrt(sum ||s - s*||^2 / "
               "sum ||s*||^2); mean = the mean over the points of ||s - s*|| / ||s*||.")
         equal_steps(t, "ema_pooled", "Pooled error")
