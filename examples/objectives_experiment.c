@@ -20,6 +20,17 @@
  *     --ema DECAY        EMA decay of the evaluated weights (default
  *                        1 - 10 / S, at most 0.999)
  *     --raw-head 0|1     the raw_head key of model and trainer (default 0)
+ *     --parameterization score|energy
+ *                        the model of every run (default score): a score
+ *                        network (the MLP's D outputs are s1 sigma) or an
+ *                        energy model (the same MLP with one output E,
+ *                        s1 = -grad_x E / sigma)
+ *     --score-budget     before the runs of each D and seed, train the score
+ *                        network with DSM too (rows with parameterization
+ *                        "score"); its CPU time for its S steps is a second
+ *                        budget B_s at which every later run also records a
+ *                        checkpoint (for the energy models: equal time
+ *                        against the score network in the same process)
  *     --ntrain N         clean training points per seed (default 65536)
  *     --ntest N          held-out test points per D (default 2048)
  *     --out PATH         the CSV (default objectives_experiment.csv)
@@ -57,8 +68,11 @@
  *   pooled  sqrt(sum_i ||s_i - s*_i||^2 / sum_i ||s*_i||^2)
  *   mean    mean_i ||s_i - s*_i|| / ||s*_i||   (median: the median of it)
  * B, for each D and seed, is DSM's training CPU time for its S steps in the
- * same process. Rows go to the CSV, one per checkpoint; a line per run to
- * stdout. examples/objectives_experiment_tables.py makes the tables of
+ * same process and parameterization (with --score-budget, B_s is the score
+ * network's). Rows go to the CSV, one per checkpoint, with the
+ * parameterization in the last column (at_budget: 1 at the step before B,
+ * 2 before B_s, 3 both); a line per run to stdout.
+ * examples/objectives_experiment_tables.py makes the tables of
  * docs/objectives.md from one or more CSVs.
  */
 #include <errno.h>
@@ -111,8 +125,8 @@ static hosm_mixture *make_mixture(int64_t D)
 
 typedef struct {
     int64_t dims[MAXLIST];
-    int ndims, seeds, raw_head;
-    char objectives[128], targets[32], act[16];
+    int ndims, seeds, raw_head, score_budget;
+    char objectives[128], targets[32], act[16], param[16];
     const char *out;
     int64_t steps, batch, hidden, depth, ntrain, ntest;
     double cap, sigma, lr, ema;
@@ -125,7 +139,8 @@ static void usage(void)
             "[--objectives dsm,dsm_vr,ssm,ssm_vr,exact_sm] [--targets noisy|clean|noisy,clean] "
             "[--steps 4000] [--cap 60] [--seeds 3] [--sigma 0.1] [--hidden 128] [--depth 2] "
             "[--act softplus] [--lr 1e-3] [--batch 128] [--ema DECAY] [--raw-head 0|1] "
-            "[--ntrain 65536] [--ntest 2048] [--out objectives_experiment.csv] [--quick]\n");
+            "[--parameterization score|energy] [--score-budget] [--ntrain 65536] [--ntest 2048] "
+            "[--out objectives_experiment.csv] [--quick]\n");
     exit(2);
 }
 
@@ -147,9 +162,9 @@ static void parse_options(int argc, char **argv, options *o)
 {
     *o = (options){.dims = {2, 8, 32, 128}, .ndims = 4, .seeds = 3,
                    .objectives = "dsm,dsm_vr,ssm,ssm_vr,exact_sm", .targets = "noisy",
-                   .act = "softplus", .out = "objectives_experiment.csv", .steps = 4000,
-                   .batch = 128, .hidden = 128, .depth = 2, .ntrain = 65536, .ntest = 2048,
-                   .cap = 60.0, .sigma = 0.1, .lr = 1e-3, .ema = -1.0};
+                   .act = "softplus", .param = "score", .out = "objectives_experiment.csv",
+                   .steps = 4000, .batch = 128, .hidden = 128, .depth = 2, .ntrain = 65536,
+                   .ntest = 2048, .cap = 60.0, .sigma = 0.1, .lr = 1e-3, .ema = -1.0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--quick")) {
@@ -158,6 +173,10 @@ static void parse_options(int argc, char **argv, options *o)
             o->seeds = 1;
             o->ntrain = 4096;
             o->ntest = 512;
+            continue;
+        }
+        if (!strcmp(a, "--score-budget")) {
+            o->score_budget = 1;
             continue;
         }
         if (i + 1 >= argc)
@@ -191,6 +210,8 @@ static void parse_options(int argc, char **argv, options *o)
             o->ema = atof(v);
         else if (!strcmp(a, "--raw-head"))
             o->raw_head = atoi(v);
+        else if (!strcmp(a, "--parameterization"))
+            snprintf(o->param, sizeof o->param, "%s", v);
         else if (!strcmp(a, "--ntrain"))
             o->ntrain = atoll(v);
         else if (!strcmp(a, "--ntest"))
@@ -202,7 +223,8 @@ static void parse_options(int argc, char **argv, options *o)
     }
     if (o->ndims < 1 || o->seeds < 1 || o->steps < 1 || o->batch < 1 || o->ntrain < 1 ||
         o->ntest < 1 || !(o->sigma > 0.0) || !(o->cap >= 0.0) || o->ema >= 1.0 ||
-        (o->raw_head != 0 && o->raw_head != 1))
+        (o->raw_head != 0 && o->raw_head != 1) ||
+        (strcmp(o->param, "score") && strcmp(o->param, "energy")))
         usage();
     for (int j = 0; j < o->ndims; j++)
         if (o->dims[j] < 1 || o->dims[j] > 1024)
@@ -250,14 +272,14 @@ static errors score_errors(const hosm_model *m, const testset *ts, float *s, dou
 typedef struct {
     const options *o;
     const testset *ts;
-    const char *target, *objective;
+    const char *target, *objective, *param;
     int seed;
     hosm_model *model, *ema_model;
     hosm_trainer *trainer;
     FILE *csv;
     double t0, eval_cpu;   /* process CPU at the start; CPU spent in evaluations */
-    double budget;         /* B (0: none) */
-    int budget_done, capped;
+    double budget[2];      /* B and B_s (0: none) */
+    int budget_done[2], capped;
     int64_t checks[MAXCHECK];
     int nchecks, next_check;
     float *s;
@@ -273,10 +295,11 @@ static void record(run *r, int64_t step, double train, int at_budget, int end)
     errors fin = score_errors(r->model, r->ts, r->s, r->per);
     TRY(hosm_trainer_copy_ema(r->trainer, r->ema_model));
     errors ema = score_errors(r->ema_model, r->ts, r->s, r->per);
-    fprintf(r->csv, "%s,%lld,%s,%d,%lld,%.6f,%.6f,%d,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+    fprintf(r->csv,
+            "%s,%lld,%s,%d,%lld,%.6f,%.6f,%d,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%s\n",
             r->target, (long long)r->ts->D, r->objective, r->seed, (long long)step, train,
-            r->budget, at_budget, end, r->capped, ema.pooled, ema.mean, ema.median, fin.pooled,
-            fin.mean, fin.median, r->last_loss);
+            r->budget[0], at_budget, end, r->capped, ema.pooled, ema.mean, ema.median,
+            fin.pooled, fin.mean, fin.median, r->last_loss, r->param);
     fflush(r->csv);
     r->last_ema = ema;
     r->eval_cpu += cpu_now() - e0;
@@ -290,12 +313,15 @@ static int on_step(int64_t step, double loss, void *user)
     r->last_loss = loss;
     r->last_step = step;
     const int stop = r->o->cap > 0.0 && train > r->o->cap && step < r->o->steps;
-    /* The last step before B, predicted from the mean time of a step so far. */
+    /* The last step before B (and B_s), predicted from the mean time of a
+     * step so far. */
     int at_budget = 0;
-    if (r->budget > 0.0 && !r->budget_done && train + 1.5 * train / (double)step > r->budget) {
-        at_budget = 1;
-        r->budget_done = 1;
-    }
+    for (int b = 0; b < 2; b++)
+        if (r->budget[b] > 0.0 && !r->budget_done[b] &&
+            train + 1.5 * train / (double)step > r->budget[b]) {
+            at_budget |= 1 << b;
+            r->budget_done[b] = 1;
+        }
     int check = 0;
     while (r->next_check < r->nchecks && r->checks[r->next_check] <= step)
         check |= r->checks[r->next_check++] == step;
@@ -334,22 +360,22 @@ typedef struct {
 } outcome;
 
 static outcome run_one(const options *o, const testset *ts, const char *target,
-                       const char *objective, int seed, const float *data, double budget,
-                       FILE *csv)
+                       const char *param, const char *objective, int seed, const float *data,
+                       double budget, double score_budget, FILE *csv)
 {
     char text[512];
     snprintf(text, sizeof text,
              "hidden=%lld depth=%lld act=%s sigma=%.17g objective=%s projections=1 "
              "projection=rademacher ssm_noise=%d raw_head=%d lr=%.17g batch=%lld steps=%lld "
-             "ema=%.17g seed=%d threads=1",
+             "ema=%.17g seed=%d threads=1 parameterization=%s",
              (long long)o->hidden, (long long)o->depth, o->act, o->sigma, objective,
              strcmp(target, "noisy") == 0, o->raw_head, o->lr, (long long)o->batch,
-             (long long)o->steps, o->ema, seed);
+             (long long)o->steps, o->ema, seed, param);
     hosm_config *cfg;
     TRY(hosm_config_new(&cfg));
     TRY(hosm_config_parse(cfg, text));
-    run r = {.o = o, .ts = ts, .target = target, .objective = objective, .seed = seed,
-             .csv = csv, .budget = budget};
+    run r = {.o = o, .ts = ts, .target = target, .objective = objective, .param = param,
+             .seed = seed, .csv = csv, .budget = {budget, score_budget}};
     TRY(hosm_model_new(&r.model, ts->D, cfg));
     TRY(hosm_model_new(&r.ema_model, ts->D, cfg));
     TRY(hosm_trainer_new(&r.trainer, r.model, cfg));
@@ -378,13 +404,15 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(csv, "target,D,objective,seed,steps,cpu_seconds,budget_seconds,at_budget,end,capped,"
-                 "ema_pooled,ema_mean,ema_median,final_pooled,final_mean,final_median,loss\n");
-    printf("libhosm %s objectives_experiment: K=%d mixtures, sigma=%g, S=%lld steps (cap %g CPU "
-           "s), batch=%lld hidden=%lld depth=%lld act=%s lr=%g ema=%g raw_head=%d ntrain=%lld "
-           "ntest=%lld seeds 1..%d; CPU seconds of training, one thread\n",
-           hosm_version_string(), K, o.sigma, (long long)o.steps, o.cap, (long long)o.batch,
-           (long long)o.hidden, (long long)o.depth, o.act, o.lr, o.ema, o.raw_head,
-           (long long)o.ntrain, (long long)o.ntest, o.seeds);
+                 "ema_pooled,ema_mean,ema_median,final_pooled,final_mean,final_median,loss,"
+                 "parameterization\n");
+    printf("libhosm %s objectives_experiment: %s model%s, K=%d mixtures, sigma=%g, S=%lld steps "
+           "(cap %g CPU s), batch=%lld hidden=%lld depth=%lld act=%s lr=%g ema=%g raw_head=%d "
+           "ntrain=%lld ntest=%lld seeds 1..%d; CPU seconds of training, one thread\n",
+           hosm_version_string(), o.param, o.score_budget ? " (and score DSM for B_s)" : "", K,
+           o.sigma, (long long)o.steps, o.cap, (long long)o.batch, (long long)o.hidden,
+           (long long)o.depth, o.act, o.lr, o.ema, o.raw_head, (long long)o.ntrain,
+           (long long)o.ntest, o.seeds);
     const double start = cpu_now();
     static const char *const TARGETS[2] = {"noisy", "clean"};
     for (int ti = 0; ti < 2; ti++) {
@@ -428,17 +456,21 @@ int main(int argc, char **argv)
             }
             for (int seed = 1; seed <= o.seeds; seed++) {
                 TRY(hosm_mixture_sample(mix, 100 * (uint64_t)seed + (uint64_t)D, o.ntrain, data));
-                double budget = 0.0;
-                for (int k = 0; k < NOBJ; k++) {
-                    if (!in_list(o.objectives, OBJECTIVES[k]))
+                double budget = 0.0, score_budget = 0.0;
+                for (int k = o.score_budget ? -1 : 0; k < NOBJ; k++) {
+                    const char *param = k < 0 ? "score" : o.param;
+                    const char *obj = OBJECTIVES[k < 0 ? 0 : k];
+                    if (k >= 0 && !in_list(o.objectives, obj))
                         continue;
-                    outcome out = run_one(&o, &ts, TARGETS[ti], OBJECTIVES[k], seed, data,
-                                          budget, csv);
+                    outcome out = run_one(&o, &ts, TARGETS[ti], param, obj, seed, data, budget,
+                                          score_budget, csv);
+                    if (k == -1 && !out.capped)
+                        score_budget = out.train_cpu;
                     if (k == 0 && !out.capped)
                         budget = out.train_cpu;
-                    printf("%s D=%lld %-8s seed %d: %lld steps%s, %.2f CPU s (%.3f ms/step), "
+                    printf("%s D=%lld %-6s %-8s seed %d: %lld steps%s, %.2f CPU s (%.3f ms/step), "
                            "error pooled %.4f mean %.4f median %.4f\n",
-                           TARGETS[ti], (long long)D, OBJECTIVES[k], seed,
+                           TARGETS[ti], (long long)D, param, obj, seed,
                            (long long)out.steps, out.capped ? " (capped)" : "", out.train_cpu,
                            1e3 * out.train_cpu / (double)out.steps, out.ema.pooled, out.ema.mean,
                            out.ema.median);

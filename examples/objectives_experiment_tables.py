@@ -3,8 +3,12 @@
 
     usage: objectives_experiment_tables.py CSV [CSV ...]
 
-The CSVs may hold several targets ("noisy", "clean"), dimensions, objectives
-and seeds. For every target it prints, with S the step count of the runs
+The CSVs may hold several targets ("noisy", "clean"), parameterizations
+("score", "energy"; a CSV without the column is "score"), dimensions,
+objectives and seeds. The score-network DSM rows of a CSV that also holds
+energy rows (objectives_experiment --score-budget) are the reference of that
+CSV's energy runs, not a group of their own. For every parameterization and
+target it prints, with S the step count of the runs
 (the largest step of a run that was not capped) and B the equal CPU budget
 of a dimension and seed (DSM's training CPU seconds for its S steps):
 
@@ -23,6 +27,28 @@ of a dimension and seed (DSM's training CPU seconds for its S steps):
      capped runs, and at the checkpoint of table 2) and at equal time
      (smallest median pooled error of the EMA weights), and every
      objective's pooled error relative to it.
+
+For an energy target whose CSV has the score-network DSM reference, also:
+
+  6. equal time against the score network: the error of every energy run
+     at its last checkpoint within B_s (the reference's training CPU time
+     for S steps in the same process, D and seed), with the median step
+     count reached, and the CPU time per step as a multiple of the
+     reference's;
+
+and where the score-network runs of the same target were given too (the
+CSVs of a score run):
+
+  7. energy against score network, objective by objective: the median error
+     of the energy runs and its ratio to the score network's (EMA weights,
+     pooled and per-point mean), at equal steps (S; where either was capped,
+     the largest checkpoint that every run of that objective and D of both
+     reached) and at equal time (the energy runs within B_s, the score
+     runs within their own B: each a score-network DSM's S steps in its own
+     process), and the best objective of each at equal time;
+  8. the CPU time per step of each objective in score-network DSM steps,
+     energy (against the reference in its process) next to score network
+     (against DSM in its process), and their ratio.
 
 Standard library only.
 """
@@ -84,11 +110,11 @@ class Target:
         v = self.runs[D].get("dsm", {}).get(seed)
         return float(v[-1]["cpu_seconds"]) if v and int(v[-1]["capped"]) == 0 else None
 
-    def within(self, D, o):
-        """Per seed, the last row whose CPU time is within B."""
+    def within(self, D, o, budget=None):
+        """Per seed, the last row whose CPU time is within B (or budget(seed))."""
         out = []
         for s in self.seeds(D, o):
-            b = self.budget(D, s)
+            b = budget(s) if budget else self.budget(D, s)
             if b is None:
                 continue
             rows = [r for r in self.runs[D][o][s] if float(r["cpu_seconds"]) <= b * (1 + 1e-9)]
@@ -113,6 +139,9 @@ class Target:
 
     def ms_per_step(self, D, o):
         return [1e3 * float(r["cpu_seconds"]) / int(r["steps"]) for r in self.last(D, o)]
+
+    def steps_of(self, D, o):
+        return [set(int(r["steps"]) for r in v) for v in self.runs[D].get(o, {}).values()]
 
 
 def col(rows, key):
@@ -235,18 +264,135 @@ def summary(t):
             print(f"| {D} | {label} | {NAMES[best]} ({g(med[best])}) | " + " | ".join(cells) + " |")
 
 
+def vs_reference(t, ref):
+    """Table 6: the energy runs at the score network's budget B_s."""
+    B_s = lambda D: lambda s: ref.budget(D, s)
+    for key, what in [("ema_pooled", "Pooled error"), ("ema_mean", "Per-point mean error")]:
+        print(f"\n{what} (EMA weights) at equal CPU time with the score network: the last "
+              "checkpoint within B_s (the score network's CPU time for S steps with DSM, in "
+              "the same process, D and seed); median over seeds [min, max] (median steps "
+              "reached).\n")
+        header(t, "objective")
+        for o in t.objectives:
+            cells = []
+            for D in t.dims:
+                rows = t.within(D, o, B_s(D))
+                if not rows:
+                    cells.append("no step within B_s" if t.last(D, o) else "")
+                    continue
+                steps = int(statistics.median(int(r["steps"]) for r in rows))
+                cells.append(f"{spread(col(rows, key))} ({steps})")
+            print(f"| {NAMES[o]} | " + " | ".join(cells) + " |")
+    dims = [D for D in t.dims if ref.seeds(D, "dsm")]
+    print("\nB_s per D, median over seeds: " + ", ".join(
+        f"{g(statistics.median([ref.budget(D, s) for s in ref.seeds(D, 'dsm')]))} CPU s "
+        f"(D = {D})" for D in dims) + ".")
+
+
+def ratio_cell(e, s):
+    if not e:
+        return ""
+    me = statistics.median(e)
+    return f"{g(me)} ({me / statistics.median(s):.2f}x)" if s else g(me)
+
+
+def compare(st, et, ref, key, what):
+    """Table 7: energy against score network, objective by objective."""
+    print(f"\n{what} (EMA weights) of the energy model, median over seeds, and in brackets "
+          "its ratio to the score network's (below 1: the energy model is better). Equal "
+          f"steps: after S = {et.S} steps, or where a run of either was capped, at the "
+          "largest checkpoint every run of that objective and D reached (the step count "
+          "given). Equal time: the energy runs within B_s, the score-network runs within "
+          "their B (each a score-network DSM's S steps in its own process).\n")
+    dims = [D for D in et.dims if D in st.dims]
+    print("| objective | comparison | " + " | ".join(f"D = {D}" for D in dims) + " |")
+    print("|---" * (len(dims) + 2) + "|")
+    objs = [o for o in et.objectives if o in st.objectives]
+    for o in objs:
+        cells = []
+        for D in dims:
+            capped = any(int(r["capped"]) for r in et.last(D, o) + st.last(D, o))
+            if not capped:
+                cells.append(ratio_cell(col(et.last(D, o), key), col(st.last(D, o), key)))
+                continue
+            sets = et.steps_of(D, o) + st.steps_of(D, o)
+            common = set.intersection(*sets) if sets else set()
+            if not common:
+                cells.append("")
+                continue
+            c = max(common)
+            cells.append(ratio_cell(col(et.at_step(D, o, c), key), col(st.at_step(D, o, c), key))
+                         + f" at {c}")
+        print(f"| {NAMES[o]} | equal steps | " + " | ".join(cells) + " |")
+        cells = [ratio_cell(col(et.within(D, o, lambda s: ref.budget(D, s)), key),
+                            col(st.within(D, o), key)) for D in dims]
+        print(f"| {NAMES[o]} | equal time | " + " | ".join(cells) + " |")
+    cells = []
+    for D in dims:
+        best = []
+        for get in [lambda o: et.within(D, o, lambda s: ref.budget(D, s)),
+                    lambda o: st.within(D, o)]:
+            med = {o: statistics.median(col(get(o), key)) for o in objs if get(o)}
+            best.append(min(med.items(), key=lambda kv: kv[1]) if med else None)
+        if None in best:
+            cells.append("")
+            continue
+        (eo, ev), (so, sv) = best
+        cells.append(f"{NAMES[eo]} {g(ev)} against {NAMES[so]} {g(sv)} ({ev / sv:.2f}x)")
+    print("| best of each | equal time | " + " | ".join(cells) + " |")
+
+
+def compare_cost(st, et, ref):
+    """Table 8: the time per step in score-network DSM steps."""
+    print("\nCPU time per step in score-network DSM steps (median over seeds of the time per "
+          "step, over the median of the score-network DSM's in the same process): energy "
+          "model; score network; and the energy model's time per step over the score "
+          "network's (the ratio of the two multiples).\n")
+    dims = [D for D in et.dims if D in ref.dims]
+    print("| objective | " + " | ".join(f"D = {D}" for D in dims) + " |")
+    print("|---" * (len(dims) + 1) + "|")
+    for o in et.objectives:
+        cells = []
+        for D in dims:
+            e = et.ms_per_step(D, o)
+            if not e:
+                cells.append("")
+                continue
+            xe = statistics.median(e) / statistics.median(ref.ms_per_step(D, "dsm"))
+            s = st.ms_per_step(D, o) if st and D in st.dims else []
+            if s:
+                xs = statistics.median(s) / statistics.median(st.ms_per_step(D, "dsm"))
+                cells.append(f"{xe:.1f}x; {xs:.1f}x; {xe / xs:.2f}")
+            else:
+                cells.append(f"{xe:.1f}x")
+        print(f"| {NAMES[o]} | " + " | ".join(cells) + " |")
+
+
+def param(r):
+    return r.get("parameterization") or "score"
+
+
 def main(paths):
-    rows = []
+    by = defaultdict(list)   # (parameterization, target) -> rows
+    refs = defaultdict(list)  # target -> the score-network DSM reference rows of energy CSVs
     for p in paths:
         with open(p, newline="") as f:
-            rows += list(csv.DictReader(f))
-    by = defaultdict(list)
-    for r in rows:
-        by[r["target"]].append(r)
-    for target in sorted(by, key=lambda k: TARGETS.index(k) if k in TARGETS else 99):
-        t = Target(by[target])
-        seeds = sorted({int(r["seed"]) for r in by[target]})
-        print(f"\n#### Target: {target} ({'the score of q_sigma at noisy points' if target == 'noisy' else 'the clean score at clean points'}); seeds {', '.join(map(str, seeds))}\n")
+            rows = list(csv.DictReader(f))
+        mixed = len({param(r) for r in rows}) > 1
+        for r in rows:
+            if mixed and param(r) == "score":
+                refs[r["target"]].append(r)
+            else:
+                by[(param(r), r["target"])].append(r)
+    order = lambda k: (k[0] != "score", TARGETS.index(k[1]) if k[1] in TARGETS else 99)
+    for key in sorted(by, key=order):
+        par, target = key
+        t = Target(by[key])
+        seeds = sorted({int(r["seed"]) for r in by[key]})
+        what = ("the score of q_sigma at noisy points" if target == "noisy"
+                else "the clean score at clean points")
+        lead = "Target" if par == "score" else f"{par.capitalize()} model, target"
+        print(f"\n#### {lead}: {target} ({what}); seeds {', '.join(map(str, seeds))}\n")
         print("Relative score error against the oracle: pooled = sqrt(sum ||s - s*||^2 / "
               "sum ||s*||^2); mean = the mean over the points of ||s - s*|| / ||s*||.")
         equal_steps(t, "ema_pooled", "Pooled error")
@@ -258,6 +404,15 @@ def main(paths):
         budgets(t)
         per_step(t)
         summary(t)
+        if par == "score" or not refs.get(target):
+            continue
+        ref = Target(refs[target])
+        vs_reference(t, ref)
+        st = Target(by[("score", target)]) if ("score", target) in by else None
+        if st:
+            compare(st, t, ref, "ema_pooled", "Pooled error")
+            compare(st, t, ref, "ema_mean", "Per-point mean error")
+        compare_cost(st, t, ref)
 
 
 if __name__ == "__main__":
