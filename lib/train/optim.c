@@ -36,9 +36,8 @@ typedef struct {
 
 /* One element's update (always inlined, so the loops below stay calls-free;
  * sqrtf becomes one instruction with -fno-math-errno). */
-OINLINE void update(const coeffs *c, float g, float m,
-                                                         float v, float p, float ema, float *m1,
-                                                         float *v1, float *p1, float *e1)
+OINLINE void update(const coeffs *c, float g, float m, float v, float p, float ema, float *m1,
+                    float *v1, float *p1, float *e1)
 {
     g *= c->sc;
     *m1 = c->b1 * m + c->ob1 * g;
@@ -50,8 +49,8 @@ OINLINE void update(const coeffs *c, float g, float m,
 /* Non-zero when a new value of the UB elements at these pointers is not
  * finite (x - x is 0 for finite x, NaN otherwise). */
 OINLINE int block_fails(const coeffs *c, const float *restrict g, const float *restrict m,
-                       const float *restrict v, const float *restrict p,
-                       const float *restrict ema)
+                        const float *restrict v, const float *restrict p,
+                        const float *restrict ema)
 {
     int bad = 0;
     for (int i = 0; i < UB; i++) {
@@ -63,7 +62,7 @@ OINLINE int block_fails(const coeffs *c, const float *restrict g, const float *r
 }
 
 OINLINE void block_apply(const coeffs *c, const float *restrict g, float *restrict m,
-                        float *restrict v, float *restrict p, float *restrict ema)
+                         float *restrict v, float *restrict p, float *restrict ema)
 {
     for (int i = 0; i < UB; i++)
         update(c, g[i], m[i], v[i], p[i], ema[i], &m[i], &v[i], &p[i], &ema[i]);
