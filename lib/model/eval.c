@@ -127,7 +127,7 @@ static void energy_s2(const hosm_model *m, const hosmi_blas *blas, const float *
                       const int64_t *levels, int64_t level_all, int64_t n, hosmi_eval_ws *ws,
                       float *s2)
 {
-    const int64_t D = m->arch.dim, P = m->s2_out;
+    const int64_t D = m->arch.dim, P = hosmi_s2_out(m);
     hosmi_mlp_forward(&m->net, blas, m->params, x, levels, level_all, n, &ws->p1, ws->row);
     hosmi_mlp_input_grad(&m->net, blas, m->params, n, &ws->p1, NULL);
     hosmi_mlp_input_hvp(&m->net, blas, m->params, n, D, NULL, &ws->p1, ws->hess);

@@ -29,7 +29,7 @@ void hosmi_eval_free(hosmi_eval_ws *ws);
 void hosmi_eval_s1(const hosm_model *m, const hosmi_blas *blas, const float *x,
                    const int64_t *levels, int64_t level_all, int64_t n, hosmi_eval_ws *ws,
                    float *s1);
-/* The s2 outputs (n x m->s2_out, the structure's values; s2layout.h). */
+/* The s2 outputs (n x hosmi_s2_out(m), the structure's values; s2layout.h). */
 void hosmi_eval_s2(const hosm_model *m, const hosmi_blas *blas, const float *x,
                    const int64_t *levels, int64_t level_all, int64_t n, hosmi_eval_ws *ws,
                    float *s2);
@@ -46,9 +46,9 @@ void hosmi_eval_log_density(const hosm_model *m, const hosmi_blas *blas, const f
                             hosmi_eval_ws *ws, double *out);
 
 /* Backward passes after the forward pass on the same rows: ds1 (n x D) and
- * ds2 (n x net2.out) are the cotangents of s1 and of the s2 outputs; they
- * are scaled in place to the networks' and their parameter gradients are
- * added into grad (the whole parameter vector: s1's part, then s2's). */
+ * ds2 (n x net2.out) are the cotangents of s1 and of the s2 outputs (the
+ * callee may overwrite them: a score network's are scaled in place to the
+ * network's); their parameter gradients are added into grad (the whole parameter vector: s1's part, then s2's). */
 void hosmi_eval_s1_backward(const hosm_model *m, const hosmi_blas *blas, const int64_t *levels,
                             int64_t level_all, int64_t n, hosmi_eval_ws *ws, float *ds1,
                             float *grad);
@@ -58,8 +58,9 @@ void hosmi_eval_s2_backward(const hosm_model *m, const hosmi_blas *blas, const i
 
 /* After hosmi_eval_s1_tangent on the same rows (plan mode
  * HOSMI_PLAN_TANGENT_GRAD): ds1 (n x D, may be NULL) and dt (n k x D) are the
- * cotangents of s1 and of its tangents; both are scaled in place and the
- * parameter gradient is added into grad (reverse over forward). */
+ * cotangents of s1 and of its tangents (the callee may overwrite both); the
+ * parameter gradient is added into grad (reverse over forward, or for an
+ * energy the mixed second-order pass). */
 void hosmi_eval_s1_tangent_backward(const hosm_model *m, const hosmi_blas *blas,
                                     const int64_t *levels, int64_t level_all, int64_t n,
                                     int64_t k, hosmi_eval_ws *ws, float *ds1, float *dt,

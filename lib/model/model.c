@@ -90,10 +90,6 @@ int hosmi_model_shape(hosm_model *m, const hosmi_arch *arch, char *msg)
     if (arch->s2 == HOSM_S2_NONE)
         memset(&m->net2, 0, sizeof m->net2);
     m->nparams = m->net.nparams + m->net2.nparams;
-    m->s2_kind = energy ? HOSM_S2_FULL : arch->s2;
-    m->s2_out = energy ? hosmi_s2_outputs(HOSM_S2_FULL, arch->dim, 0) : m->net2.out;
-    if (m->s2_out < 0)
-        return hosmi_fail(msg, HOSM_E_ARG, "the network is too large");
     return HOSM_OK;
 }
 
@@ -387,7 +383,7 @@ int hosm_model_s2_structure(const hosm_model *model, int *structure, int64_t *ra
 {
     HOSMI_NEED_MODEL("hosm_model_s2_structure");
     if (structure)
-        *structure = model->s2_kind;
+        *structure = hosmi_s2_kind(model);
     if (rank)
         *rank = model->rank;
     return HOSM_OK;

@@ -26,10 +26,6 @@ struct hosm_model {
     hosmi_mlp net;   /* s1 network: dim -> dim, or dim -> 1 for an energy */
     hosmi_mlp net2;  /* s2 network: dim -> hosmi_s2_outputs(); nparams 0 for none */
     int64_t rank;    /* effective rank of a low-rank s2: min(rank, dim) */
-    /* What the s2 queries answer: the s2 network's structure and outputs a
-     * row, or for an energy model its exact Hessian, packed "full". */
-    int s2_kind;
-    int64_t s2_out;
     int64_t nparams; /* net.nparams + net2.nparams */
     float *params;   /* s1 parameters, then s2 parameters */
     double *sigmas;  /* arch.levels, largest first */
@@ -43,6 +39,18 @@ struct hosm_model {
 static inline int hosmi_is_energy(const hosm_model *m)
 {
     return m->arch.param == HOSM_PARAM_ENERGY;
+}
+
+/* What the s2 queries answer: the s2 network's structure and its outputs a
+ * row, or for an energy model its exact Hessian, packed "full". */
+static inline int hosmi_s2_kind(const hosm_model *m)
+{
+    return hosmi_is_energy(m) ? HOSM_S2_FULL : m->arch.s2;
+}
+
+static inline int64_t hosmi_s2_out(const hosm_model *m)
+{
+    return hosmi_is_energy(m) ? m->arch.dim * (m->arch.dim + 1) / 2 : m->net2.out;
 }
 
 /* The s2 parameters. */

@@ -88,10 +88,10 @@ static int s2_chunk(void *ctx, hosmi_eval_ws *ws, int64_t i0, int64_t rows)
 {
     const query_args *q = ctx;
     const hosm_model *m = q->m;
-    const int64_t D = m->arch.dim, outputs = m->s2_out;
+    const int64_t D = m->arch.dim, outputs = hosmi_s2_out(m);
     hosmi_eval_s2(m, &m->blas, q->x + i0 * D, NULL, q->level, rows, ws, q->o);
     for (int64_t i = 0; i < rows; i++) {
-        hosmi_s2_point v = {m->s2_kind, D, m->rank, q->o + i * outputs};
+        hosmi_s2_point v = {hosmi_s2_kind(m), D, m->rank, q->o + i * outputs};
         const int pq = point_query(q, &v, i0 + i);
         if (pq == -2)
             return hosmi_fail(NULL, HOSM_E_NONFINITE, "%s: s2 of point %lld has a NaN or Inf",
@@ -109,7 +109,7 @@ static int64_t work_doubles(const hosm_model *m, const query_args *q)
     if (q->kind == Q_TOPK)
         return q->k * (D + 1) + D;
     if (q->kind == Q_DENSE || q->kind == Q_COV ||
-        (q->kind == Q_VAR && m->s2_kind == HOSM_S2_FULL))
+        (q->kind == Q_VAR && hosmi_s2_kind(m) == HOSM_S2_FULL))
         return hosmi_mul(4 * D + 2, D);
     return 2 * D;
 }
@@ -135,10 +135,10 @@ static int check_s2_query(const hosm_model *model, const char *fn, int64_t level
     if (st)
         return st;
     const int64_t D = model->arch.dim;
-    if (model->s2_kind == HOSM_S2_NONE)
+    if (hosmi_s2_kind(model) == HOSM_S2_NONE)
         return hosmi_fail(NULL, HOSM_E_UNSUPPORTED, "%s: the model has no s2 network (s2=none)",
                           fn);
-    if (q->kind == Q_FACTORS && model->s2_kind != HOSM_S2_LOWRANK)
+    if (q->kind == Q_FACTORS && hosmi_s2_kind(model) != HOSM_S2_LOWRANK)
         return hosmi_fail(NULL, HOSM_E_UNSUPPORTED, "%s: factors exist only for s2=lowrank", fn);
     if (q->kind == Q_TOPK && (q->k < 1 || q->k > D))
         return hosmi_fail(NULL, HOSM_E_ARG, "%s: k = %lld is outside [1, %lld]", fn,
@@ -161,7 +161,7 @@ static int s2_query(const hosm_model *model, const char *fn, int64_t level, cons
     int st = check_s2_query(model, fn, level, x, n, q);
     if (st || n == 0)
         return st;
-    const int64_t D = model->arch.dim, outputs = model->s2_out;
+    const int64_t D = model->arch.dim, outputs = hosmi_s2_out(model);
     /* An energy model's rows hold D Hessian tangents of the hidden width. */
     const int64_t row = hosmi_is_energy(model)
                             ? D * (model->net.hidden > D ? model->net.hidden : D) *
@@ -176,8 +176,8 @@ static int s2_query(const hosm_model *model, const char *fn, int64_t level, cons
     q->o = hosmi_alloc(hosmi_mul(cap, outputs), sizeof(float));
     q->work = hosmi_alloc(work_doubles(model, q), sizeof(double));
     const int dense = q->kind == Q_DENSE || q->kind == Q_COV ||
-                      (q->kind == Q_VAR && model->s2_kind == HOSM_S2_FULL);
-    q->fwork = hosmi_alloc(dense ? hosmi_s2_dense_work(model->s2_kind, D, model->rank) : 1,
+                      (q->kind == Q_VAR && hosmi_s2_kind(model) == HOSM_S2_FULL);
+    q->fwork = hosmi_alloc(dense ? hosmi_s2_dense_work(hosmi_s2_kind(model), D, model->rank) : 1,
                            sizeof(float));
     if (!q->o || !q->work || !q->fwork)
         st = hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);

@@ -91,10 +91,10 @@ static int sampler_create(hosm_sampler **out, const char *fn, const hosmi_source
         /* An energy model's s2 is the Jacobian of its s1: taken the same way,
          * a point at a time. */
         s->src.jacobian = cfg->ival[HOSM_KEY_HESSIAN] == HOSM_HESSIAN_JACOBIAN || hosmi_is_energy(m);
-        s->src.has_hess = s->src.jacobian || m->s2_kind != HOSM_S2_NONE;
-        s->src.hess_kind = s->src.jacobian ? HOSM_S2_FULL : m->s2_kind;
+        s->src.has_hess = s->src.jacobian || hosmi_s2_kind(m) != HOSM_S2_NONE;
+        s->src.hess_kind = s->src.jacobian ? HOSM_S2_FULL : hosmi_s2_kind(m);
         s->src.rank = s->src.jacobian ? 0 : m->rank;
-        s->src.hess_out = s->src.jacobian ? m->arch.dim * (m->arch.dim + 1) / 2 : m->s2_out;
+        s->src.hess_out = s->src.jacobian ? m->arch.dim * (m->arch.dim + 1) / 2 : hosmi_s2_out(m);
         s->src.has_logp = hosmi_is_energy(m);
     }
     int st = check_source(s, fn);
