@@ -103,7 +103,10 @@ def evaluate(mix, model, sigma, has_s2):
     res["jac"] = rel(J, S2)
     res["jacsym"] = rel(0.5 * (J + J.transpose(0, 2, 1)), S2)
     if has_s2:
-        res["s2"] = rel(model.hessian(xt).astype(np.float64), S2)
+        H = model.hessian(xt).astype(np.float64)
+        res["s2"] = rel(H, S2)
+        # the learned s2 and the symmetrised Jacobian averaged
+        res["blend"] = rel(0.5 * (H + 0.5 * (J + J.transpose(0, 2, 1))), S2)
     return res
 
 

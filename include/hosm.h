@@ -171,7 +171,9 @@ enum hosm_key {
     /* training dynamics (experimental) */
     HOSM_KEY_RAW_HEAD = 41,     /**< int "raw_head": 1 = the output layers train as if s1 and s2 were not divided by sigma and sigma^2 (initial weights times sigma and sigma^2 in hosm_model_new, Adam learning rate times sigma and sigma^2 in the trainer), one-level models only, 0..1, default 0 */
     HOSM_KEY_PARAMETERIZATION = 42, /**< int "parameterization": enum hosm_parameterization, what the s1 network is, default score */
-    HOSM_KEY_GEMM_KERNELS = 43      /**< int "gemm_kernels": enum hosm_gemm_kernels, whose BLIS kernels the handle's products use, default auto */
+    HOSM_KEY_GEMM_KERNELS = 43,     /**< int "gemm_kernels": enum hosm_gemm_kernels, whose BLIS kernels the handle's products use, default auto */
+    HOSM_KEY_LR_SCHEDULE = 44,  /**< int "lr_schedule": enum hosm_lr_schedule, the learning rate over the steps after the warm-up, default constant */
+    HOSM_KEY_WARMUP = 45        /**< int "warmup": the first w steps learn at lr * t / w (t = 1..w), 0..2^40, default 0 */
 };
 
 /** Activations (values of HOSM_KEY_ACT; text names in quotes). */
@@ -203,6 +205,12 @@ enum hosm_parameterization {
 enum hosm_gemm_kernels {
     HOSM_GEMM_AUTO = 0, /**< "auto": BLIS's pick, unless BLIS does not know the CPU ("generic") and the library can use the kernels BLIS carries for its instruction set */
     HOSM_GEMM_BLIS = 1  /**< "blis": BLIS's own pick */
+};
+
+/** Learning-rate schedules (values of HOSM_KEY_LR_SCHEDULE), docs/training.md#optimiser. */
+enum hosm_lr_schedule {
+    HOSM_LR_CONSTANT = 0, /**< "constant": lr after the warm-up */
+    HOSM_LR_COSINE = 1    /**< "cosine": lr (1 + cos(pi s / T)) / 2 at the s-th step after the warm-up (s = 0, 1, ...), T = steps - warmup ("steps" is the horizon), 0 from s = T on */
 };
 
 /** Directions of sliced score matching (values of HOSM_KEY_PROJECTION). */

@@ -346,6 +346,7 @@ const char *cli_enum_name(int key, int64_t value)
                                           "mala", "mh_ozaki", "annealed_ozaki"};
     static const char *const param[] = {"score", "energy"};
     static const char *const kernels[] = {"auto", "blis"};
+    static const char *const schedule[] = {"constant", "cosine"};
 #define PICK(table) return value >= 0 && value < (int64_t)(sizeof table / sizeof *table) ? table[value] : NULL
     switch (key) {
     case HOSM_KEY_ACT: PICK(act);
@@ -355,6 +356,7 @@ const char *cli_enum_name(int key, int64_t value)
     case HOSM_KEY_SAMPLER: PICK(sampler);
     case HOSM_KEY_PARAMETERIZATION: PICK(param);
     case HOSM_KEY_GEMM_KERNELS: PICK(kernels);
+    case HOSM_KEY_LR_SCHEDULE: PICK(schedule);
     default: return NULL;
     }
 #undef PICK

@@ -31,6 +31,7 @@ static const char *const s2_names[] = {"none", "diag", "lowrank", "full", NULL};
 static const char *const s2_objective_names[] = {"d2sm", "d2sm_vr", NULL};
 static const char *const parameterization_names[] = {"score", "energy", NULL};
 static const char *const gemm_kernels_names[] = {"auto", "blis", NULL};
+static const char *const lr_schedule_names[] = {"constant", "cosine", NULL};
 
 #define I HOSM_TYPE_INT
 #define D HOSM_TYPE_DOUBLE
@@ -79,6 +80,8 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_PARAMETERIZATION] = {"parameterization", I, 0, 1, HOSM_PARAM_SCORE, 0,
                                    parameterization_names},
     [HOSM_KEY_GEMM_KERNELS] = {"gemm_kernels", I, 0, 1, HOSM_GEMM_AUTO, 0, gemm_kernels_names},
+    [HOSM_KEY_LR_SCHEDULE] = {"lr_schedule", I, 0, 1, HOSM_LR_CONSTANT, 0, lr_schedule_names},
+    [HOSM_KEY_WARMUP] = {"warmup", I, 0, 1099511627776.0, 0, 0, NULL},
 };
 #undef I
 #undef D

@@ -237,6 +237,16 @@ static int64_t over_ranges(const passes *x, const hosmi_adam *h, const coeffs *c
     return bad;
 }
 
+double hosmi_lr_factor(const hosmi_adam *h, int64_t step)
+{
+    if (step <= h->warmup)
+        return (double)step / (double)h->warmup;
+    if (h->schedule != HOSM_LR_COSINE)
+        return 1.0;
+    const int64_t s = step - 1 - h->warmup, T = h->horizon - h->warmup;
+    return s >= T ? 0.0 : 0.5 * (1.0 + cos(3.14159265358979323846 * (double)s / (double)T));
+}
+
 int hosmi_adam_apply(const hosmi_adam *h, hosmi_adam_state *s, float *params, const float *grad,
                      int64_t first, int64_t P, char *msg)
 {
@@ -262,9 +272,9 @@ int hosmi_adam_apply_isa(int isa, const hosmi_adam *h, hosmi_adam_state *s, floa
     const int64_t step = s->step + 1;
     const double bc1 = 1.0 - pow(h->beta1, (double)step);
     const double bc2 = 1.0 - pow(h->beta2, (double)step);
-    const coeffs c = {(float)h->beta1, (float)h->beta2, (float)(h->lr / bc1),
-                      (float)(1.0 / sqrt(bc2)), (float)h->eps,
-                      (float)(h->lr * h->weight_decay), (float)scale, (float)h->ema,
+    const double lr = h->lr * hosmi_lr_factor(h, step);
+    const coeffs c = {(float)h->beta1, (float)h->beta2, (float)(lr / bc1),
+                      (float)(1.0 / sqrt(bc2)), (float)h->eps, (float)(lr * h->weight_decay), (float)scale, (float)h->ema,
                       (float)(1.0 - h->beta1), (float)(1.0 - h->beta2), (float)(1.0 - h->ema)};
     const span all = {grad, s->m, s->v, params, s->ema};
     /* A first pass only checks, so that a failing update changes nothing. */

@@ -17,12 +17,19 @@ typedef struct {
     /* Parameters learning at lr * scale (the output layers with "raw_head");
      * ascending and disjoint, unused ones with end 0. */
     hosmi_param_range ranges[HOSMI_LR_RANGES];
+    /* The schedule (enum hosm_lr_schedule), its warm-up steps and, for
+     * cosine, the step count at which the rate reaches 0 (> warmup). */
+    int schedule;
+    int64_t warmup, horizon;
 } hosmi_adam;
 
 typedef struct {
     float *m, *v, *ema; /* P each */
     int64_t step;
 } hosmi_adam_state;
+
+/* The factor of lr (and of the decoupled weight decay) at step (1-based). */
+double hosmi_lr_factor(const hosmi_adam *h, int64_t step);
 
 /* One update with grad: Adam(W) on params[first, P) (the rest is frozen),
  * then the EMA of all P. Checked: when any new moment, weight or EMA value

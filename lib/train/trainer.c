@@ -123,7 +123,16 @@ static int read_config(hosm_trainer *t, const hosm_config *cfg)
                            .eps = cfg->dval[HOSM_KEY_ADAM_EPS],
                            .weight_decay = cfg->dval[HOSM_KEY_WEIGHT_DECAY],
                            .clip = cfg->dval[HOSM_KEY_CLIP],
-                           .ema = cfg->dval[HOSM_KEY_EMA]};
+                           .ema = cfg->dval[HOSM_KEY_EMA],
+                           .schedule = (int)cfg->ival[HOSM_KEY_LR_SCHEDULE],
+                           .warmup = cfg->ival[HOSM_KEY_WARMUP],
+                           .horizon = cfg->ival[HOSM_KEY_STEPS]};
+    if (t->adam.schedule == HOSM_LR_COSINE &&
+        (cfg->ival[HOSM_KEY_EPOCHS] > 0 || t->adam.horizon <= t->adam.warmup))
+        return hosmi_fail(NULL, HOSM_E_RANGE,
+                          "hosm_trainer_new: lr_schedule=cosine decays over 'steps', which "
+                          "must exceed 'warmup' (%lld <= %lld) with epochs=0",
+                          (long long)t->adam.horizon, (long long)t->adam.warmup);
     if (cfg->ival[HOSM_KEY_RAW_HEAD] && model->arch.levels == 1)
         hosmi_head_ranges(model, t->adam.ranges);
     t->batch = cfg->ival[HOSM_KEY_BATCH];

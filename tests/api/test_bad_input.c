@@ -1212,6 +1212,18 @@ static void test_trainer(const char *dir)
     int st = hosm_trainer_new(&tout, NULL, g_cfg);
     check_case("hosm_trainer_new", "model = NULL", HOSM_E_NULL, st, NULL, NULL, __LINE__);
     CHECK(tout == NULL, "failed hosm_trainer_new left *out non-NULL");
+    {
+        /* The cosine schedule needs its horizon in steps, past the warm-up. */
+        hosm_config *c;
+        MUST(hosm_config_new(&c));
+        MUST(hosm_config_parse(c, "lr_schedule=cosine steps=100 epochs=3"));
+        CASE("hosm_trainer_new", "lr_schedule = cosine with epochs > 0", HOSM_E_RANGE,
+             hosm_trainer_new(&tout, g_m, c));
+        MUST(hosm_config_parse(c, "epochs=0 warmup=100"));
+        CASE("hosm_trainer_new", "lr_schedule = cosine with steps <= warmup", HOSM_E_RANGE,
+             hosm_trainer_new(&tout, g_m, c));
+        hosm_config_free(c);
+    }
 
     float *keep = xmalloc((size_t)g_P * sizeof *keep), *now = xmalloc((size_t)g_P * sizeof *now);
     MUST(hosm_model_get_params(g_m, keep, g_P));

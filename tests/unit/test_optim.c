@@ -48,6 +48,20 @@ static double rate_of(const hosmi_adam *h, int64_t i)
     return 1.0;
 }
 
+/* The schedule written out from its definition in hosm.h: the first w
+ * steps at t / w, then 1 or the cosine over the T = horizon - w steps after
+ * the warm-up, and 0 past them. */
+static double schedule_factor(const hosmi_adam *h, int64_t t)
+{
+    const int64_t w = h->warmup;
+    if (t <= w)
+        return (double)t / (double)w;
+    if (h->schedule == HOSM_LR_CONSTANT)
+        return 1.0;
+    const double after = (double)(t - w - 1), T = (double)(h->horizon - w);
+    return after < T ? 0.5 * (1.0 + cos(acos(-1.0) * after / T)) : 0.0;
+}
+
 static double err(double got, double want, double old)
 {
     return fabs(got - want) / (fabs(old) + fabs(want - old) + 1e-30);
@@ -66,10 +80,11 @@ static double one_step(const hosmi_adam *h, hosmi_adam_state *as, state *s)
     for (int64_t i = 0; i < P; i++) {
         double m = s->m[i], v = s->v[i], p = s->p[i];
         if (i >= s->first) {
-            const double g = sc * s->g[i], lr = h->lr * rate_of(h, i);
+            const double f = schedule_factor(h, step);
+            const double g = sc * s->g[i], lr = f * h->lr * rate_of(h, i);
             m = h->beta1 * m + (1 - h->beta1) * g;
             v = h->beta2 * v + (1 - h->beta2) * g * g;
-            p -= lr / bc1 * m / (sqrt(v / bc2) + h->eps) + h->lr * h->weight_decay * p;
+            p -= lr / bc1 * m / (sqrt(v / bc2) + h->eps) + f * h->lr * h->weight_decay * p;
         }
         want[4 * i] = m, want[4 * i + 1] = v, want[4 * i + 2] = p;
         want[4 * i + 3] = h->ema * s->ema[i] + (1 - h->ema) * p;
@@ -102,9 +117,9 @@ static void test_against_reference(void)
     static const int64_t sizes[] = {1, 7, 255, 256, 257, 1000, 3001};
     trng r = {7};
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
-        for (int variant = 0; variant < 4; variant++) {
+        for (int variant = 0; variant < 6; variant++) {
             const int64_t P = sizes[k];
-            hosmi_adam h = {1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.99, {{0, 0, 1.0}, {0, 0, 1.0}}};
+            hosmi_adam h = {1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.99, {{0, 0, 1.0}, {0, 0, 1.0}}, HOSM_LR_CONSTANT, 0, 0};
             int64_t first = 0;
             if (variant >= 1) { /* two ranges not on block boundaries */
                 h.ranges[0] = (hosmi_param_range){P / 5, P / 3 + 1, 10.0};
@@ -114,10 +129,14 @@ static void test_against_reference(void)
                 h.clip = 1e-3, h.weight_decay = 0.1;
             if (variant == 3) /* frozen head of the parameters */
                 first = P / 4 + 3 < P ? P / 4 + 3 : 0;
+            if (variant == 4) /* a warm-up */
+                h.warmup = 3;
+            if (variant == 5) /* a warm-up, the cosine and steps past its horizon */
+                h.schedule = HOSM_LR_COSINE, h.warmup = 1, h.horizon = 5;
             state s = make(P, first, &r);
             hosmi_adam_state as = {s.m, s.v, s.ema, 0};
             double worst = 0.0;
-            for (int step = 0; step < 3; step++) {
+            for (int step = 0; step < 7; step++) {
                 double e = one_step(&h, &as, &s);
                 worst = e > worst ? e : worst;
             }
@@ -139,7 +158,7 @@ static void test_nonfinite(void)
         const int64_t P = 1001;
         state s = make(P, 0, &r);
         s.g[bad_at[k]] = 3e38f; /* g^2 overflows the second moment */
-        hosmi_adam h = {1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.99, {{0, 0, 1.0}, {0, 0, 1.0}}};
+        hosmi_adam h = {1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.99, {{0, 0, 1.0}, {0, 0, 1.0}}, HOSM_LR_CONSTANT, 0, 0};
         h.ranges[0] = (hosmi_param_range){100, 700, 3.0};
         hosmi_adam_state as = {s.m, s.v, s.ema, 5};
         const size_t bytes = (size_t)P * sizeof(float);
@@ -174,7 +193,7 @@ static void test_variants_agree(void)
         compared++;
         for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
             const int64_t P = sizes[k], first = P > 8 ? P / 4 + 3 : 0;
-            hosmi_adam h = {1e-3, 0.9, 0.999, 1e-8, 0.1, 0.0, 0.99, {{0, 0, 1.0}, {0, 0, 1.0}}};
+            hosmi_adam h = {1e-3, 0.9, 0.999, 1e-8, 0.1, 0.0, 0.99, {{0, 0, 1.0}, {0, 0, 1.0}}, HOSM_LR_CONSTANT, 0, 0};
             h.ranges[0] = (hosmi_param_range){P / 5, P / 3 + 1, 10.0};
             h.ranges[1] = (hosmi_param_range){P / 2, P - P / 7, 0.25};
             trng r0 = {17}, r1 = {17};
@@ -200,7 +219,7 @@ static void test_variants_agree(void)
         state s = make(1001, 0, &r);
         s.g[700] = 3e38f;
         s.g[900] = 3e38f;
-        hosmi_adam h = {1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.99, {{0, 0, 1.0}, {0, 0, 1.0}}};
+        hosmi_adam h = {1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.99, {{0, 0, 1.0}, {0, 0, 1.0}}, HOSM_LR_CONSTANT, 0, 0};
         hosmi_adam_state as = {s.m, s.v, s.ema, 0};
         char msg[HOSMI_MSG_CAP];
         CHECK(hosmi_adam_apply_isa(isa, &h, &as, s.p, s.g, 0, 1001, msg) == HOSM_E_NONFINITE &&
@@ -216,7 +235,7 @@ static void test_step_limit(void)
 {
     trng r = {3};
     state s = make(10, 0, &r);
-    hosmi_adam h = {1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.99, {{0, 0, 1.0}, {0, 0, 1.0}}};
+    hosmi_adam h = {1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.99, {{0, 0, 1.0}, {0, 0, 1.0}}, HOSM_LR_CONSTANT, 0, 0};
     hosmi_adam_state as = {s.m, s.v, s.ema, HOSMI_MAX_STEP};
     char msg[HOSMI_MSG_CAP];
     CHECK(hosmi_adam_apply(&h, &as, s.p, s.g, 0, 10, msg) == HOSM_E_RANGE,

@@ -56,7 +56,7 @@ from . import _progress
 
 __all__ = [
     "HosmError", "Status", "Key", "Act", "Objective", "S2", "S2Objective", "SamplerKind",
-    "Projection", "HessianSource", "OzakiSolver", "Parameterization", "GemmKernels", "Config", "Model", "Trainer", "Sampler", "Mixture",
+    "Projection", "HessianSource", "OzakiSolver", "Parameterization", "GemmKernels", "LrSchedule", "Config", "Model", "Trainer", "Sampler", "Mixture",
     "version", "version_number", "strerror", "library_path",
 ]
 
@@ -135,6 +135,8 @@ class Key(enum.IntEnum):
     RAW_HEAD = 41
     PARAMETERIZATION = 42
     GEMM_KERNELS = 43
+    LR_SCHEDULE = 44
+    WARMUP = 45
 
 
 class Act(enum.IntEnum):
@@ -193,6 +195,11 @@ class HessianSource(enum.IntEnum):
     JACOBIAN = 1
 
 
+class LrSchedule(enum.IntEnum):
+    CONSTANT = 0
+    COSINE = 1
+
+
 class OzakiSolver(enum.IntEnum):
     AUTO = 0
     EIG = 1
@@ -203,7 +210,8 @@ _TYPE_INT, _TYPE_DOUBLE = 1, 2
 _ENUM_KEYS = {Key.ACT: Act, Key.OBJECTIVE: Objective, Key.SAMPLER: SamplerKind, Key.S2: S2,
               Key.S2_OBJECTIVE: S2Objective, Key.PROJECTION: Projection,
               Key.HESSIAN: HessianSource, Key.OZAKI_SOLVER: OzakiSolver,
-              Key.PARAMETERIZATION: Parameterization, Key.GEMM_KERNELS: GemmKernels}
+              Key.PARAMETERIZATION: Parameterization, Key.GEMM_KERNELS: GemmKernels,
+              Key.LR_SCHEDULE: LrSchedule}
 
 
 # ---------------------------------------------------------------------------
