@@ -65,6 +65,42 @@ RUNS = {
 RECIPE = "hidden=256 depth=2 act=softplus lr=1e-3 batch=256"
 
 
+HELDOUT_WEIGHTS = [0.45, 0.25, 0.13, 0.08, 0.06, 0.03]
+
+
+def heldout_mixture(D):
+    """Six components with very unequal weights, means at radius 2.5 and
+    covariances of condition number 50 (eigenvalues from 0.02 to 1, the rest
+    log-uniform between), from default_rng(5678 + D)."""
+    rng = np.random.default_rng(5678 + D)
+    K6 = len(HELDOUT_WEIGHTS)
+    if D >= K6:
+        Q, _ = np.linalg.qr(rng.standard_normal((D, D)))
+        mus = 2.5 * Q[:, :K6].T
+    else:
+        th = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(K6) / K6
+        mus = 2.5 * np.stack([np.cos(th), np.sin(th)], 1)
+    covs = []
+    for _ in range(K6):
+        R, _ = np.linalg.qr(rng.standard_normal((D, D)))
+        lam = np.exp(rng.uniform(np.log(0.02), 0.0, size=D))
+        lam[0], lam[-1] = 0.02, 1.0
+        c = (R * lam) @ R.T
+        covs.append(0.5 * (c + c.T))
+    return hosm.Mixture(HELDOUT_WEIGHTS, mus, np.stack(covs))
+
+
+MIXTURES = {"ref": reference_mixture, "heldout": heldout_mixture}
+
+
+def calibration(model, xt, x0, sigma, H):
+    """Predicted over realised squared error of the Tweedie mean: the summed
+    trace of sigma^2 I + sigma^4 H over the summed ||mean - x0||^2."""
+    err = model.denoise(xt).astype(np.float64) - x0
+    pred = sigma ** 2 * xt.shape[1] + sigma ** 4 * np.trace(H, axis1=1, axis2=2)
+    return float(pred.sum() / (err * err).sum())
+
+
 def rel(est, exact):
     n = est.shape[0]
     d = (est - exact).reshape(n, -1)
@@ -75,8 +111,8 @@ def rel(est, exact):
                 p90=float(np.quantile(per, 0.9)), pooled=float(pooled))
 
 
-def train(D, sigma, run, steps, seed, extra):
-    mix = reference_mixture(D)
+def train(D, sigma, run, steps, seed, extra, mixture="ref"):
+    mix = MIXTURES[mixture](D)
     text = f"{RECIPE} {RUNS[run]} sigma={sigma} seed={seed} " + " ".join(extra)
     cfg = hosm.Config(text)
     model = hosm.Model(D, cfg)
@@ -102,11 +138,16 @@ def evaluate(mix, model, sigma, has_s2):
     J = model.score_jacobian(xt).astype(np.float64)
     res["jac"] = rel(J, S2)
     res["jacsym"] = rel(0.5 * (J + J.transpose(0, 2, 1)), S2)
+    # calibration of the posterior trace: the exact s2 (sampling noise alone),
+    # the Jacobian of s1 and the learned s2, each with the model's mean
+    res["calib"] = {"exact": calibration(model, xt, x, sigma, S2),
+                    "jacsym": calibration(model, xt, x, sigma, J)}
     if has_s2:
         H = model.hessian(xt).astype(np.float64)
         res["s2"] = rel(H, S2)
         # the learned s2 and the symmetrised Jacobian averaged
         res["blend"] = rel(0.5 * (H + 0.5 * (J + J.transpose(0, 2, 1))), S2)
+        res["calib"]["s2"] = calibration(model, xt, x, sigma, H)
     return res
 
 
@@ -116,8 +157,10 @@ def cmd_job(a):
             for run in a.run:
                 for seed in a.seed:
                     t0 = time.time()
-                    mix, model, ema, t_step = train(D, sigma, run, a.steps, seed, a.set)
-                    rec = dict(tag=a.tag, set=a.set, D=D, sigma=sigma, run=run, seed=seed,
+                    mix, model, ema, t_step = train(D, sigma, run, a.steps, seed, a.set,
+                                                    a.mixture)
+                    rec = dict(tag=a.tag, set=a.set, mixture=a.mixture, D=D, sigma=sigma,
+                               run=run, seed=seed,
                                steps=a.steps, t_step_ms=1e3 * t_step,
                                t_total_s=time.time() - t0,
                                final=evaluate(mix, model, sigma, run != "a"),
@@ -132,7 +175,9 @@ def cmd_table(a):
     recs = [json.loads(l) for fn in a.files for l in open(fn) if l.strip()]
     g = collections.defaultdict(list)
     for r in recs:
-        g[(r.get("tag", ""), r["D"], r["sigma"], r["run"])].append(r)
+        mixture = r.get("mixture", "ref")
+        tag = (r.get("tag") or "default") + ("" if mixture == "ref" else f" ({mixture})")
+        g[(tag, r["D"], r["sigma"], r["run"])].append(r)
     cols = [("a", "s1"), ("a", "jacsym"), ("c", "jacsym"), ("b", "s2"), ("c", "s2")]
     head = "| variant | weights | D | sigma | " + " | ".join(f"{q} ({r})" for r, q in cols) + \
         " | seeds |"
@@ -149,8 +194,21 @@ def cmd_table(a):
                     n.append(str(len(rs)))
                     cells.append("-" if len(v) == 0 else f"{v.mean():.3f}" if len(v) == 1
                                  else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}")
-                print(f"| {tag or 'default'} | {w} | {D} | {sigma} | " + " | ".join(cells) +
+                print(f"| {tag} | {w} | {D} | {sigma} | " + " | ".join(cells) +
                       f" | {'/'.join(n)} |")
+    ccols = [("a", "exact"), ("a", "jacsym"), ("c", "jacsym"), ("c", "s2")]
+    print("\n### calibration: predicted trace / realised squared error (mean ± sd over seeds)\n")
+    print("| variant | weights | D | sigma | " + " | ".join(f"{q} ({r})" for r, q in ccols) + " |")
+    print("|" + "---|" * (4 + len(ccols)))
+    for tag, D, sigma in sorted({k[:3] for k in g}):
+        for w in a.weights:
+            cells = []
+            for run, q in ccols:
+                v = np.array([r[w]["calib"][q] for r in g.get((tag, D, sigma, run), [])
+                              if q in r[w].get("calib", {})])
+                cells.append("-" if len(v) == 0 else f"{v.mean():.3f}" if len(v) == 1
+                             else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}")
+            print(f"| {tag} | {w} | {D} | {sigma} | " + " | ".join(cells) + " |")
 
 
 def main():
@@ -162,6 +220,7 @@ def main():
     j.add_argument("--run", nargs="+", default=["a", "b", "c"], choices=sorted(RUNS))
     j.add_argument("--seed", type=int, nargs="+", default=[0])
     j.add_argument("--steps", type=int, default=4000)
+    j.add_argument("--mixture", default="ref", choices=sorted(MIXTURES))
     j.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     j.add_argument("--tag", default="")
     j.add_argument("--out", default="")
