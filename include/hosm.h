@@ -197,7 +197,8 @@ enum hosm_objective {
  *  HOSM_KEY_PARAMETERIZATION), docs/math.md#10-energy-based-models. */
 enum hosm_parameterization {
     HOSM_PARAM_SCORE = 0, /**< "score": a network with D outputs, s1 = net(x) / sigma */
-    HOSM_PARAM_ENERGY = 1 /**< "energy": a network with one output E(x), s1 = -grad_x E / sigma, log density -E / sigma + const (experimental) */
+    HOSM_PARAM_ENERGY = 1,  /**< "energy": a network with one output E(x), s1 = -grad_x E / sigma, log density -E / sigma + const (experimental) */
+    HOSM_PARAM_DENOISER = 2 /**< "denoiser": a network with D outputs F(x), the posterior mean E[x0 | x] in data units, s1 = (F(x) - x) / sigma^2 (experimental) */
 };
 
 /** Whose BLIS kernels a handle's matrix products use (values of

@@ -344,7 +344,7 @@ const char *cli_enum_name(int key, int64_t value)
     static const char *const s2obj[] = {"d2sm", "d2sm_vr"};
     static const char *const sampler[] = {"langevin", "annealed", "ozaki",
                                           "mala", "mh_ozaki", "annealed_ozaki"};
-    static const char *const param[] = {"score", "energy"};
+    static const char *const param[] = {"score", "energy", "denoiser"};
     static const char *const kernels[] = {"auto", "blis"};
     static const char *const schedule[] = {"constant", "cosine"};
 #define PICK(table) return value >= 0 && value < (int64_t)(sizeof table / sizeof *table) ? table[value] : NULL

@@ -279,7 +279,7 @@ class SecondOrderTest(unittest.TestCase):
 class EnergyTest(unittest.TestCase):
     def test_parameterization_enum(self):
         self.assertEqual([(p.name, int(p)) for p in hosm.Parameterization],
-                         [("SCORE", 0), ("ENERGY", 1)])
+                         [("SCORE", 0), ("ENERGY", 1), ("DENOISER", 2)])
         with hosm.Config("parameterization=energy") as cfg:
             self.assertEqual(cfg["parameterization"], hosm.Parameterization.ENERGY)
             self.assertIn("parameterization=energy", cfg.text())

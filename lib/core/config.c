@@ -29,7 +29,7 @@ static const char *const hessian_names[] = {"s2", "jacobian", NULL};
 static const char *const ozaki_solver_names[] = {"auto", "eig", "lanczos", NULL};
 static const char *const s2_names[] = {"none", "diag", "lowrank", "full", NULL};
 static const char *const s2_objective_names[] = {"d2sm", "d2sm_vr", NULL};
-static const char *const parameterization_names[] = {"score", "energy", NULL};
+static const char *const parameterization_names[] = {"score", "energy", "denoiser", NULL};
 static const char *const gemm_kernels_names[] = {"auto", "blis", NULL};
 static const char *const lr_schedule_names[] = {"constant", "cosine", NULL};
 
@@ -77,7 +77,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_PROJECTION] = {"projection", I, 0, 1, HOSM_PROJ_RADEMACHER, 0, projection_names},
     [HOSM_KEY_SSM_NOISE] = {"ssm_noise", I, 0, 1, 0, 0, NULL},
     [HOSM_KEY_RAW_HEAD] = {"raw_head", I, 0, 1, 0, 0, NULL},
-    [HOSM_KEY_PARAMETERIZATION] = {"parameterization", I, 0, 1, HOSM_PARAM_SCORE, 0,
+    [HOSM_KEY_PARAMETERIZATION] = {"parameterization", I, 0, 2, HOSM_PARAM_SCORE, 0,
                                    parameterization_names},
     [HOSM_KEY_GEMM_KERNELS] = {"gemm_kernels", I, 0, 1, HOSM_GEMM_AUTO, 0, gemm_kernels_names},
     [HOSM_KEY_LR_SCHEDULE] = {"lr_schedule", I, 0, 1, HOSM_LR_CONSTANT, 0, lr_schedule_names},

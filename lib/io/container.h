@@ -10,8 +10,8 @@
 
 /* The newest format version this library reads. A writer uses the lowest
  * version that defines what the file holds: 1, 2 for an s2 network, 3 for
- * settings, 4 for an energy model. */
-#define HOSMI_FORMAT_VERSION 4
+ * settings, 4 for an energy model, 5 for a denoiser. */
+#define HOSMI_FORMAT_VERSION 5
 #define HOSMI_HEADER_BYTES 24
 #define HOSMI_MAGIC_MODEL "HOSMMODL"
 #define HOSMI_MAGIC_CHECKPOINT "HOSMCKPT"

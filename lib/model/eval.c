@@ -82,6 +82,34 @@ static void scale_rows(const hosm_model *m, const int64_t *levels, int64_t level
     }
 }
 
+/* Entries of an s1 row that carry 1/sigma^2 rather than 1/sigma: all of a
+ * denoiser's, s1 = (F - x) / sigma^2. */
+static int64_t s1_second_power(const hosm_model *m)
+{
+    return m->arch.param == HOSM_PARAM_DENOISER ? m->arch.dim : 0;
+}
+
+/* A denoiser's s1 and tangent rows (already times 1/sigma^2): minus the
+ * inputs times 1/sigma^2; rows of k inputs of D each for point i (tin NULL:
+ * the D unit vectors). */
+static void minus_inputs(const hosm_model *m, const int64_t *levels, int64_t level_all, int64_t n,
+                         int64_t k, const float *tin, float *v)
+{
+    const int64_t D = m->arch.dim;
+    for (int64_t i = 0; i < n; i++) {
+        const float inv = inv_sigma(m, levels, level_all, i), inv2 = inv * inv;
+        float *r = v + i * k * D;
+        if (!tin) {
+            for (int64_t j = 0; j < D; j++)
+                r[j * D + j] -= inv2;
+            continue;
+        }
+        const float *t = tin + i * k * D;
+        for (int64_t j = 0; j < k * D; j++)
+            r[j] -= inv2 * t[j];
+    }
+}
+
 /* Entries of an s2 output row that carry 1/sigma^2 rather than 1/sigma. */
 static int64_t s2_second_power(const hosm_model *m)
 {
@@ -110,7 +138,9 @@ void hosmi_eval_s1(const hosm_model *m, const hosmi_blas *blas, const float *x,
         return;
     }
     hosmi_mlp_forward(&m->net, blas, m->params, x, levels, level_all, n, &ws->p1, s1);
-    scale_rows(m, levels, level_all, n, m->arch.dim, 0, s1);
+    scale_rows(m, levels, level_all, n, m->arch.dim, s1_second_power(m), s1);
+    if (m->arch.param == HOSM_PARAM_DENOISER)
+        minus_inputs(m, levels, level_all, n, 1, x, s1);
 }
 
 void hosmi_eval_log_density(const hosm_model *m, const hosmi_blas *blas, const float *x,
@@ -165,13 +195,17 @@ void hosmi_eval_s1_tangent(const hosm_model *m, const hosmi_blas *blas, const in
         hosmi_mlp_input_hvp(&m->net, blas, m->params, n, k, tin, &ws->p1, tout);
     else
         hosmi_mlp_tangent(&m->net, blas, m->params, n, k, tin, &ws->p1, tout);
+    const int denoiser = m->arch.param == HOSM_PARAM_DENOISER;
     for (int64_t i = 0; i < n; i++) {
-        const float inv = energy ? -inv_sigma(m, levels, level_all, i)
-                                 : inv_sigma(m, levels, level_all, i);
+        float inv = energy ? -inv_sigma(m, levels, level_all, i) : inv_sigma(m, levels, level_all, i);
+        if (denoiser)
+            inv *= inv;
         float *t = tout + i * k * D;
         for (int64_t j = 0; j < k * D; j++)
             t[j] *= inv;
     }
+    if (denoiser)
+        minus_inputs(m, levels, level_all, n, k, tin, tout);
 }
 
 /* ds1 . s1 = -(ds1 . grad E) / sigma: the tangent of E along ds1, whose
@@ -195,7 +229,7 @@ void hosmi_eval_s1_backward(const hosm_model *m, const hosmi_blas *blas, const i
         energy_s1_backward(m, blas, levels, level_all, n, ws, ds1, grad);
         return;
     }
-    scale_rows(m, levels, level_all, n, m->arch.dim, 0, ds1);
+    scale_rows(m, levels, level_all, n, m->arch.dim, s1_second_power(m), ds1);
     hosmi_mlp_backward(&m->net, blas, m->params, levels, level_all, n, &ws->p1, ds1, grad, NULL);
 }
 
@@ -228,13 +262,8 @@ void hosmi_eval_s1_tangent_backward(const hosm_model *m, const hosmi_blas *blas,
         return;
     }
     if (ds1)
-        scale_rows(m, levels, level_all, n, D, 0, ds1);
-    for (int64_t i = 0; i < n; i++) {
-        const float inv = inv_sigma(m, levels, level_all, i);
-        float *t = dt + i * k * D;
-        for (int64_t j = 0; j < k * D; j++)
-            t[j] *= inv;
-    }
+        scale_rows(m, levels, level_all, n, D, s1_second_power(m), ds1);
+    scale_rows(m, levels, level_all, n, k * D, s1_second_power(m) ? k * D : 0, dt);
     hosmi_mlp_tangent_backward(&m->net, blas, m->params, levels, level_all, n, k, &ws->p1, ds1, dt,
                                grad);
 }

@@ -1,8 +1,9 @@
 /* Model evaluation: s1 and s2 of a block of rows at given noise levels, into
  * a caller-provided workspace. The only code that applies the output
  * scaling: s1 = net / sigma; s2 outputs carry 1/sigma^2 (a low-rank U
- * carries 1/sigma, its diagonal d 1/sigma^2, a full s2 1/sigma^2). For an
- * energy model (net = E) s1 = -grad_x E / sigma and its s2 is the exact
+ * carries 1/sigma, its diagonal d 1/sigma^2, a full s2 1/sigma^2). A
+ * denoiser's s1 is (net - x) / sigma^2, its tangents (J_net v - v) / sigma^2.
+ * For an energy model (net = E) s1 = -grad_x E / sigma and its s2 is the exact
  * -Hessian of E / sigma, packed "full"; callers ask for the same plan modes
  * and passes as for a score network, which this layer maps onto the
  * energy's input-gradient passes. */

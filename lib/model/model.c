@@ -159,7 +159,8 @@ int hosmi_head_ranges(const hosm_model *m, hosmi_param_range *out)
     const double sigma = m->sigmas[0];
     int64_t b, e;
     hosmi_mlp_head(&m->net, &b, &e);
-    out[0] = (hosmi_param_range){b, e, sigma};
+    /* a denoiser's head is in data units already */
+    out[0] = (hosmi_param_range){b, e, m->arch.param == HOSM_PARAM_DENOISER ? 1.0 : sigma};
     if (m->arch.s2 == HOSM_S2_NONE)
         return 1;
     hosmi_mlp_head(&m->net2, &b, &e);

@@ -45,11 +45,11 @@ void hosmi_model_write(hosmi_writer *w, const hosm_model *m)
     hosmi_w_u64(w, (uint64_t)a->hidden);
     hosmi_w_u64(w, (uint64_t)a->depth);
     hosmi_w_u32(w, (uint32_t)a->act);
-    /* Once a reserved zero: the parameterization, which needs version 4 when
-     * it is not a score network. */
+    /* Once a reserved zero: the parameterization, which needs version 4 for
+     * an energy and 5 for a denoiser. */
     hosmi_w_u32(w, (uint32_t)a->param);
     if (a->param != HOSM_PARAM_SCORE)
-        hosmi_w_need_version(w, 4);
+        hosmi_w_need_version(w, a->param == HOSM_PARAM_DENOISER ? 5 : 4);
     hosmi_w_u64(w, (uint64_t)a->levels);
     hosmi_w_f64(w, a->sigma);
     hosmi_w_f64(w, a->sigma_max);
@@ -100,11 +100,11 @@ static int read_arch(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams, char *ms
     a->seed = (int64_t)hosmi_r_u64(r);
     a->threads = (int64_t)hosmi_r_u64(r);
     *nparams = hosmi_r_u64(r);
-    a->param = (int)(param <= HOSM_PARAM_ENERGY ? param : HOSM_PARAM_ENERGY + 1);
+    a->param = (int)(param <= HOSM_PARAM_DENOISER ? param : HOSM_PARAM_DENOISER + 1);
     a->s2 = HOSM_S2_NONE; /* until an S2NT section says otherwise */
     a->rank = 1;
     a->s2_hidden = a->s2_depth = 0;
-    if (r->bad || (param != 0 && r->version < 4) || a->levels < 1 || a->levels != (r->size - r->pos) / 8 ||
+    if (r->bad || (param != 0 && r->version < 4) || (param == HOSM_PARAM_DENOISER && r->version < 5) || a->levels < 1 || a->levels != (r->size - r->pos) / 8 ||
         (r->size - r->pos) % 8 != 0)
         return hosmi_fail(msg, HOSM_E_CORRUPT, "malformed architecture section");
     return HOSM_OK;

@@ -13,6 +13,7 @@ void ref_model_init(ref_model *m, int64_t dim, int64_t hidden, int64_t depth, in
     m->levels = levels;
     m->sigmas = sigmas;
     m->s2 = s2;
+    m->denoiser = 0;
     m->rank = s2 == HOSM_S2_LOWRANK ? (rank < dim ? rank : dim) : 0;
     m->net1 = (ref_net){dim, hidden, depth, dim, levels, act};
     int64_t out2 = s2 == HOSM_S2_DIAG      ? dim
@@ -96,8 +97,9 @@ void ref_s1(const ref_model *m, const double *params, const double *x, int64_t l
              double *s1)
 {
     ref_net_forward(&m->net1, params, x, level, s1);
+    const double sg = m->sigmas[level];
     for (int64_t a = 0; a < m->dim; a++)
-        s1[a] /= m->sigmas[level];
+        s1[a] = m->denoiser ? (s1[a] - x[a]) / (sg * sg) : s1[a] / sg;
 }
 
 void ref_s2(const ref_model *m, const double *params, const double *x, int64_t level,

@@ -15,7 +15,8 @@
  *   output layer:      W (out x hidden), b (out)
  *   level embedding:   E (levels x hidden), only when levels > 1; row l is
  *                      added to layer 0's pre-activation at level l
- * with every W row-major (output index major). s1 = net1 / sigma. The s2
+ * with every W row-major (output index major). s1 = net1 / sigma, or for a
+ * denoiser (net1 - x) / sigma^2. The s2
  * network's raw outputs o give
  *   diag:    s2 = diag(o) / sigma^2
  *   lowrank: U = o[0 .. D r) / sigma (D x r, row-major), d = o[D r .. D r + D) / sigma^2,
@@ -34,6 +35,7 @@ typedef struct {
 typedef struct {
     int64_t dim, levels, rank; /* rank: the effective rank min(rank, D) of "lowrank" */
     int s2;                    /* enum hosm_s2 */
+    int denoiser;              /* 1: s1 = (net1 - x) / sigma^2 (0 after ref_model_init) */
     const double *sigmas;      /* levels, largest first */
     ref_net net1, net2;        /* net2.out = 0 for s2 = none */
 } ref_model;

@@ -30,7 +30,7 @@
  *    structure (7), structure 0 (none), a nonzero reserved field, a wrong
  *    parameter count, a wrong rank, a wrong s2 width, a NaN parameter; the
  *    same S2NT section in a file whose version field says 1 -> HOSM_E_CORRUPT;
- *    version 5 -> HOSM_E_VERSION. Every failure leaves *out NULL and a
+ *    version 6 -> HOSM_E_VERSION. Every failure leaves *out NULL and a
  *    non-empty hosm_last_errmsg();
  *  - the version-2 fixture loads with default settings: its parameters,
  *    scores and Hessian diagonals as the old library computed them, and
@@ -277,9 +277,9 @@ static void check_corrupt(void)
     fix_crc(b, size);
     expect_load(b, size, HOSM_E_CORRUPT, "S2NT in a version-1 file, CRC fixed");
     memcpy(b, good, (size_t)size);
-    put_le(b + 8, 5, 4);
+    put_le(b + 8, 6, 4);
     fix_crc(b, size);
-    expect_load(b, size, HOSM_E_VERSION, "version 5, CRC fixed");
+    expect_load(b, size, HOSM_E_VERSION, "version 6, CRC fixed");
     free(good);
     free(b);
     hosm_model_free(m);

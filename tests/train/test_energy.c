@@ -35,8 +35,9 @@
  *     of exact samples, with a sane acceptance rate.
  *  5. files: an energy model is format version 4, round-trips bit for bit
  *     (parameters, scores, log densities, bytes); the same file with
- *     version 3 in its header, or parameterization 2 (or 0) in ARCH, is
- *     HOSM_E_CORRUPT; version 5 is HOSM_E_VERSION; settings beside an
+ *     version 3 in its header, parameterization 2 (a denoiser, which needs
+ *     version 5) or 0 in ARCH, or 3 in a version-5 file, is HOSM_E_CORRUPT;
+ *     version 6 is HOSM_E_VERSION; settings beside an
  *     energy model round-trip; score networks still write versions 1 to 3
  *     (and have no log density). hosm_model_at_sigma of an energy ladder at
  *     a ladder level answers as that level.
@@ -1086,15 +1087,21 @@ static void files(void)
     memcpy(bad, buf, (size_t)size);
     put_le(bad + arch + 28, 2, 4);
     fix_crc(bad, size);
-    expect_load(bad, size, HOSM_E_CORRUPT, "ARCH parameterization 2, CRC fixed");
+    expect_load(bad, size, HOSM_E_CORRUPT,
+                "ARCH parameterization 2 (denoiser) in a version-4 file, CRC fixed");
+    memcpy(bad, buf, (size_t)size);
+    put_le(bad + arch + 28, 3, 4);
+    put_le(bad + 8, 5, 4);
+    fix_crc(bad, size);
+    expect_load(bad, size, HOSM_E_CORRUPT, "ARCH parameterization 3, CRC fixed");
     memcpy(bad, buf, (size_t)size);
     put_le(bad + arch + 28, 0, 4);
     fix_crc(bad, size);
     expect_load(bad, size, HOSM_E_CORRUPT, "ARCH parameterization 0 (score), CRC fixed");
     memcpy(bad, buf, (size_t)size);
-    put_le(bad + 8, 5, 4);
+    put_le(bad + 8, 6, 4);
     fix_crc(bad, size);
-    expect_load(bad, size, HOSM_E_VERSION, "version 5, CRC fixed");
+    expect_load(bad, size, HOSM_E_VERSION, "version 6, CRC fixed");
     free(bad);
     free(buf);
 

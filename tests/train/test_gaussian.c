@@ -2,7 +2,8 @@
  * N(mu, Sigma), the optimum of DSM (and of DSM-VR, which has the same
  * expected gradient) at noise level sigma is the perturbed score
  *   s*(x) = -(Sigma + sigma^2 I)^-1 (x - mu)          (docs/math.md 9).
- * Train with DSM, with DSM-VR, and with DSM on a 3-level ladder, copy the EMA
+ * Train with DSM, with DSM-VR, and with DSM on a 3-level ladder, and a
+ * denoiser (s1 = (net - x) / sigma^2) with DSM and with DSM-VR on the ladder; copy the EMA
  * weights into a fresh model (hosm_trainer_copy_ema), and measure on held-out
  * noisy points x + sigma z the relative error
  *   E = sqrt( sum ||s_model - s*||^2 / sum ||s*||^2 ).
@@ -80,7 +81,7 @@ static double score_error(const hosm_model *m, const hosm_mixture *mix, int64_t 
     return sqrt(num / den);
 }
 
-static void run(const char *name, int objective, int64_t levels, int64_t steps,
+static void run(const char *name, int objective, int64_t levels, int64_t steps, const char *extra,
                 const float *data, const float *test, const hosm_mixture *mix)
 {
     const double t0 = now_seconds();
@@ -88,6 +89,7 @@ static void run(const char *name, int objective, int64_t levels, int64_t steps,
     MUST(hosm_config_new(&cfg));
     MUST(hosm_config_parse(cfg, "hidden=32 depth=2 act=softplus sigma=0.3 sigma_max=1.0 "
                                 "sigma_min=0.25 lr=2e-3 batch=128 ema=0.995 seed=3"));
+    MUST(hosm_config_parse(cfg, extra));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_OBJECTIVE, objective));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_LEVELS, levels));
     const int short_run = UNDER_VALGRIND();
@@ -136,9 +138,12 @@ int main(void)
     MUST(hosm_mixture_sample(mix, 1, NTRAIN, data));
     MUST(hosm_mixture_sample(mix, 2, NTEST, test)); /* held out: another seed */
 
-    run("dsm", HOSM_OBJ_DSM, 1, 2000, data, test, mix);
-    run("dsm_vr", HOSM_OBJ_DSM_VR, 1, 2000, data, test, mix);
-    run("dsm ladder", HOSM_OBJ_DSM, 3, 3000, data, test, mix);
+    run("dsm", HOSM_OBJ_DSM, 1, 2000, "", data, test, mix);
+    run("dsm_vr", HOSM_OBJ_DSM_VR, 1, 2000, "", data, test, mix);
+    run("dsm ladder", HOSM_OBJ_DSM, 3, 3000, "", data, test, mix);
+    run("dsm denoiser", HOSM_OBJ_DSM, 1, 2000, "parameterization=denoiser", data, test, mix);
+    run("dsm_vr ladder denoiser", HOSM_OBJ_DSM_VR, 3, 8000, "parameterization=denoiser", data, test,
+        mix);
 
     free(data);
     free(test);

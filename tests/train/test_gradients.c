@@ -1,10 +1,11 @@
 /* Gradient check of the trainer: for each objective (DSM, DSM-VR) x
  * activation (softplus, silu, tanh, elu) x noise set-up (one level; a ladder
- * of three levels), hosm_trainer_gradient() must match central finite
+ * of three levels) x parameterization (score, denoiser), hosm_trainer_gradient() must match central finite
  * differences of the double-precision reference loss (tests/common/ref_mlp.c), and its
  * loss value must match the reference loss. The reference forward pass is
  * also compared with hosm_model_score() and hosm_model_denoise() at every
- * level, and denoising in place (out == x, which the API allows) must give
+ * level, with the Jacobian of s1 against differences of the reference, and
+ * denoising in place (out == x, which the API allows) must give
  * the same bits as out of place.
  *
  * Tolerances (float32 library against a float64 reference):
@@ -77,18 +78,40 @@ static void check_forward(const char *tag, hosm_model *m, const ref_model *a, co
             }
         }
     }
+    /* The Jacobian of s1 against central differences of the reference in
+     * double (h = 1e-5: truncation ~1e-10, rounding ~1e-11 of |s|). */
+    double worst_j = 0.0;
+    for (int64_t l = 0; l < a->levels; l++) {
+        float J[4 * D * D];
+        MUST(hosm_model_score_jacobian(m, l, x, 4, 0, J));
+        for (int i = 0; i < 4; i++)
+            for (int b = 0; b < D; b++) {
+                double xp[D], xm[D], sp[D], sm[D];
+                for (int j = 0; j < D; j++)
+                    xp[j] = xm[j] = x[i * D + j];
+                xp[b] += 1e-5, xm[b] -= 1e-5;
+                ref_s1(a, pd, xp, l, sp);
+                ref_s1(a, pd, xm, l, sm);
+                for (int c = 0; c < D; c++) {
+                    const double fd = (sp[c] - sm[c]) / 2e-5;
+                    worst_j = fmax(worst_j, fabs(J[(i * D + c) * D + b] - fd) / fmax(1.0, fabs(fd)));
+                }
+            }
+    }
     char what[128];
     snprintf(what, sizeof what, "%s: score vs reference (rel. to max(1,|s|))", tag);
     check_le(what, worst_s, 1e-5);
+    snprintf(what, sizeof what, "%s: Jacobian vs differences of the reference", tag);
+    check_le(what, worst_j, 1e-4);
     snprintf(what, sizeof what, "%s: denoise vs x + sigma^2 s_ref", tag);
     check_le(what, worst_d, 1e-5);
 }
 
-static void run_case(int vr, int act, int64_t levels)
+static void run_case(int vr, int act, int64_t levels, int denoiser)
 {
     char tag[64];
-    snprintf(tag, sizeof tag, "%s/%s/L=%lld", vr ? "dsm_vr" : "dsm", act_name[act],
-             (long long)levels);
+    snprintf(tag, sizeof tag, "%s/%s/L=%lld%s", vr ? "dsm_vr" : "dsm", act_name[act],
+             (long long)levels, denoiser ? "/denoiser" : "");
     hosm_config *cfg;
     MUST(hosm_config_new(&cfg));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_HIDDEN, H));
@@ -100,6 +123,8 @@ static void run_case(int vr, int act, int64_t levels)
     MUST(hosm_config_set_double(cfg, HOSM_KEY_SIGMA_MIN, 0.1));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_OBJECTIVE, vr ? HOSM_OBJ_DSM_VR : HOSM_OBJ_DSM));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_SEED, 11));
+    MUST(hosm_config_set_int(cfg, HOSM_KEY_PARAMETERIZATION,
+                             denoiser ? HOSM_PARAM_DENOISER : HOSM_PARAM_SCORE));
     hosm_model *m;
     hosm_trainer *t;
     MUST(hosm_model_new(&m, D, cfg));
@@ -110,12 +135,13 @@ static void run_case(int vr, int act, int64_t levels)
         MUST(hosm_model_sigma(m, l, &sig[l]));
     ref_model a;
     ref_model_init(&a, D, H, DEPTH, act, levels, sig, HOSM_S2_NONE, 1, 0, 0);
+    a.denoiser = denoiser;
     int64_t P;
     MUST(hosm_model_num_params(m, &P));
     CHECK(P == ref_params(&a), "%s: num_params %lld, layout gives %lld", tag, (long long)P,
           (long long)ref_params(&a));
 
-    trng r = {1000u + (uint64_t)(vr * 100 + act * 10 + levels)};
+    trng r = {1000u + (uint64_t)(denoiser * 1000 + vr * 100 + act * 10 + levels)};
     float *p = xmalloc((size_t)P * sizeof *p), *g = xmalloc((size_t)P * sizeof *g);
     float *p_after = xmalloc((size_t)P * sizeof *p_after);
     double *pd = xmalloc((size_t)P * sizeof *pd);
@@ -231,7 +257,8 @@ int main(void)
     for (int vr = 0; vr <= 1; vr++)
         for (int act = 0; act < 4; act++)
             for (int64_t levels = 1; levels <= 3; levels += 2)
-                run_case(vr, act, levels);
+                for (int denoiser = 0; denoiser <= 1; denoiser++)
+                    run_case(vr, act, levels, denoiser);
     printf("time %.2f s\n", now_seconds() - t0);
     return finish("test_gradients");
 }

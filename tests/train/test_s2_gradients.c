@@ -2,7 +2,7 @@
  *
  * For every s2 objective (d2sm, d2sm_vr) x structure (diag; lowrank with
  * r = 2; lowrank with r = 7 > D, capped to D = 3; full) x mode (joint,
- * frozen s1) x first-order objective (dsm, dsm_vr), in two set-ups
+ * frozen s1) x first-order objective (dsm, dsm_vr), in four set-ups
  *   A: one noise level (sigma 0.5), w1 = 1, the s2 network shaped like s1
  *      (hidden 5, depth 2), softplus;
  *   B: a 2-level ladder (sigma 1 and 0.4, both levels used in the batch),
@@ -10,6 +10,7 @@
  *      depth 2), tanh;
  *   C: the edge case D = 1 (every structure is then a 1 x 1 matrix and the
  *      low-rank ranks are capped to 1), one level, w1 = 0.5, silu,
+ *   D: a denoiser s1, (net - x) / sigma^2, on a 2-level ladder, w1 = 1.5, elu,
  * hosm_trainer_gradient() with caller noise and levels (D = 3 or 1, n = 4) must
  * match the double-precision reference of tests/common/ref_mlp.c: its loss value, and
  * central finite differences of the reference loss for its gradient. The
@@ -56,6 +57,7 @@ typedef struct {
     int64_t dim, levels, hidden, depth, s2_hidden, s2_depth;
     int act;
     double w1;
+    int denoiser; /* parameterization=denoiser */
 } setup;
 
 static double worst_forward = 0.0, worst_loss = 0.0, worst_grad = 0.0;
@@ -122,6 +124,8 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     MUST(hosm_config_set_int(cfg, HOSM_KEY_FREEZE_S1, frozen));
     MUST(hosm_config_set_double(cfg, HOSM_KEY_W1, su->w1));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_SEED, 3));
+    MUST(hosm_config_set_int(cfg, HOSM_KEY_PARAMETERIZATION,
+                             su->denoiser ? HOSM_PARAM_DENOISER : HOSM_PARAM_SCORE));
     hosm_model *m;
     hosm_trainer *t;
     MUST(hosm_model_new(&m, D, cfg));
@@ -133,6 +137,7 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     ref_model rm;
     ref_model_init(&rm, D, su->hidden, su->depth, su->act, su->levels, sig, s2, rank,
                     su->s2_hidden, su->s2_depth);
+    rm.denoiser = su->denoiser;
     int64_t P, r_eff;
     int st2;
     MUST(hosm_model_num_params(m, &P));
@@ -258,15 +263,16 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
 int main(void)
 {
     const double t0 = now_seconds();
-    const setup setups[3] = {
-        {"A:L=1,w1=1", 3, 1, 5, 2, 0, 0, HOSM_ACT_SOFTPLUS, 1.0},
-        {"B:L=2,w1=2.5,s2net=4x3", 3, 2, 5, 2, 4, 3, HOSM_ACT_TANH, 2.5},
-        {"C:D=1,L=1,w1=0.5,silu", 1, 1, 5, 2, 0, 0, HOSM_ACT_SILU, 0.5},
+    const setup setups[4] = {
+        {"A:L=1,w1=1", 3, 1, 5, 2, 0, 0, HOSM_ACT_SOFTPLUS, 1.0, 0},
+        {"B:L=2,w1=2.5,s2net=4x3", 3, 2, 5, 2, 4, 3, HOSM_ACT_TANH, 2.5, 0},
+        {"C:D=1,L=1,w1=0.5,silu", 1, 1, 5, 2, 0, 0, HOSM_ACT_SILU, 0.5, 0},
+        {"D:L=2,w1=1.5,denoiser", 3, 2, 5, 2, 0, 0, HOSM_ACT_ELU, 1.5, 1},
     };
     const int structs[4] = {HOSM_S2_DIAG, HOSM_S2_LOWRANK, HOSM_S2_LOWRANK, HOSM_S2_FULL};
     const int64_t ranks[4] = {1, 2, 7, 1};
     int cases = 0;
-    for (int s = 0; s < 3; s++)
+    for (int s = 0; s < 4; s++)
         for (int k = 0; k < 4; k++)
             for (int obj2 = 0; obj2 <= 1; obj2++)
                 for (int frozen = 0; frozen <= 1; frozen++)

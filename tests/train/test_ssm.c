@@ -120,6 +120,10 @@ static void gradients(void)
                   "objective=exact_sm ssm_noise=1");
     gradient_case("hidden=10 depth=2 act=softplus s2=diag sigma=0.3",
                   "objective=ssm_vr projections=2 s2_objective=d2sm w1=2");
+    for (int o = 0; o < 5; o++)
+        gradient_case("hidden=12 depth=2 act=tanh sigma=0.3 parameterization=denoiser", objs[o]);
+    gradient_case("hidden=10 depth=2 act=silu levels=3 sigma_max=1 sigma_min=0.1 "
+                  "parameterization=denoiser", "objective=ssm_vr projections=2 ssm_noise=1");
 }
 
 /* Loss of the current weights with the projections of a trainer seed. */

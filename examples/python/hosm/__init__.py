@@ -149,6 +149,7 @@ class Act(enum.IntEnum):
 class Parameterization(enum.IntEnum):
     SCORE = 0
     ENERGY = 1
+    DENOISER = 2
 
 
 class GemmKernels(enum.IntEnum):
