@@ -39,22 +39,30 @@ N_EVAL = 2000
 EVAL_SEED = 987654
 
 
-def reference_mixture(D):
-    """The reference's mixture for dimension D, parameter for parameter."""
-    rng = np.random.default_rng(1234 + D)
-    if D >= K:
+def mixture(weights, seed, D, eigenvalues):
+    """Means at radius 2.5 (orthogonal directions, or a circle when D is
+    smaller than the number of components) and covariances R diag(l) R^T
+    with random rotations R and l = eigenvalues(rng, D), all from
+    default_rng(seed)."""
+    rng = np.random.default_rng(seed)
+    k = len(weights)
+    if D >= k:
         Q, _ = np.linalg.qr(rng.standard_normal((D, D)))
-        mus = 2.5 * Q[:, :K].T
+        mus = 2.5 * Q[:, :k].T
     else:
-        th = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(K) / K
+        th = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(k) / k
         mus = 2.5 * np.stack([np.cos(th), np.sin(th)], 1)
     covs = []
-    for _ in range(K):
+    for _ in range(k):
         R, _ = np.linalg.qr(rng.standard_normal((D, D)))
-        lam = rng.uniform(0.05, 1.0, size=D)
-        c = (R * lam) @ R.T
+        c = (R * eigenvalues(rng, D)) @ R.T
         covs.append(0.5 * (c + c.T))
-    return hosm.Mixture(WEIGHTS, mus, np.stack(covs))
+    return hosm.Mixture(weights, mus, np.stack(covs))
+
+
+def reference_mixture(D):
+    """The reference's mixture for dimension D, parameter for parameter."""
+    return mixture(WEIGHTS, 1234 + D, D, lambda rng, n: rng.uniform(0.05, 1.0, size=n))
 
 
 RUNS = {
@@ -68,26 +76,17 @@ RECIPE = "hidden=256 depth=2 act=softplus lr=1e-3 batch=256"
 HELDOUT_WEIGHTS = [0.45, 0.25, 0.13, 0.08, 0.06, 0.03]
 
 
+def heldout_eigenvalues(rng, n):
+    """Condition number 50: 0.02 and 1, the rest log-uniform between."""
+    lam = np.exp(rng.uniform(np.log(0.02), 0.0, size=n))
+    lam[0], lam[-1] = 0.02, 1.0
+    return lam
+
+
 def heldout_mixture(D):
     """Six components with very unequal weights, means at radius 2.5 and
-    covariances of condition number 50 (eigenvalues from 0.02 to 1, the rest
-    log-uniform between), from default_rng(5678 + D)."""
-    rng = np.random.default_rng(5678 + D)
-    K6 = len(HELDOUT_WEIGHTS)
-    if D >= K6:
-        Q, _ = np.linalg.qr(rng.standard_normal((D, D)))
-        mus = 2.5 * Q[:, :K6].T
-    else:
-        th = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(K6) / K6
-        mus = 2.5 * np.stack([np.cos(th), np.sin(th)], 1)
-    covs = []
-    for _ in range(K6):
-        R, _ = np.linalg.qr(rng.standard_normal((D, D)))
-        lam = np.exp(rng.uniform(np.log(0.02), 0.0, size=D))
-        lam[0], lam[-1] = 0.02, 1.0
-        c = (R * lam) @ R.T
-        covs.append(0.5 * (c + c.T))
-    return hosm.Mixture(HELDOUT_WEIGHTS, mus, np.stack(covs))
+    covariances of condition number 50, from default_rng(5678 + D)."""
+    return mixture(HELDOUT_WEIGHTS, 5678 + D, D, heldout_eigenvalues)
 
 
 MIXTURES = {"ref": reference_mixture, "heldout": heldout_mixture}
