@@ -197,9 +197,8 @@ void hosmi_eval_s1_tangent(const hosm_model *m, const hosmi_blas *blas, const in
         hosmi_mlp_tangent(&m->net, blas, m->params, n, k, tin, &ws->p1, tout);
     const int denoiser = m->arch.param == HOSM_PARAM_DENOISER;
     for (int64_t i = 0; i < n; i++) {
-        float inv = energy ? -inv_sigma(m, levels, level_all, i) : inv_sigma(m, levels, level_all, i);
-        if (denoiser)
-            inv *= inv;
+        float inv = inv_sigma(m, levels, level_all, i);
+        inv = energy ? -inv : denoiser ? inv * inv : inv;
         float *t = tout + i * k * D;
         for (int64_t j = 0; j < k * D; j++)
             t[j] *= inv;

@@ -63,8 +63,8 @@ static inline float *hosmi_params2(const hosm_model *m)
  * msg receives the detail. */
 int hosmi_model_shape(hosm_model *m, const hosmi_arch *arch, char *msg);
 /* The output layers of a one-level model and the factor "raw_head" gives
- * them: the s1 head sigma (a denoiser's 1), the s2 head sigma^2 (out holds 2); returns how
- * many (1 without s2). With Adam, training these layers at lr times that
+ * them: the s1 head sigma (a denoiser's 1), the s2 head sigma^2 (out holds
+ * 2); returns how many (1 without s2). With Adam, training these layers at lr times that
  * factor from initial weights times that factor is exactly training
  * networks whose outputs are not divided by sigma and sigma^2. */
 int hosmi_head_ranges(const hosm_model *m, hosmi_param_range *out);

@@ -104,7 +104,9 @@ static int read_arch(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams, char *ms
     a->s2 = HOSM_S2_NONE; /* until an S2NT section says otherwise */
     a->rank = 1;
     a->s2_hidden = a->s2_depth = 0;
-    if (r->bad || (param != 0 && r->version < 4) || (param == HOSM_PARAM_DENOISER && r->version < 5) || a->levels < 1 || a->levels != (r->size - r->pos) / 8 ||
+    const int too_old = (param != 0 && r->version < 4) ||
+                        (param == HOSM_PARAM_DENOISER && r->version < 5);
+    if (r->bad || too_old || a->levels < 1 || a->levels != (r->size - r->pos) / 8 ||
         (r->size - r->pos) % 8 != 0)
         return hosmi_fail(msg, HOSM_E_CORRUPT, "malformed architecture section");
     return HOSM_OK;

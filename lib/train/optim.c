@@ -274,7 +274,8 @@ int hosmi_adam_apply_isa(int isa, const hosmi_adam *h, hosmi_adam_state *s, floa
     const double bc2 = 1.0 - pow(h->beta2, (double)step);
     const double lr = h->lr * hosmi_lr_factor(h, step);
     const coeffs c = {(float)h->beta1, (float)h->beta2, (float)(lr / bc1),
-                      (float)(1.0 / sqrt(bc2)), (float)h->eps, (float)(lr * h->weight_decay), (float)scale, (float)h->ema,
+                      (float)(1.0 / sqrt(bc2)), (float)h->eps, (float)(lr * h->weight_decay),
+                      (float)scale, (float)h->ema,
                       (float)(1.0 - h->beta1), (float)(1.0 - h->beta2), (float)(1.0 - h->ema)};
     const span all = {grad, s->m, s->v, params, s->ema};
     /* A first pass only checks, so that a failing update changes nothing. */

@@ -127,11 +127,15 @@ static int read_config(hosm_trainer *t, const hosm_config *cfg)
                            .schedule = (int)cfg->ival[HOSM_KEY_LR_SCHEDULE],
                            .warmup = cfg->ival[HOSM_KEY_WARMUP],
                            .horizon = cfg->ival[HOSM_KEY_STEPS]};
-    if (t->adam.schedule == HOSM_LR_COSINE &&
-        (cfg->ival[HOSM_KEY_EPOCHS] > 0 || t->adam.horizon <= t->adam.warmup))
+    /* The cosine's horizon is the key 'steps' whoever makes the steps. */
+    if (t->adam.schedule == HOSM_LR_COSINE && cfg->ival[HOSM_KEY_EPOCHS] > 0)
         return hosmi_fail(NULL, HOSM_E_RANGE,
-                          "hosm_trainer_new: lr_schedule=cosine decays over 'steps', which "
-                          "must exceed 'warmup' (%lld <= %lld) with epochs=0",
+                          "hosm_trainer_new: lr_schedule=cosine decays over 'steps'; set "
+                          "epochs=0 and give the step count in 'steps'");
+    if (t->adam.schedule == HOSM_LR_COSINE && t->adam.horizon <= t->adam.warmup)
+        return hosmi_fail(NULL, HOSM_E_RANGE,
+                          "hosm_trainer_new: lr_schedule=cosine needs steps > warmup "
+                          "(steps %lld, warmup %lld)",
                           (long long)t->adam.horizon, (long long)t->adam.warmup);
     if (cfg->ival[HOSM_KEY_RAW_HEAD] && model->arch.levels == 1)
         hosmi_head_ranges(model, t->adam.ranges);

@@ -1,6 +1,7 @@
 /* Gradient check of the trainer: for each objective (DSM, DSM-VR) x
  * activation (softplus, silu, tanh, elu) x noise set-up (one level; a ladder
- * of three levels) x parameterization (score, denoiser), hosm_trainer_gradient() must match central finite
+ * of three levels) x parameterization (score, denoiser),
+ * hosm_trainer_gradient() must match central finite
  * differences of the double-precision reference loss (tests/common/ref_mlp.c), and its
  * loss value must match the reference loss. The reference forward pass is
  * also compared with hosm_model_score() and hosm_model_denoise() at every
