@@ -15,8 +15,8 @@
  * first with 15 significant bits so that k ln2_hi is exact), e^r - 1 =
  * r + r^2 P(r) with P of degree 5 (a near-minimax Chebyshev fit; relative
  * error 1.7e-9 with its float coefficients; Estrin's scheme, which halves
- * the chain of dependent operations against Horner's and made softplus 13%
- * faster with AVX-512), and 2^k applied last as two
+ * the chain of dependent operations against Horner's: 9% off softplus's
+ * values with AVX-512), and 2^k applied last as two
  * powers of two built from the exponent bits, 2^(k>>1) 2^(k-(k>>1)), so that
  * results down through the subnormals are rounded once. Where a result is a
  * product with e^x (the sigmoid, silu, the derivatives), the product is
