@@ -29,6 +29,7 @@
  *                         scale of the PNG grid
  *     --out DIR           where the PNGs go (default .)
  *     --tag NAME          prefix of the PNG names and the "tag" of the results
+ *     --pca 256,512       print the caps of width-h output layers (below) and exit
  *
  * Each model is evaluated with its final and its EMA weights. One JSON line a
  * model and weights goes to stdout; progress goes to stderr. The test images
@@ -63,7 +64,7 @@
 /* ---- options ---------------------------------------------------------------- */
 
 typedef struct {
-    char train[512], test[512], out[512], tag[64];
+    char train[512], test[512], out[512], tag[64], pca[128];
     char act[16], s2[16], obj[16], s2obj[16];
     double sigmas[MAXSIG];
     int nsig;
@@ -81,7 +82,7 @@ static void usage(void)
                     "[--w1 W] [--freeze-s1 0|1] [--s1-steps N] [--s1-frac F] [--steps N] "
                     "[--budget SEC] [--lr X] [--batch B] [--ema E] [--raw-head 0|1] "
                     "[--seed S] [--blur 0|1] [--log-every N] [--eval-every N] [--grid N] "
-                    "[--topk K] [--scale S] [--out DIR] [--tag NAME]\n");
+                    "[--topk K] [--scale S] [--out DIR] [--tag NAME] [--pca h,h]\n");
     exit(2);
 }
 
@@ -132,7 +133,7 @@ static void parse_options(int argc, char **argv, options *o)
             continue;
         }
         STR_OPT("--train", train) STR_OPT("--test", test) STR_OPT("--out", out)
-        STR_OPT("--tag", tag) STR_OPT("--act", act) STR_OPT("--s2", s2)
+        STR_OPT("--tag", tag) STR_OPT("--act", act) STR_OPT("--s2", s2) STR_OPT("--pca", pca)
         STR_OPT("--objective", obj) STR_OPT("--s2-objective", s2obj)
         INT_OPT("--ntrain", ntrain) INT_OPT("--ntest", ntest) INT_OPT("--hidden", hidden)
         INT_OPT("--depth", depth) INT_OPT("--rank", rank) INT_OPT("--s2-hidden", s2_hidden)
@@ -314,6 +315,72 @@ static void wiener_apply(const wiener *w, double sigma, const float *y, int64_t 
             out[i * D + a] = (float)(y[i * D + a] - sigma * sigma * r[a]);
     }
     free(r);
+}
+
+/* The eigenvalues of the symmetric A (D x D, destroyed) by cyclic Jacobi
+ * rotations, in decreasing order. */
+static void jacobi_eigenvalues(double *A, int64_t D, double *ev)
+{
+    for (int sweep = 0; sweep < 60; sweep++) {
+        double off = 0.0, diag = 0.0;
+        for (int64_t p = 0; p < D; p++) {
+            diag += A[p * D + p] * A[p * D + p];
+            for (int64_t q = p + 1; q < D; q++)
+                off += A[p * D + q] * A[p * D + q];
+        }
+        if (off <= 1e-22 * diag)
+            break;
+        for (int64_t p = 0; p < D; p++)
+            for (int64_t q = p + 1; q < D; q++) {
+                double apq = A[p * D + q];
+                if (fabs(apq) < 1e-300)
+                    continue;
+                double th = (A[q * D + q] - A[p * D + p]) / (2.0 * apq);
+                double t = (th >= 0 ? 1.0 : -1.0) / (fabs(th) + sqrt(th * th + 1.0));
+                double c = 1.0 / sqrt(t * t + 1.0), s = t * c;
+                for (int64_t k = 0; k < D; k++) { /* columns p, q */
+                    double akp = A[k * D + p], akq = A[k * D + q];
+                    A[k * D + p] = c * akp - s * akq, A[k * D + q] = s * akp + c * akq;
+                }
+                for (int64_t k = 0; k < D; k++) { /* rows p, q */
+                    double apk = A[p * D + k], aqk = A[q * D + k];
+                    A[p * D + k] = c * apk - s * aqk, A[q * D + k] = s * apk + c * aqk;
+                }
+            }
+    }
+    for (int64_t a = 0; a < D; a++)
+        ev[a] = -A[a * D + a];
+    qsort(ev, (size_t)D, sizeof *ev, cmp_double);
+    for (int64_t a = 0; a < D; a++)
+        ev[a] = -ev[a];
+}
+
+/* Caps of an output layer of width h. A score network's output net(x) lies in
+ * an h-dimensional affine subspace, so the noise sigma z keeps its D - h
+ * other components in x + sigma net(x): MSE >= sigma^2 (D - h) / D. A network
+ * that outputs the clean image is capped only by the best h-dimensional affine
+ * fit of the images, the PCA tail sum_{k > h} lambda_k / D. */
+static void print_caps(const options *o, const double *cov, int64_t D)
+{
+    double *A = xmalloc(sizeof(double) * (size_t)(D * D)), *ev = xmalloc(sizeof(double) * (size_t)D);
+    double hs[MAXSIG];
+    int nh = parse_list(o->pca, hs, MAXSIG);
+    memcpy(A, cov, sizeof(double) * (size_t)(D * D));
+    jacobi_eigenvalues(A, D, ev);
+    for (int j = 0; j < o->nsig; j++)
+        for (int k = 0; k < nh; k++) {
+            int64_t h = (int64_t)hs[k] < D ? (int64_t)hs[k] : D;
+            double tail = 0.0, s2 = o->sigmas[j] * o->sigmas[j];
+            for (int64_t a = h; a < D; a++)
+                tail += ev[a] > 0 ? ev[a] : 0;
+            printf("{\"sigma\":%g,\"width\":%lld,\"cap_score_db\":%.2f,"
+                   "\"cap_clean_db\":%.2f}\n",
+                   o->sigmas[j], (long long)h,
+                   h < D ? -10.0 * log10(s2 * (double)(D - h) / (double)D) : 999.0,
+                   tail > 0 ? -10.0 * log10(tail / (double)D) : 999.0);
+        }
+    free(A);
+    free(ev);
 }
 
 /* ---- Gaussian blur ---------------------------------------------------------------- */
@@ -733,9 +800,31 @@ static trained train_model(const options *o, double sigma, const float *data, in
 /* ---- evaluation ----------------------------------------------------------------------- */
 
 typedef struct {
-    double psnr, t_denoise, t_var, t_topk;
+    double psnr, t_denoise, t_var, t_topk, uu_share;
     calibration cal;
 } evaluation;
+
+/* The share of the predicted variance that U U^T of a low-rank s2 carries:
+ * sum sigma^4 ||U_a||^2 over sum of the variances var (n x D). */
+static double lowrank_share(const hosm_model *m, const testset *ts, const float *var)
+{
+    int64_t r, D = ts->D, chunk = 100;
+    TRY(hosm_model_s2_structure(m, NULL, &r));
+    float *u = xmalloc(sizeof(float) * (size_t)(chunk * D * r));
+    float *d = xmalloc(sizeof(float) * (size_t)(chunk * D));
+    double uu = 0.0, tot = 0.0, s4 = pow(ts->sigma, 4);
+    for (int64_t i = 0; i < ts->n; i += chunk) {
+        int64_t k = ts->n - i < chunk ? ts->n - i : chunk;
+        TRY(hosm_model_hessian_factors(m, 0, ts->y + i * D, k, u, d));
+        for (int64_t j = 0; j < k * D * r; j++)
+            uu += s4 * u[j] * u[j];
+    }
+    for (int64_t j = 0; j < ts->n * D; j++)
+        tot += var[j];
+    free(u);
+    free(d);
+    return uu / tot;
+}
 
 /* The grid: clean, noisy, Wiener, Tweedie mean, posterior std (/ sigma), top-k
  * posterior directions (0.5 + 0.5 v / max|v|), one image a row. */
@@ -797,6 +886,8 @@ static evaluation evaluate(const options *o, const hosm_model *m, const testset 
         TRY(hosm_model_posterior_var(m, 0, ts->y, n, 1, var));
         e.t_var = (cpu_now() - t) / (double)n;
         e.cal = calibrate(var, den, ts->x, n * D);
+        if (!strcmp(o->s2, "lowrank"))
+            e.uu_share = lowrank_share(m, ts, var);
     }
     e.t_topk = picture(o, m, ts, den, var, weights);
     free(den);
@@ -823,11 +914,13 @@ static void print_result(const options *o, const testset *ts, const trained *r,
            "\"psnr_wiener\":%.3f,\"psnr_blur\":%.3f,\"blur_width\":%g,\"psnr_tweedie\":%.3f",
            o->tag, ts->sigma, weights, (long long)o->seed, (long long)o->hidden,
            (long long)o->depth, o->act, o->s2, (long long)o->rank, (long long)o->s2_hidden,
-           o->obj, o->s2obj, o->w1, o->freeze, o->raw_head, o->lr, (long long)o->batch,
+           o->obj, o->s2obj, o->w1, o->freeze || r->s1_steps > 0, o->raw_head, o->lr, (long long)o->batch,
            (long long)r->s1_steps, (long long)r->steps, r->cpu, r->loss, (long long)ts->n,
            ts->psnr_noisy, ts->psnr_wiener, ts->psnr_blur, ts->blur_width, e->psnr);
     if (strcmp(o->s2, "none"))
         print_cal("calib", &e->cal);
+    if (!strcmp(o->s2, "lowrank"))
+        printf(",\"uu_share\":%.4f", e->uu_share);
     print_cal("wiener_calib", &ts->wcal);
     printf(",\"ms_denoise\":%.4f,\"ms_var\":%.4f,\"ms_topk\":%.4f}\n", 1e3 * e->t_denoise,
            1e3 * e->t_var, 1e3 * e->t_topk);
@@ -854,6 +947,10 @@ int main(int argc, char **argv)
     wiener w = {D, xmalloc(sizeof(double) * (size_t)D), xmalloc(sizeof(double) * (size_t)(D * D)),
                 xmalloc(sizeof(double) * (size_t)(D * D)), xmalloc(sizeof(double) * (size_t)D)};
     mean_cov(train_x, ntr, D, w.mu, w.cov);
+    if (o.pca[0]) {
+        print_caps(&o, w.cov, D);
+        return 0;
+    }
     for (int j = 0; j < o.nsig; j++) {
         testset ts = make_testset(&o, &w, train_x, ntr, test_x, nte, R, C, o.sigmas[j]);
         fprintf(stderr, "sigma %g: noisy %.2f dB, Wiener %.2f dB, blur %.2f dB\n", ts.sigma,
