@@ -789,7 +789,8 @@ static trained train_model(const options *o, double sigma, const float *data, in
     TRY(hosm_model_new(&r.m, ts->D, cfg));
     if (staged)
         pretrain_s1(o, sigma, &r, data, n, ts, o->budget * o->s1_frac);
-    fprintf(stderr, "sigma %g: %s\n", sigma, freeze ? "s2, s1 frozen" : "s1 and s2 jointly");
+    fprintf(stderr, "sigma %g: %s\n", sigma,
+            !strcmp(o->s2, "none") ? "s1" : freeze ? "s2, s1 frozen" : "s1 and s2 jointly");
     r.t = train(o, r.m, cfg, data, n, ts, o->budget - (cpu_now() - t0), &r.loss);
     TRY(hosm_trainer_step_count(r.t, &r.steps));
     r.cpu = cpu_now() - t0;
