@@ -21,6 +21,8 @@
  *     --budget 0          CPU seconds of training a model; > 0 replaces the
  *                         step counts
  *     --lr 1e-3 --batch 128 --ema 0.999 --raw-head 0 --seed 1
+ *     --set "k=v ..."     further model and trainer keys, e.g.
+ *                         "parameterization=denoiser"
  *     --blur 1            also the best Gaussian blur (width chosen on
  *                         training images)
  *     --log-every 500     print the mean loss every this many steps
@@ -64,7 +66,7 @@
 /* ---- options ---------------------------------------------------------------- */
 
 typedef struct {
-    char train[512], test[512], out[512], tag[64], pca[128];
+    char train[512], test[512], out[512], tag[64], pca[128], extra[256];
     char act[16], s2[16], obj[16], s2obj[16];
     double sigmas[MAXSIG];
     int nsig;
@@ -82,7 +84,7 @@ static void usage(void)
                     "[--w1 W] [--freeze-s1 0|1] [--s1-steps N] [--s1-frac F] [--steps N] "
                     "[--budget SEC] [--lr X] [--batch B] [--ema E] [--raw-head 0|1] "
                     "[--seed S] [--blur 0|1] [--log-every N] [--eval-every N] [--grid N] "
-                    "[--topk K] [--scale S] [--out DIR] [--tag NAME] [--pca h,h]\n");
+                    "[--topk K] [--scale S] [--out DIR] [--tag NAME] [--pca h,h] [--set \"k=v ...\"]\n");
     exit(2);
 }
 
@@ -134,7 +136,7 @@ static void parse_options(int argc, char **argv, options *o)
         }
         STR_OPT("--train", train) STR_OPT("--test", test) STR_OPT("--out", out)
         STR_OPT("--tag", tag) STR_OPT("--act", act) STR_OPT("--s2", s2) STR_OPT("--pca", pca)
-        STR_OPT("--objective", obj) STR_OPT("--s2-objective", s2obj)
+        STR_OPT("--set", extra) STR_OPT("--objective", obj) STR_OPT("--s2-objective", s2obj)
         INT_OPT("--ntrain", ntrain) INT_OPT("--ntest", ntest) INT_OPT("--hidden", hidden)
         INT_OPT("--depth", depth) INT_OPT("--rank", rank) INT_OPT("--s2-hidden", s2_hidden)
         INT_OPT("--s2-depth", s2_depth) INT_OPT("--steps", steps)
@@ -721,11 +723,11 @@ static void make_config(const options *o, double sigma, const char *s2, int free
     snprintf(text, sizeof text,
              "hidden=%lld depth=%lld act=%s sigma=%.17g seed=%lld s2=%s rank=%lld "
              "s2_hidden=%lld s2_depth=%lld objective=%s s2_objective=%s w1=%.17g "
-             "freeze_s1=%d lr=%.17g batch=%lld ema=%.17g raw_head=%d steps=%lld",
+             "freeze_s1=%d lr=%.17g batch=%lld ema=%.17g raw_head=%d steps=%lld %s",
              (long long)o->hidden, (long long)o->depth, o->act, sigma, (long long)o->seed, s2,
              (long long)o->rank, (long long)o->s2_hidden, (long long)o->s2_depth, o->obj,
              o->s2obj, o->w1, freeze, o->lr, (long long)o->batch, o->ema, o->raw_head,
-             (long long)steps);
+             (long long)steps, o->extra);
     TRY(hosm_config_new(cfg));
     TRY(hosm_config_parse(*cfg, text));
 }
@@ -912,12 +914,14 @@ static void print_result(const options *o, const testset *ts, const trained *r,
            "\"objective\":\"%s\",\"s2_objective\":\"%s\",\"w1\":%g,\"freeze_s1\":%d,"
            "\"raw_head\":%d,\"lr\":%g,\"batch\":%lld,\"s1_steps\":%lld,\"steps\":%lld,"
            "\"train_cpu_s\":%.1f,\"last_loss\":%.6g,\"ntest\":%lld,\"psnr_noisy\":%.3f,"
-           "\"psnr_wiener\":%.3f,\"psnr_blur\":%.3f,\"blur_width\":%g,\"psnr_tweedie\":%.3f",
+           "\"psnr_wiener\":%.3f,\"psnr_blur\":%.3f,\"blur_width\":%g,\"psnr_tweedie\":%.3f,"
+           "\"set\":\"%s\"",
            o->tag, ts->sigma, weights, (long long)o->seed, (long long)o->hidden,
            (long long)o->depth, o->act, o->s2, (long long)o->rank, (long long)o->s2_hidden,
-           o->obj, o->s2obj, o->w1, o->freeze || r->s1_steps > 0, o->raw_head, o->lr, (long long)o->batch,
+           o->obj, o->s2obj, o->w1, o->freeze || r->s1_steps > 0, o->raw_head, o->lr,
+           (long long)o->batch,
            (long long)r->s1_steps, (long long)r->steps, r->cpu, r->loss, (long long)ts->n,
-           ts->psnr_noisy, ts->psnr_wiener, ts->psnr_blur, ts->blur_width, e->psnr);
+           ts->psnr_noisy, ts->psnr_wiener, ts->psnr_blur, ts->blur_width, e->psnr, o->extra);
     if (strcmp(o->s2, "none"))
         print_cal("calib", &e->cal);
     if (!strcmp(o->s2, "lowrank"))

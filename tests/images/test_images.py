@@ -3,8 +3,8 @@
 usage: test_images.py IMAGES_PROGRAM WORKDIR
 
 Writes 64 training images (uncompressed IDX) and 16 test images (gzip'd IDX,
-read through gzip -dc), runs a few steps of a joint diagonal model and of a
-staged low-rank one, and checks: exit status 0, one JSON line per weights with
+read through gzip -dc), runs a few steps of a joint diagonal model, of a
+staged low-rank one and of a denoiser (--set), and checks: exit status 0, one JSON line per weights with
 finite numbers, and PNGs whose signature, chunk CRCs, IHDR and zlib stream
 (stored blocks, Adler-32) are valid.
 """
@@ -68,6 +68,8 @@ def run(prog, work, tag, extra):
     assert res.returncode == 0, "exit %d: %s" % (res.returncode, res.stderr)
     lines = [json.loads(l) for l in res.stdout.splitlines() if l.startswith("{")]
     assert [l["weights"] for l in lines] == ["final", "ema"], res.stdout
+    want = extra[extra.index("--set") + 1] if "--set" in extra else ""
+    assert lines[0]["set"] == want, lines[0]["set"]
     for l in lines:
         for key in ("psnr_noisy", "psnr_wiener", "psnr_blur", "psnr_tweedie", "calib",
                     "calib_corr", "wiener_calib"):
@@ -89,6 +91,7 @@ def main():
         f.write(idx_bytes(made_up_images(16, 8, rng), 8))
     run(prog, work, "diag", [])
     run(prog, work, "lowrank", ["--s2", "lowrank", "--rank", "2", "--s1-steps", "3"])
+    run(prog, work, "denoiser", ["--set", "parameterization=denoiser"])
 
 
 if __name__ == "__main__":
