@@ -21,6 +21,9 @@
  *     --budget 0          CPU seconds of training a model; > 0 replaces the
  *                         step counts
  *     --lr 1e-3 --batch 128 --ema 0.999 --raw-head 0 --seed 1
+ *     --jacobian-var N    also the posterior variances sigma^2 + sigma^4
+ *                         diag(J) from the Jacobian of s1 of the first N test
+ *                         images (D tangents an image), their calibration
  *     --set "k=v ..."     further model and trainer keys, e.g.
  *                         "parameterization=denoiser"
  *     --blur 1            also the best Gaussian blur (width chosen on
@@ -71,7 +74,7 @@ typedef struct {
     double sigmas[MAXSIG];
     int nsig;
     int64_t ntrain, ntest, hidden, depth, rank, s2_hidden, s2_depth;
-    int64_t steps, s1_steps, batch, log_every, eval_every, seed;
+    int64_t steps, s1_steps, batch, log_every, eval_every, seed, jac_n;
     int freeze, raw_head, blur, grid, topk, scale;
     double w1, lr, ema, budget, s1_frac;
 } options;
@@ -84,7 +87,8 @@ static void usage(void)
                     "[--w1 W] [--freeze-s1 0|1] [--s1-steps N] [--s1-frac F] [--steps N] "
                     "[--budget SEC] [--lr X] [--batch B] [--ema E] [--raw-head 0|1] "
                     "[--seed S] [--blur 0|1] [--log-every N] [--eval-every N] [--grid N] "
-                    "[--topk K] [--scale S] [--out DIR] [--tag NAME] [--pca h,h] [--set \"k=v ...\"]\n");
+                    "[--topk K] [--scale S] [--out DIR] [--tag NAME] [--pca h,h] [--jacobian-var N] "
+                    "[--set \"k=v ...\"]\n");
     exit(2);
 }
 
@@ -143,12 +147,14 @@ static void parse_options(int argc, char **argv, options *o)
         INT_OPT("--s1-steps", s1_steps) INT_OPT("--batch", batch)
         INT_OPT("--log-every", log_every) INT_OPT("--eval-every", eval_every)
         INT_OPT("--seed", seed) INT_OPT("--freeze-s1", freeze) INT_OPT("--raw-head", raw_head)
+        INT_OPT("--jacobian-var", jac_n)
         INT_OPT("--blur", blur) INT_OPT("--grid", grid) INT_OPT("--topk", topk)
         INT_OPT("--scale", scale) DBL_OPT("--w1", w1) DBL_OPT("--lr", lr)
         DBL_OPT("--ema", ema) DBL_OPT("--budget", budget) DBL_OPT("--s1-frac", s1_frac)
         usage();
     }
     if (o->nsig < 1 || o->ntest < 1 || o->steps < 1 || o->s1_steps < 0 || o->grid < 0 ||
+        o->jac_n < 0 ||
         o->topk < 0 || o->scale < 1 || o->scale > 16 || o->s1_frac < 0 || o->s1_frac >= 1)
         usage();
     for (int j = 0; j < o->nsig; j++)
@@ -803,9 +809,28 @@ static trained train_model(const options *o, double sigma, const float *data, in
 /* ---- evaluation ----------------------------------------------------------------------- */
 
 typedef struct {
-    double psnr, t_denoise, t_var, t_topk, uu_share;
-    calibration cal;
+    double psnr, t_denoise, t_var, t_topk, uu_share, t_jac;
+    calibration cal, jcal;
 } evaluation;
+
+/* The posterior variances sigma^2 (1 + sigma^2 J_aa) of the first k images
+ * from the diagonal of the Jacobian of s1 (clamped at 0), calibrated
+ * against the Tweedie mean den; returns the CPU time an image. */
+static double jacobian_calibration(const hosm_model *m, const testset *ts, int64_t k,
+                                   const float *den, calibration *out)
+{
+    const int64_t D = ts->D;
+    const double s2 = ts->sigma * ts->sigma;
+    float *v = xmalloc(sizeof(float) * (size_t)(k * D));
+    double t = cpu_now();
+    TRY(hosm_model_score_jacobian_diag(m, 0, ts->y, k, v));
+    t = (cpu_now() - t) / (double)k;
+    for (int64_t j = 0; j < k * D; j++)
+        v[j] = (float)fmax(0.0, s2 * (1.0 + s2 * v[j]));
+    *out = calibrate(v, den, ts->x, k * D);
+    free(v);
+    return t;
+}
 
 /* The share of the predicted variance that U U^T of a low-rank s2 carries:
  * sum sigma^4 ||U_a||^2 over sum of the variances var (n x D). */
@@ -892,6 +917,8 @@ static evaluation evaluate(const options *o, const hosm_model *m, const testset 
         if (!strcmp(o->s2, "lowrank"))
             e.uu_share = lowrank_share(m, ts, var);
     }
+    if (o->jac_n > 0)
+        e.t_jac = jacobian_calibration(m, ts, o->jac_n < n ? o->jac_n : n, den, &e.jcal);
     e.t_topk = picture(o, m, ts, den, var, weights);
     free(den);
     free(var);
@@ -927,6 +954,10 @@ static void print_result(const options *o, const testset *ts, const trained *r,
     if (!strcmp(o->s2, "lowrank"))
         printf(",\"uu_share\":%.4f", e->uu_share);
     print_cal("wiener_calib", &ts->wcal);
+    if (o->jac_n > 0) {
+        print_cal("jac_calib", &e->jcal);
+        printf(",\"ms_jac\":%.4f", 1e3 * e->t_jac);
+    }
     printf(",\"ms_denoise\":%.4f,\"ms_var\":%.4f,\"ms_topk\":%.4f}\n", 1e3 * e->t_denoise,
            1e3 * e->t_var, 1e3 * e->t_topk);
     fflush(stdout);

@@ -68,6 +68,9 @@ def run(prog, work, tag, extra):
     assert res.returncode == 0, "exit %d: %s" % (res.returncode, res.stderr)
     lines = [json.loads(l) for l in res.stdout.splitlines() if l.startswith("{")]
     assert [l["weights"] for l in lines] == ["final", "ema"], res.stdout
+    if "--jacobian-var" in extra:
+        for l in lines:
+            assert math.isfinite(l["jac_calib"]) and len(l["jac_calib_deciles"]) == 10, l
     want = extra[extra.index("--set") + 1] if "--set" in extra else ""
     assert lines[0]["set"] == want, lines[0]["set"]
     for l in lines:
@@ -91,7 +94,7 @@ def main():
         f.write(idx_bytes(made_up_images(16, 8, rng), 8))
     run(prog, work, "diag", [])
     run(prog, work, "lowrank", ["--s2", "lowrank", "--rank", "2", "--s1-steps", "3"])
-    run(prog, work, "denoiser", ["--set", "parameterization=denoiser"])
+    run(prog, work, "denoiser", ["--set", "parameterization=denoiser", "--jacobian-var", "4"])
 
 
 if __name__ == "__main__":
