@@ -74,15 +74,6 @@
 #define MAXSEEDS 64
 #define LOWRANK_R 8
 
-#define TRY(call)                                                                            \
-    do {                                                                                     \
-        int try_st_ = (call);                                                                \
-        if (try_st_ != HOSM_OK) {                                                            \
-            fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #call,               \
-                    hosm_strerror(try_st_), hosm_last_errmsg());                             \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
 
 /* ---- small helpers (the others: experiment_util.h) ------------------------ */
 

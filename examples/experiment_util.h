@@ -1,7 +1,8 @@
 /* Helpers shared by the experiment programs (accuracy, objectives_experiment,
- * sampling_experiment): a seeded RNG of their own, allocation that exits on
- * failure, CPU time, medians, comma-separated lists, and the random Gaussian
- * mixtures the accuracy and objectives experiments train on. */
+ * sampling_experiment, images): library calls and allocation that exit on
+ * failure, a seeded RNG of their own, CPU time, medians, comma-separated
+ * lists, and the random Gaussian mixtures the accuracy and objectives
+ * experiments train on. */
 #ifndef HOSM_EXPERIMENT_UTIL_H
 #define HOSM_EXPERIMENT_UTIL_H
 
@@ -13,6 +14,18 @@
 #include <time.h>
 
 #include <hosm.h>
+
+/* Exits with the library's message when a call fails (HOSM_STOPPED, a
+ * callback's request, is not a failure). */
+#define TRY(call)                                                                            \
+    do {                                                                                     \
+        int try_st_ = (call);                                                                \
+        if (try_st_ < 0) {                                                                   \
+            fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #call,               \
+                    hosm_strerror(try_st_), hosm_last_errmsg());                             \
+            exit(1);                                                                         \
+        }                                                                                    \
+    } while (0)
 
 /* splitmix64 with a Box-Muller spare. */
 typedef struct {

@@ -56,15 +56,6 @@
 #define NDEC 10
 #define NEVAL_QUICK 200
 
-#define TRY(call)                                                                            \
-    do {                                                                                     \
-        int try_st_ = (call);                                                                \
-        if (try_st_ < 0) {                                                                   \
-            fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #call,               \
-                    hosm_strerror(try_st_), hosm_last_errmsg());                             \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
 
 /* ---- options ---------------------------------------------------------------- */
 
