@@ -27,13 +27,7 @@
 #include <time.h>
 
 #include "core/internal.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "timing_util.h"
 
 /* The former hosmi_rng_normal (libhosm up to the ziggurat), verbatim. */
 static void box_muller(hosmi_rng *rng, float *out, int64_t n)
@@ -57,33 +51,13 @@ static void draws(hosmi_rng *rng, uint64_t *out, int64_t n)
 enum { K_BOX, K_ZIG, K_NEXT, K_COUNT };
 static const char *const names[K_COUNT] = {"box-muller", "ziggurat", "xoshiro"};
 
-static int cmp(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     int64_t n = 64000;
     int runs = 9;
     double min_ms = 20;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--n") && i + 1 < argc)
-            n = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
-            runs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--min-ms") && i + 1 < argc)
-            min_ms = atof(argv[++i]);
-        else {
-            fprintf(stderr, "usage: normal_bench [--n 64000] [--runs 9] [--min-ms 20]\n");
-            return 2;
-        }
-    }
-    if (n < 1 || runs < 1 || min_ms <= 0) {
-        fprintf(stderr, "normal_bench: bad arguments\n");
+    if (timing_options(argc, argv, &n, &runs, &min_ms))
         return 2;
-    }
     float *out = malloc((size_t)n * sizeof(float));
     uint64_t *u = malloc((size_t)n * sizeof(uint64_t));
     double *ns = malloc((size_t)(K_COUNT * runs) * sizeof(double));
@@ -120,7 +94,7 @@ int main(int argc, char **argv)
     double med[K_COUNT];
     for (int k = 0; k < K_COUNT; k++) {
         double *v = ns + k * runs;
-        qsort(v, (size_t)runs, sizeof(double), cmp);
+        qsort(v, (size_t)runs, sizeof(double), cmp_double);
         med[k] = runs % 2 ? v[runs / 2] : 0.5 * (v[runs / 2 - 1] + v[runs / 2]);
         printf("%-12s %10.3f %10.3f %10.3f %12.1f", names[k], med[k], v[0], v[runs - 1],
                1e3 / med[k]);

@@ -37,6 +37,7 @@
 
 #include "hosm.h"
 #include "nn/vmath.h"
+#include "timing_util.h"
 
 static const char *const act_names[4] = {"softplus", "silu", "tanh", "elu"};
 
@@ -62,15 +63,6 @@ static float act_df(int act, float z, float a)
     case HOSM_ACT_ELU: return z > 0.0f ? 1.0f : a + 1.0f;
     default: return 1.0f / (1.0f + expf(-z));
     }
-}
-
-/* CPU time of this thread: on a shared machine, the time other processes
- * take from this one is not counted (their effect on the caches is). */
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 enum { K_SCALAR_F, K_SCALAR_D, K_SCALAR_FD, K_VEC_F, K_VEC_D, K_VEC_FDD, K_EXP_SCALAR, K_EXP_VEC };
@@ -126,12 +118,6 @@ static double time_job(const job *j, double min_s)
     return 1e9 * t / ((double)reps * (double)g_n);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void print_cpu(void)
 {
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -164,22 +150,8 @@ int main(int argc, char **argv)
     int64_t n = 256 * 128;
     int runs = 9;
     double min_ms = 20;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--n") && i + 1 < argc)
-            n = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
-            runs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--min-ms") && i + 1 < argc)
-            min_ms = atof(argv[++i]);
-        else {
-            fprintf(stderr, "usage: %s [--n 32768] [--runs 9] [--min-ms 20]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (n < 1 || runs < 1 || runs > 1000 || !(min_ms > 0)) {
-        fprintf(stderr, "bad arguments\n");
+    if (timing_options(argc, argv, &n, &runs, &min_ms))
         return 2;
-    }
     g_n = n;
     g_z = malloc((size_t)n * sizeof(float));
     g_a = malloc((size_t)n * sizeof(float));
