@@ -145,7 +145,7 @@ static void parse_options(int argc, char **argv, options *o)
         usage();
     }
     if (o->nsig < 1 || o->ntest < 1 || o->steps < 1 || o->s1_steps < 0 || o->grid < 0 ||
-        o->jac_n < 0 ||
+        o->jac_n < 0 || strpbrk(o->extra, "\"\\") || /* --set goes into the JSON as is */
         o->topk < 0 || o->scale < 1 || o->scale > 16 || o->s1_frac < 0 || o->s1_frac >= 1)
         usage();
     for (int j = 0; j < o->nsig; j++)
