@@ -122,10 +122,8 @@ VINLINE float pow2i(int32_t k)
 /* The reduction of x (finite, clamped to [EXP_MIN, EXP_MAX] here): returns
  * e^r - 1 and sets *k, where e^x = (1 + (e^r - 1)) 2^k, |r| <= ln2/2 (plus
  * rounding), k in [-173, 128]. */
-VINLINE float expm1_reduced(float x, int32_t *k)
+VINLINE float expm1_reduced_clamped(float x, int32_t *k)
 {
-    x = sel(x < EXP_MIN, EXP_MIN, x);
-    x = sel(x > EXP_MAX, EXP_MAX, x);
     float kf = x * LOG2E + ROUND_MAGIC;
     kf = kf - ROUND_MAGIC;
     *k = (int32_t)kf;
@@ -136,6 +134,22 @@ VINLINE float expm1_reduced(float x, int32_t *k)
     float p01 = E0 + E1 * r, p23 = E2 + E3 * r, p45 = E4 + E5 * r;
     float p = p01 + r2 * (p23 + r2 * p45);
     return r + r2 * p;
+}
+
+VINLINE float expm1_reduced(float x, int32_t *k)
+{
+    x = sel(x < EXP_MIN, EXP_MIN, x);
+    x = sel(x > EXP_MAX, EXP_MAX, x);
+    return expm1_reduced_clamped(x, k);
+}
+
+/* The same for x <= 0 or NaN (the activations' e^-|z|): no upper clamp is
+ * needed, and a NaN becomes EXP_MIN, which keeps the conversion to int
+ * defined (the callers replace a NaN input's results by the NaN). */
+VINLINE float expm1_reduced_nonpos(float x, int32_t *k)
+{
+    x = sel(!(x >= EXP_MIN), EXP_MIN, x);
+    return expm1_reduced_clamped(x, k);
 }
 
 /* v 2^k, rounded once, for k in [-252, 254] (an exact step, then one
@@ -201,15 +215,14 @@ VINLINE void softplus_blk(const float *restrict z, float *restrict a, float *res
     for (int j = 0; j < VB; j++) {
         float zi = z[j];
         int nan = zi != zi;
-        float zs = sel(nan, 0.0f, zi);
-        int pos = zs >= 0.0f;
-        float az = sel(pos, zs, -zs);
+        int pos = zi >= 0.0f;
+        float az = sel(pos, zi, -zi);
         int32_t k;
-        float em1 = expm1_reduced(-az, &k);
+        float em1 = expm1_reduced_nonpos(-az, &k);
         float p = 1.0f + em1;
         float u = scale2k(p, k); /* e^-|z| */
         if (want & W_F) {
-            float f = sel(zs > 0.0f, zs, 0.0f) + log1p_unit(u);
+            float f = sel(zi > 0.0f, zi, 0.0f) + log1p_unit(u);
             a[j] = sel(nan, zi, f);
         }
         if (want & W_D) {
@@ -230,11 +243,10 @@ VINLINE void silu_blk(const float *restrict z, float *restrict a, float *restric
     for (int j = 0; j < VB; j++) {
         float zi = z[j];
         int nan = zi != zi;
-        float zs = sel(nan, 0.0f, zi);
-        int pos = zs >= 0.0f;
-        float az = sel(pos, zs, -zs);
+        int pos = zi >= 0.0f;
+        float az = sel(pos, zi, -zi);
         int32_t k;
-        float em1 = expm1_reduced(-az, &k);
+        float em1 = expm1_reduced_nonpos(-az, &k);
         float p = 1.0f + em1;
         float u = scale2k(p, k); /* e^-|z| */
         float q = 1.0f / (1.0f + u);
@@ -244,7 +256,7 @@ VINLINE void silu_blk(const float *restrict z, float *restrict a, float *restric
         int32_t ks = seli(pos, 0, k);
         /* Beyond +-200 the limits hold in float (s = 0 or 1 exactly); the
          * clamps keep Inf * 0 out of the products. */
-        float zl = sel(zs < -200.0f, -200.0f, zs);
+        float zl = sel(zi < -200.0f, -200.0f, zi);
         if (want & W_F) {
             float f = scale2k(zl * m, ks);
             a[j] = sel(nan, zi, f);
@@ -268,14 +280,13 @@ VINLINE void tanh_blk(const float *restrict z, float *restrict a, float *restric
     for (int j = 0; j < VB; j++) {
         float zi = z[j];
         int nan = zi != zi;
-        float zs = sel(nan, 0.0f, zi);
-        float az = sel(zs >= 0.0f, zs, -zs);
+        float az = sel(zi >= 0.0f, zi, -zi);
         az = sel(az > 60.0f, 60.0f, az);
         int32_t k;
-        float em1 = expm1_reduced(-2.0f * az, &k);
+        float em1 = expm1_reduced_nonpos(-2.0f * az, &k);
         float m = expm1_from(em1, k); /* e^-2|z| - 1, in (-1, 0] */
         float t = -m / (2.0f + m);     /* tanh |z| */
-        float ts = copysign_bits(t, zs);
+        float ts = copysign_bits(t, zi);
         if (want & W_F)
             a[j] = sel(nan, zi, ts);
         if (want & W_D) {
@@ -295,18 +306,17 @@ VINLINE void elu_blk(const float *restrict z, float *restrict a, float *restrict
     for (int j = 0; j < VB; j++) {
         float zi = z[j];
         int nan = zi != zi;
-        float zs = sel(nan, 0.0f, zi);
-        float zn = sel(zs < 0.0f, zs, 0.0f);
+        float zn = sel(zi < 0.0f, zi, 0.0f);
         int32_t k;
-        float em1 = expm1_reduced(zn, &k);
+        float em1 = expm1_reduced_nonpos(zn, &k);
         if (want & W_F) {
-            float f = sel(zs >= 0.0f, zs, expm1_from(em1, k)); /* elu(-0) = -0 */
+            float f = sel(zi >= 0.0f, zi, expm1_from(em1, k)); /* elu(-0) = -0 */
             a[j] = sel(nan, zi, f);
         }
         if (want & W_D) {
             float e = scale2k(1.0f + em1, k);
-            float g1 = sel(zs > 0.0f, 1.0f, e);
-            float g2 = sel(zs > 0.0f, 0.0f, e);
+            float g1 = sel(zi > 0.0f, 1.0f, e);
+            float g2 = sel(zi > 0.0f, 0.0f, e);
             d1[j] = sel(nan, zi, g1);
             d2[j] = sel(nan, zi, g2);
         }
