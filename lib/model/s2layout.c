@@ -5,6 +5,13 @@
 
 #include "model/s2layout.h"
 
+#include "nn/vmath.h"
+
+/* clang's AVX-512 implies FMA, and clang contracts a * b + c (see vmath.c). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 int64_t hosmi_s2_outputs(int s2, int64_t dim, int64_t rank)
 {
     switch (s2) {
@@ -153,28 +160,110 @@ static double diag_term(int64_t D, double is2, const float *o, const float *s1, 
     return val;
 }
 
-static double full_term(int64_t D, double is2, const float *o, const float *s1, const float *w,
-                        double alpha, double beta, double scale, float *d_o, float *d_s1)
+/* The full term, row by row of the packed triangle. Right of the diagonal
+ * (b > a: o, s1, w and d_o contiguous) the entries go in blocks of LANES
+ * with a partial sum per lane, a loop the compiler turns into vector code,
+ * and the row's last m % LANES one by one. Compiled once per
+ * instruction set, without FMA, as lib/nn/vmath.c. */
+#define LANES 8
+#define FINLINE static inline __attribute__((always_inline))
+
+/* Entries (a, a + 1 + l) for l < n, lane l % LANES into v and ds; called
+ * with n = LANES, a constant, for the vector loop. */
+FINLINE void full_entries(int64_t n, double sa, double wa, double alpha, double beta,
+                          double scale, const float *restrict o, const float *restrict s1,
+                          const float *restrict w, float *restrict d_o, float *restrict d_s1,
+                          const int with_s1, double *restrict v, double *restrict ds)
+{
+    for (int64_t l = 0; l < n; l++) {
+        double psi = (double)o[l] + sa * s1[l];
+        double t = wa * w[l];
+        v[l % LANES] += alpha * psi * psi + beta * t * psi;
+        double g = 2.0 * scale * (2.0 * alpha * psi + beta * t); /* twice: (a, b) and (b, a) */
+        d_o[l] += (float)g;
+        if (with_s1) {
+            ds[l % LANES] += g * s1[l];
+            d_s1[l] += (float)(g * sa);
+        }
+    }
+}
+
+FINLINE void full_row(int64_t m, double sa, double wa, double alpha, double beta, double scale,
+                      const float *o, const float *s1, const float *w, float *d_o, float *d_s1,
+                      const int with_s1, double *val, double *ds_a)
+{
+    double v[LANES] = {0}, ds[LANES] = {0};
+    int64_t j = 0;
+    for (; j + LANES <= m; j += LANES)
+        full_entries(LANES, sa, wa, alpha, beta, scale, o + j, s1 + j, w + j, d_o + j,
+                     with_s1 ? d_s1 + j : NULL, with_s1, v, ds);
+    full_entries(m - j, sa, wa, alpha, beta, scale, o + j, s1 + j, w + j, d_o + j,
+                 with_s1 ? d_s1 + j : NULL, with_s1, v, ds);
+    double sv = 0.0, sd = 0.0;
+    for (int l = 0; l < LANES; l++) {
+        sv += v[l];
+        sd += ds[l];
+    }
+    *val += 2.0 * sv;
+    *ds_a += sd;
+}
+
+FINLINE double full_term_body(int64_t D, double is2, const float *restrict o,
+                              const float *restrict s1, const float *restrict w, double alpha,
+                              double beta, double scale, float *restrict d_o,
+                              float *restrict d_s1)
 {
     double val = 0.0;
     int64_t k = 0;
     for (int64_t a = 0; a < D; a++) {
-        for (int64_t b = a; b < D; b++, k++) {
-            double psi = (double)o[k] + (double)s1[a] * s1[b];
-            double t = (double)w[a] * w[b] - (a == b ? is2 : 0.0);
-            double mult = a == b ? 1.0 : 2.0; /* off-diagonal entries appear twice */
-            val += mult * (alpha * psi * psi + beta * t * psi);
-            double g = scale * (2.0 * alpha * psi + beta * t); /* dL/dpsi_ab */
-            d_o[k] += (float)(mult * g);
-            if (d_s1) {
-                /* dL/ds1 = (G + G^T) s1 = 2 G s1 */
-                d_s1[a] += (float)(2.0 * g * s1[b]);
-                if (a != b)
-                    d_s1[b] += (float)(2.0 * g * s1[a]);
-            }
-        }
+        const double sa = s1[a], wa = w[a];
+        double psi = (double)o[k] + sa * sa;
+        double t = wa * wa - is2;
+        val += alpha * psi * psi + beta * t * psi;
+        double g = scale * (2.0 * alpha * psi + beta * t); /* dL/dpsi_aa */
+        d_o[k] += (float)g;
+        double ds_a = 2.0 * g * sa; /* dL/ds1 = (G + G^T) s1 = 2 G s1 */
+        const int64_t m = D - a - 1, b = a + 1;
+        if (d_s1)
+            full_row(m, sa, wa, alpha, beta, scale, o + k + 1, s1 + b, w + b, d_o + k + 1,
+                     d_s1 + b, 1, &val, &ds_a);
+        else
+            full_row(m, sa, wa, alpha, beta, scale, o + k + 1, s1 + b, w + b, d_o + k + 1, NULL,
+                     0, &val, &ds_a);
+        if (d_s1)
+            d_s1[a] += (float)ds_a;
+        k += D - a; /* row a holds (a, a .. D-1) */
     }
     return val;
+}
+
+typedef double (*full_term_fn)(int64_t D, double is2, const float *o, const float *s1,
+                               const float *w, double alpha, double beta, double scale,
+                               float *d_o, float *d_s1);
+
+#define FULL_TERM(SUFFIX, ATTR)                                                             \
+    ATTR static double full_term_##SUFFIX(int64_t D, double is2, const float *o,             \
+                                          const float *s1, const float *w, double alpha,     \
+                                          double beta, double scale, float *d_o, float *d_s1) \
+    {                                                                                      \
+        return full_term_body(D, is2, o, s1, w, alpha, beta, scale, d_o, d_s1);            \
+    }
+
+FULL_TERM(generic, )
+#if HOSMI_HAVE_X86_VARIANTS
+FULL_TERM(avx2, HOSMI_TARGET_AVX2)
+FULL_TERM(avx512, HOSMI_TARGET_AVX512)
+#endif
+
+static double full_term(int64_t D, double is2, const float *o, const float *s1, const float *w,
+                        double alpha, double beta, double scale, float *d_o, float *d_s1)
+{
+    full_term_fn f = full_term_generic;
+#if HOSMI_HAVE_X86_VARIANTS
+    int isa = hosmi_visa_selected();
+    f = isa == HOSMI_VISA_AVX512 ? full_term_avx512 : isa == HOSMI_VISA_AVX2 ? full_term_avx2 : f;
+#endif
+    return f(D, is2, o, s1, w, alpha, beta, scale, d_o, d_s1);
 }
 
 /* psi = V V^T + diag(d) with V = [U, s1] (D x c, c = r + 1):

@@ -11,7 +11,10 @@
  *   C: the edge case D = 1 (every structure is then a 1 x 1 matrix and the
  *      low-rank ranks are capped to 1), one level, w1 = 0.5, silu,
  *   D: a denoiser s1, (net - x) / sigma^2, on a 2-level ladder, w1 = 1.5, elu,
- * hosm_trainer_gradient() with caller noise and levels (D = 3 or 1, n = 4) must
+ *   E: D = 19, one level, softplus: the full structure's rows right of the
+ *      diagonal (18 down to 0 entries) go through the D2SM term's blocks of
+ *      8 and its tails,
+ * hosm_trainer_gradient() with caller noise and levels (D = 3, 1 or 19, n = 4) must
  * match the double-precision reference of tests/common/ref_mlp.c: its loss value, and
  * central finite differences of the reference loss for its gradient. The
  * reference forms psi = s2 + s1 s1^T as a dense matrix for every structure
@@ -44,7 +47,7 @@
 #include "../test_util.h"
 #include "../common/ref_mlp.h"
 
-#define MAXD 3
+#define MAXD 19
 #define N 4
 
 /* The data dimension of the current set-up. */
@@ -263,16 +266,17 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
 int main(void)
 {
     const double t0 = now_seconds();
-    const setup setups[4] = {
+    const setup setups[5] = {
         {"A:L=1,w1=1", 3, 1, 5, 2, 0, 0, HOSM_ACT_SOFTPLUS, 1.0, 0},
         {"B:L=2,w1=2.5,s2net=4x3", 3, 2, 5, 2, 4, 3, HOSM_ACT_TANH, 2.5, 0},
         {"C:D=1,L=1,w1=0.5,silu", 1, 1, 5, 2, 0, 0, HOSM_ACT_SILU, 0.5, 0},
         {"D:L=2,w1=1.5,denoiser", 3, 2, 5, 2, 0, 0, HOSM_ACT_ELU, 1.5, 1},
+        {"E:D=19", 19, 1, 5, 2, 0, 0, HOSM_ACT_SOFTPLUS, 1.0, 0},
     };
     const int structs[4] = {HOSM_S2_DIAG, HOSM_S2_LOWRANK, HOSM_S2_LOWRANK, HOSM_S2_FULL};
     const int64_t ranks[4] = {1, 2, 7, 1};
     int cases = 0;
-    for (int s = 0; s < 4; s++)
+    for (int s = 0; s < 5; s++)
         for (int k = 0; k < 4; k++)
             for (int obj2 = 0; obj2 <= 1; obj2++)
                 for (int frozen = 0; frozen <= 1; frozen++)
