@@ -312,7 +312,7 @@ static void sgemm_case(int rounds)
         b[i] = (float)(normal() * 0.1);
         cc[i] = 0.0f;
     }
-    const hosmi_blas blas = {1, HOSM_GEMM_AUTO};
+    const hosmi_blas blas = {1, HOSM_GEMM_AUTO, NULL};
     const int64_t reps = 12;
     for (int r = -1; r < rounds; r++) {
         int64_t n = r < 0 ? 3 : reps;

@@ -71,10 +71,26 @@ typedef struct {
     double scale;
 } hosmi_param_range;
 
+/* ---- helper threads for a handle's element-wise passes (core/pool.c) ---- */
+typedef struct hosmi_pool hosmi_pool;
+/* Task t of a pass, run by thread w: 0 is the caller, helpers are 1 .. size - 1,
+ * and one thread runs one task at a time (w indexes per-thread scratch). */
+typedef void (*hosmi_task)(void *ctx, int64_t t, int w);
+/* threads - 1 helper threads beside the caller; NULL (the caller alone) for
+ * threads <= 1 or when none could be started. */
+hosmi_pool *hosmi_pool_new(int threads);
+void hosmi_pool_free(hosmi_pool *p);
+/* Threads of a pass counting the caller: 1 for NULL. */
+int hosmi_pool_size(const hosmi_pool *p);
+/* Runs tasks 0 .. tasks - 1 and returns when all are done; with p = NULL
+ * in order on the calling thread. Tasks must not depend on their order. */
+void hosmi_pool_run(hosmi_pool *p, int64_t tasks, hosmi_task fn, void *ctx);
+
 /* ---- BLIS: every GEMM goes through this wrapper ------------------------- */
 typedef struct {
     int threads;
-    int kernels; /* enum hosm_gemm_kernels */
+    int kernels;      /* enum hosm_gemm_kernels */
+    hosmi_pool *pool; /* the handle's helpers for element-wise passes, or NULL */
 } hosmi_blas;
 
 /* The name of the BLIS sub-configuration whose kernels the products use

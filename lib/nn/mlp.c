@@ -206,6 +206,65 @@ static void add_bias(const hosmi_mlp *m, const float *params, int64_t l, const i
     }
 }
 
+/* A hidden layer's element-wise passes run in tasks of ROWS_A_TASK rows on
+ * the handle's threads (blas->pool); every element is computed alike
+ * whatever the split (lib/nn/vmath.c), so the thread count does not change
+ * the bits. */
+#define ROWS_A_TASK 32
+
+static int64_t row_tasks(int64_t n)
+{
+    return (n + ROWS_A_TASK - 1) / ROWS_A_TASK;
+}
+
+/* The rows [lo, lo + count) of task t of n rows. */
+static int64_t task_rows(int64_t t, int64_t n, int64_t *lo)
+{
+    *lo = t * ROWS_A_TASK;
+    return n - *lo < ROWS_A_TASK ? n - *lo : ROWS_A_TASK;
+}
+
+/* Bias (and level embedding) and activation of layer l, in place on a. */
+typedef struct {
+    const hosmi_mlp *m;
+    const float *params;
+    int64_t l, level_all, n;
+    const int64_t *levels;
+    hosmi_act_fn act;
+    float *a, *d1, *d2, *d3;
+} act_pass;
+
+static void act_task(void *arg, int64_t t, int w)
+{
+    (void)w;
+    const act_pass *c = arg;
+    const int64_t H = c->m->hidden;
+    int64_t lo;
+    const int64_t rows = task_rows(t, c->n, &lo), off = lo * H;
+    float *a = c->a + off;
+    add_bias(c->m, c->params, c->l, c->levels ? c->levels + lo : NULL, c->level_all, rows, a);
+    if (c->d3)
+        hosmi_act_d3(c->m->act, a, c->d3 + off, rows * H);
+    c->act(a, a, c->d1 ? c->d1 + off : NULL, c->d2 ? c->d2 + off : NULL, rows * H);
+}
+
+/* dz = da * d1, elementwise. */
+typedef struct {
+    int64_t n, H;
+    const float *da, *d1;
+    float *dz;
+} mul_pass;
+
+static void mul_task(void *arg, int64_t t, int w)
+{
+    (void)w;
+    const mul_pass *c = arg;
+    int64_t lo;
+    const int64_t count = task_rows(t, c->n, &lo) * c->H, off = lo * c->H;
+    for (int64_t i = 0; i < count; i++)
+        c->dz[off + i] = c->da[off + i] * c->d1[off + i];
+}
+
 void hosmi_mlp_forward(const hosmi_mlp *m, const hosmi_blas *blas, const float *params,
                        const float *x, const int64_t *levels, int64_t level_all, int64_t n,
                        hosmi_mlp_plan *p, float *out)
@@ -222,10 +281,18 @@ void hosmi_mlp_forward(const hosmi_mlp *m, const hosmi_blas *blas, const float *
         float *a = plan_a(p, l);
         hosmi_sgemm(blas, 0, 1, n, H, ld_in, 1.0f, in, ld_in, params + hosmi_mlp_w_off(m, l),
                     ld_in, 0.0f, a, H);
-        add_bias(m, params, l, levels, level_all, n, a);
-        if (keep3)
-            hosmi_act_d3(m->act, a, plan_d3(p, l), n * H);
-        act(a, a, keep1 ? plan_d1(p, l) : NULL, keep2 ? plan_d2(p, l) : NULL, n * H);
+        act_pass pass = {m,
+                         params,
+                         l,
+                         level_all,
+                         n,
+                         levels,
+                         act,
+                         a,
+                         keep1 ? plan_d1(p, l) : NULL,
+                         keep2 ? plan_d2(p, l) : NULL,
+                         keep3 ? plan_d3(p, l) : NULL};
+        hosmi_pool_run(blas ? blas->pool : NULL, row_tasks(n), act_task, &pass);
         in = a;
         ld_in = H;
     }
@@ -271,9 +338,8 @@ void hosmi_mlp_backward(const hosmi_mlp *m, const hosmi_blas *blas, const float 
     hosmi_sgemm(blas, 0, 0, n, H, m->out, 1.0f, dout, m->out, params + wo, H, 0.0f, da, H);
     /* Hidden layers, last to first. */
     for (int64_t l = L - 1; l >= 0; l--) {
-        const float *d1 = plan_d1(p, l);
-        for (int64_t i = 0; i < n * H; i++)
-            dz[i] = da[i] * d1[i];
+        mul_pass pass = {n, H, da, plan_d1(p, l), dz};
+        hosmi_pool_run(blas ? blas->pool : NULL, row_tasks(n), mul_task, &pass);
         const float *in = l == 0 ? plan_in(p) : plan_a(p, l - 1);
         int64_t k = l == 0 ? m->in : H;
         int64_t w = hosmi_mlp_w_off(m, l);

@@ -427,7 +427,7 @@ static double stein_tile(const ksd_ws *w, int64_t i0, int64_t bi, int64_t j0, in
                          int64_t dim)
 {
     const int64_t bb = (int64_t)BLK * BLK;
-    const hosmi_blas blas = {1, HOSM_GEMM_AUTO};
+    const hosmi_blas blas = {1, HOSM_GEMM_AUTO, NULL};
     double *XX = w->tile, *SS = w->tile + bb, *SX = w->tile + 2 * bb, *XS = w->tile + 3 * bb;
     const double *Xi = w->X + i0 * dim, *Xj = w->X + j0 * dim;
     const double *Si = w->S + i0 * dim, *Sj = w->S + j0 * dim;
@@ -509,7 +509,7 @@ int hosm_diag_ksd(const float *x, const float *score, int64_t n, int64_t dim, do
 static double dist_sum(const double *A, const double *an, int64_t na, const double *Bm,
                        const double *bn, int64_t nb, int64_t dim, int same, double *G)
 {
-    const hosmi_blas blas = {1, HOSM_GEMM_AUTO};
+    const hosmi_blas blas = {1, HOSM_GEMM_AUTO, NULL};
     double total = 0.0;
     for (int64_t i0 = 0; i0 < na; i0 += BLK) {
         const int64_t bi = na - i0 < BLK ? na - i0 : BLK;

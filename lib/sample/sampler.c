@@ -87,6 +87,9 @@ static int sampler_create(hosm_sampler **out, const char *fn, const hosmi_source
     s->blas.kernels = (int)cfg->ival[HOSM_KEY_GEMM_KERNELS];
     hosmi_rng_seed(&s->rng, (uint64_t)cfg->ival[HOSM_KEY_SEED], SAMPLER_STREAM);
     if (src->kind == HOSMI_SRC_MODEL) {
+        /* Callbacks are called from the calling thread only: no helpers for
+         * them, and none are needed. */
+        s->blas.pool = hosmi_pool_new(s->blas.threads);
         const hosm_model *m = src->model;
         /* An energy model's s2 is the Jacobian of its s1: taken the same way,
          * a point at a time. */
@@ -182,6 +185,7 @@ void hosm_sampler_free(hosm_sampler *s)
         return;
     s->magic = HOSMI_HANDLE_FREED;
     sampler_free_workspace(s);
+    hosmi_pool_free(s->blas.pool);
     free(s->frozen);
     free(s);
 }

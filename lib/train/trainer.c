@@ -42,6 +42,8 @@ static void free_workspace(hosm_trainer *t)
         free(*bufs[i]);
         *bufs[i] = NULL;
     }
+    free(t->point_loss);
+    t->point_loss = NULL;
     free(t->rows_level);
     free(t->levels);
     t->rows_level = t->levels = NULL;
@@ -81,12 +83,15 @@ static int reserve(hosm_trainer *t, int64_t n)
     t->ds2 = hosmi_alloc(hosmi_mul(rows2, out2), sizeof(float));
     t->noise = hosmi_alloc(hosmi_mul(n, D), sizeof(float));
     t->batch_x = hosmi_alloc(hosmi_mul(n, D), sizeof(float));
-    t->w = hosmi_alloc(D, sizeof(float));
-    t->s2_work = hosmi_alloc(hosmi_s2_term_work(m->arch.s2, D, m->rank), sizeof(float));
+    const int64_t threads = hosmi_pool_size(t->blas.pool);
+    t->s2_work_len = hosmi_s2_term_work(m->arch.s2, D, m->rank);
+    t->w = hosmi_alloc(hosmi_mul(threads, D), sizeof(float));
+    t->s2_work = hosmi_alloc(hosmi_mul(threads, t->s2_work_len), sizeof(float));
+    t->point_loss = malloc((size_t)n * sizeof(double));
     t->rows_level = hosmi_alloc(rows, sizeof(int64_t));
     t->levels = hosmi_alloc(n, sizeof(int64_t));
     if (!ok || !t->rows_in || !t->s1 || !t->ds1 || !t->s2 || !t->ds2 || !t->noise ||
-        !t->batch_x || !t->w || !t->s2_work || !t->rows_level || !t->levels) {
+        !t->batch_x || !t->w || !t->s2_work || !t->point_loss || !t->rows_level || !t->levels) {
         free_workspace(t);
         return hosmi_fail(t->errmsg, HOSM_E_NOMEM, "cannot allocate a workspace for %lld points",
                           (long long)n);
@@ -145,6 +150,7 @@ static int read_config(hosm_trainer *t, const hosm_config *cfg)
     t->seed = cfg->ival[HOSM_KEY_SEED];
     t->blas.threads = hosmi_blas_threads(cfg->ival[HOSM_KEY_THREADS]);
     t->blas.kernels = (int)cfg->ival[HOSM_KEY_GEMM_KERNELS];
+    t->blas.pool = hosmi_pool_new(t->blas.threads);
     return HOSM_OK;
 }
 
@@ -197,6 +203,7 @@ void hosm_trainer_free(hosm_trainer *t)
         return;
     t->magic = HOSMI_HANDLE_FREED;
     free_workspace(t);
+    hosmi_pool_free(t->blas.pool);
     free(t->grad);
     free(t->state.m);
     free(t->state.v);
@@ -272,6 +279,45 @@ static void tangents(hosm_trainer *t, int64_t n)
     memset(t->dt1, 0, (size_t)count * sizeof(float));
 }
 
+/* The points' losses, in tasks of POINTS_A_TASK points on the trainer's
+ * threads: each point writes only its own rows of the cotangents, and its
+ * loss into t->point_loss, which the caller sums in order (the same bits
+ * for any thread count). */
+#define POINTS_A_TASK 16
+
+typedef struct {
+    hosm_trainer *t;
+    const hosmi_batch *b;
+    hosmi_blas serial; /* a task's products (low-rank D2SM) run on its own thread */
+    const int64_t *lv;
+    int64_t n;
+} points_pass;
+
+static void points_task(void *arg, int64_t task, int w)
+{
+    const points_pass *c = arg;
+    hosm_trainer *t = c->t;
+    const hosm_model *m = t->model;
+    hosmi_batch b = *c->b;
+    b.blas = &c->serial;
+    b.w = t->w + w * m->arch.dim;
+    b.work = t->s2_work + w * t->s2_work_len;
+    const int64_t lo = task * POINTS_A_TASK;
+    const int64_t hi = lo + POINTS_A_TASK < c->n ? lo + POINTS_A_TASK : c->n;
+    for (int64_t i = lo; i < hi; i++) {
+        const double sigma = m->sigmas[c->lv[i]];
+        const double lambda = m->arch.levels == 1 ? 1.0 : t->obj2 ? pow(sigma, 4) : sigma * sigma;
+        const double c1 = t->obj2 ? t->w1 / (sigma * sigma) : 1.0;
+        const double scale = lambda / (double)c->n; /* d(batch loss) / d(point loss) */
+        double point = 0.0;
+        if (t->obj1 && c1 != 0.0)
+            point += c1 * t->obj1->point(&b, i, scale * c1);
+        if (t->obj2)
+            point += t->obj2->point(&b, i, scale);
+        t->point_loss[i] = lambda * point;
+    }
+}
+
 /* Loss and gradient (into t->grad) on n points with noise z and levels lv.
  * Per point the loss is lambda * (c1 L1 + L2) with c1 = w1 / sigma^2 when s2
  * is trained (no L1 with s1 frozen) and 1 without s2, and lambda = 1 for one
@@ -293,19 +339,11 @@ static double loss_grad(hosm_trainer *t, const float *x, const float *z, const i
     if (t->k)
         tangents(t, n);
     const hosmi_batch b = make_batch(t, z, lv, n);
+    points_pass pass = {t, &b, {1, t->blas.kernels, NULL}, lv, n};
+    hosmi_pool_run(t->blas.pool, (n + POINTS_A_TASK - 1) / POINTS_A_TASK, points_task, &pass);
     double loss = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        const double sigma = m->sigmas[lv[i]];
-        const double lambda = m->arch.levels == 1 ? 1.0 : t->obj2 ? pow(sigma, 4) : sigma * sigma;
-        const double c1 = t->obj2 ? t->w1 / (sigma * sigma) : 1.0;
-        const double scale = lambda / (double)n; /* d(batch loss) / d(point loss) */
-        double point = 0.0;
-        if (t->obj1 && c1 != 0.0)
-            point += c1 * t->obj1->point(&b, i, scale * c1);
-        if (t->obj2)
-            point += t->obj2->point(&b, i, scale);
-        loss += lambda * point;
-    }
+    for (int64_t i = 0; i < n; i++)
+        loss += t->point_loss[i];
     memset(t->grad, 0, (size_t)m->nparams * sizeof(float));
     if (t->obj1 && t->k)
         hosmi_eval_s1_tangent_backward(m, &t->blas, t->rows_level, 0, n, t->k, &t->eval, t->ds1,

@@ -26,7 +26,10 @@ struct hosm_trainer {
     uint64_t proj_seed;
     int64_t cap;
     hosmi_eval_ws eval;
-    float *rows_in, *s1, *ds1, *s2, *ds2, *noise, *batch_x, *w, *s2_work;
+    float *rows_in, *s1, *ds1, *s2, *ds2, *noise, *batch_x;
+    float *w, *s2_work;       /* per thread of blas.pool: D and s2_work_len floats */
+    int64_t s2_work_len;
+    double *point_loss;       /* n */
     float *v, *t1, *dt1;      /* n k x D directions, tangents of s1, their cotangents */
     int64_t *rows_level, *levels;
     /* The current epoch's permutation in fit. */

@@ -29,7 +29,7 @@ static double worst_s(int ta, int tb, int64_t m, int64_t n, int64_t k, int threa
     for (int64_t i = 0; i < m * ldc; i++)
         c0[i] = c1[i] = (float)trng_normal(r);
     const float alpha = 0.75f, beta = -0.5f;
-    const hosmi_blas pick = {threads, HOSM_GEMM_BLIS}, chosen = {threads, HOSM_GEMM_AUTO};
+    const hosmi_blas pick = {threads, HOSM_GEMM_BLIS, NULL}, chosen = {threads, HOSM_GEMM_AUTO, NULL};
     float *c_in = xmalloc(sizeof(float) * (size_t)(m * ldc));
     memcpy(c_in, c0, sizeof(float) * (size_t)(m * ldc));
     hosmi_sgemm(&pick, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c0, ldc);
@@ -66,7 +66,7 @@ static double worst_d(int64_t m, int64_t n, int64_t k, trng *r)
         a[i] = trng_normal(r);
     for (int64_t i = 0; i < k * n; i++)
         b[i] = trng_normal(r);
-    const hosmi_blas pick = {1, HOSM_GEMM_BLIS}, chosen = {1, HOSM_GEMM_AUTO};
+    const hosmi_blas pick = {1, HOSM_GEMM_BLIS, NULL}, chosen = {1, HOSM_GEMM_AUTO, NULL};
     hosmi_dgemm(&pick, 0, 1, m, n, k, 1.0, a, k, b, k, 0.0, c0, n);
     hosmi_dgemm(&chosen, 0, 1, m, n, k, 1.0, a, k, b, k, 0.0, c1, n);
     double worst = 0.0;

@@ -51,7 +51,7 @@
 
 static int g_perturb;
 static const char *const act_name[] = {"softplus", "silu", "tanh", "elu"};
-static const hosmi_blas g_blas = {1, HOSM_GEMM_AUTO};
+static const hosmi_blas g_blas = {1, HOSM_GEMM_AUTO, NULL};
 
 /* ---- aggregated checks: one counted check per case, one line per group ---- */
 typedef struct {
