@@ -87,7 +87,7 @@ static int reserve(hosm_trainer *t, int64_t n)
     t->s2_work_len = hosmi_s2_term_work(m->arch.s2, D, m->rank);
     t->w = hosmi_alloc(hosmi_mul(threads, D), sizeof(float));
     t->s2_work = hosmi_alloc(hosmi_mul(threads, t->s2_work_len), sizeof(float));
-    t->point_loss = malloc((size_t)n * sizeof(double));
+    t->point_loss = hosmi_alloc(n, sizeof(double));
     t->rows_level = hosmi_alloc(rows, sizeof(int64_t));
     t->levels = hosmi_alloc(n, sizeof(int64_t));
     if (!ok || !t->rows_in || !t->s1 || !t->ds1 || !t->s2 || !t->ds2 || !t->noise ||
