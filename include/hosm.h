@@ -131,7 +131,7 @@ enum hosm_key {
     HOSM_KEY_SIGMA_MIN = 6,     /**< double "sigma_min": smallest ladder level, default 0.01 */
     HOSM_KEY_LEVELS = 7,        /**< int "levels": noise levels L, 1..10000, default 1 */
     HOSM_KEY_SEED = 8,          /**< int "seed": RNG seed, 0..2^63-1, default 0 */
-    HOSM_KEY_THREADS = 9,       /**< int "threads": BLIS threads of this handle, 1..1024, default 1 */
+    HOSM_KEY_THREADS = 9,       /**< int "threads": threads of this handle (BLIS and its helpers for element-wise passes), 1..1024, default 1 */
     /* trainer */
     HOSM_KEY_OBJECTIVE = 10,    /**< int "objective": enum hosm_objective, default dsm */
     HOSM_KEY_LR = 11,           /**< double "lr": Adam learning rate, (0, 10], default 1e-3 */
