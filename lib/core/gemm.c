@@ -96,18 +96,74 @@ const char *hosmi_gemm_kernels(int kernels)
 }
 #endif
 
+static void sgemm_threads(const hosmi_blas *blas, int threads, int ta, int tb, int64_t m,
+                          int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                          const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(threads, &rntm);
+    /* Row-major storage: row stride ld, column stride 1. */
+    bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                 (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (float *)a, (inc_t)lda, 1, (float *)b,
+                 (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, context(blas), &rntm);
+}
+
+/* A handle with helper threads splits a large product's rows (or, when it
+ * has fewer rows than columns, its columns) among them, each part a
+ * one-thread BLIS product: the same threads then do the products and the
+ * element-wise passes between them, none spins between products (BLIS's
+ * OpenMP team does), and every entry of C is summed over k as in one
+ * product, so the bits are those of one thread. Smaller products run on
+ * the calling thread. */
+#define SPLIT_MIN_FLOPS (1 << 23)
+#define SPLIT_ALIGN 32 /* parts start at multiples of the kernels' blocks */
+
+typedef struct {
+    const hosmi_blas *blas;
+    int ta, tb, by_rows;
+    int64_t m, n, k, lda, ldb, ldc, part;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+} sgemm_pass;
+
+static void sgemm_task(void *arg, int64_t t, int w)
+{
+    (void)w;
+    const sgemm_pass *p = arg;
+    const int64_t len = p->by_rows ? p->m : p->n, lo = t * p->part;
+    const int64_t cnt = len - lo < p->part ? len - lo : p->part;
+    if (p->by_rows) /* rows lo.. of op(A) and C */
+        sgemm_threads(p->blas, 1, p->ta, p->tb, cnt, p->n, p->k, p->alpha,
+                      p->a + (p->ta ? lo : lo * p->lda), p->lda, p->b, p->ldb, p->beta,
+                      p->c + lo * p->ldc, p->ldc);
+    else /* columns lo.. of op(B) and C */
+        sgemm_threads(p->blas, 1, p->ta, p->tb, p->m, cnt, p->k, p->alpha, p->a, p->lda,
+                      p->b + (p->tb ? lo * p->ldb : lo), p->ldb, p->beta, p->c + lo, p->ldc);
+}
+
 void hosmi_sgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, int64_t k,
                  float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                  float beta, float *c, int64_t ldc)
 {
     if (m == 0 || n == 0)
         return;
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(blas && blas->threads > 0 ? blas->threads : 1, &rntm);
-    /* Row-major storage: row stride ld, column stride 1. */
-    bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
-                 (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (float *)a, (inc_t)lda, 1, (float *)b,
-                 (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, context(blas), &rntm);
+    const int parts = hosmi_pool_size(blas ? blas->pool : NULL);
+    if (parts == 1) {
+        sgemm_threads(blas, blas && blas->threads > 0 ? blas->threads : 1, ta, tb, m, n, k,
+                      alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    const int by_rows = m >= n;
+    const int64_t len = by_rows ? m : n;
+    int64_t part = (len + parts - 1) / parts;
+    part = (part + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
+    if (2.0 * (double)m * (double)n * (double)k < SPLIT_MIN_FLOPS || part >= len) {
+        sgemm_threads(blas, 1, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    sgemm_pass p = {blas, ta, tb, by_rows, m, n, k, lda, ldb, ldc, part, alpha, beta, a, b, c};
+    hosmi_pool_run(blas->pool, (len + part - 1) / part, sgemm_task, &p);
 }
 
 void hosmi_dgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, int64_t k,

@@ -30,10 +30,15 @@ struct hosmi_pool {
     helper helpers[];
 };
 
+/* The thread index of the running thread in its pool: 0 on any thread but
+ * a helper (for a pass started from inside a task, which runs there). */
+static _Thread_local int helper_index;
+
 static void *helper_main(void *arg)
 {
     helper *h = arg;
     hosmi_pool *p = h->pool;
+    helper_index = h->index;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->stop && p->next >= p->tasks)
@@ -131,6 +136,12 @@ void hosmi_pool_run(hosmi_pool *p, int64_t tasks, hosmi_task fn, void *ctx)
         return;
     }
     pthread_mutex_lock(&p->mu);
+    if (p->tasks != 0) { /* called from a task of a pass: that pass has the threads */
+        pthread_mutex_unlock(&p->mu);
+        for (int64_t t = 0; t < tasks; t++)
+            fn(ctx, t, helper_index);
+        return;
+    }
     p->fn = fn;
     p->ctx = ctx;
     p->tasks = tasks;

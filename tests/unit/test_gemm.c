@@ -7,6 +7,9 @@
  *   - where BLIS picks "generic" on a CPU with AVX2 and FMA, "auto" names
  *     another sub-configuration (the choice happens), and "blis" names
  *     BLIS's pick; hosm_gemm_kernels_name validates its arguments.
+ *   - a handle with helper threads (lib/core/pool.c) splits a large product
+ *     among them and gets the same bits as one thread, split by rows or by
+ *     columns, every transpose, the padding of C untouched.
  * The error is measured against sum_k |a_ik| |b_kj| |alpha| + |beta c_ij|,
  * the magnitude any order of summation rounds against. */
 #include <blis.h>
@@ -79,6 +82,38 @@ static double worst_d(int64_t m, int64_t n, int64_t k, trng *r)
     return worst;
 }
 
+/* Entries of C (padding included) where a product split among `threads`
+ * helper threads differs from one thread's. */
+static int64_t split_differs(int ta, int tb, int64_t m, int64_t n, int64_t k, int threads,
+                             trng *r)
+{
+    const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+    const int64_t ra = ta ? k : m, rb = tb ? n : k;
+    float *a = xmalloc(sizeof(float) * (size_t)(ra * lda));
+    float *b = xmalloc(sizeof(float) * (size_t)(rb * ldb));
+    float *c0 = xmalloc(sizeof(float) * (size_t)(m * ldc));
+    float *c1 = xmalloc(sizeof(float) * (size_t)(m * ldc));
+    for (int64_t i = 0; i < ra * lda; i++)
+        a[i] = (float)trng_normal(r);
+    for (int64_t i = 0; i < rb * ldb; i++)
+        b[i] = (float)trng_normal(r);
+    for (int64_t i = 0; i < m * ldc; i++)
+        c0[i] = c1[i] = (float)trng_normal(r);
+    hosmi_pool *pool = hosmi_pool_new(threads);
+    const hosmi_blas one = {1, HOSM_GEMM_AUTO, NULL}, split = {threads, HOSM_GEMM_AUTO, pool};
+    hosmi_sgemm(&one, ta, tb, m, n, k, 0.75f, a, lda, b, ldb, -0.5f, c0, ldc);
+    hosmi_sgemm(&split, ta, tb, m, n, k, 0.75f, a, lda, b, ldb, -0.5f, c1, ldc);
+    int64_t differ = pool ? 0 : -1; /* -1: no helper thread could start */
+    for (int64_t i = 0; i < m * ldc && pool; i++)
+        differ += memcmp(&c0[i], &c1[i], sizeof(float)) != 0;
+    hosmi_pool_free(pool);
+    free(a);
+    free(b);
+    free(c0);
+    free(c1);
+    return differ;
+}
+
 int main(void)
 {
     trng r = {2027};
@@ -101,6 +136,23 @@ int main(void)
     check_le("float products, chosen vs BLIS's kernels, error / (magnitude u)", worst, 64.0);
     check_le("double products, chosen vs BLIS's kernels, error / (sqrt(k) 1e-15)",
              fmax(worst_d(128, 256, 256, &r), worst_d(5, 3, 700, &r)), 64.0);
+
+    /* Split products: by rows (m >= n) and by columns, parts of unequal
+     * length, 2 and 3 threads; all above the size that is split. */
+    static const int64_t big[][3] = {{1024, 256, 256}, {256, 1024, 64}, {300, 257, 129},
+                                     {97, 1000, 200}, {1024, 528, 64}};
+    int64_t differ = 0;
+    for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
+        for (int t = 0; t < 4; t++)
+            for (int threads = 2; threads <= 3; threads++) {
+                const int64_t d = split_differs(t & 1, t >> 1, big[s][0], big[s][1], big[s][2],
+                                                threads, &r);
+                CHECK(d == 0, "%lld x %lld x %lld, ta %d tb %d, %d threads: %lld entries differ",
+                      (long long)big[s][0], (long long)big[s][1], (long long)big[s][2], t & 1,
+                      t >> 1, threads, (long long)d);
+                differ += d > 0 ? d : 0;
+            }
+    printf("     split products: %lld entries differ from one thread's\n", (long long)differ);
 
     const char *chosen = NULL, *pick = NULL;
     CHECK(hosm_gemm_kernels_name(HOSM_GEMM_AUTO, &chosen) == HOSM_OK && chosen && *chosen,

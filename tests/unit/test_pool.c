@@ -1,8 +1,9 @@
 /* The helper threads of lib/core/pool.c: every task of a pass runs exactly
  * once and before the pass returns, thread indices stay below the pool's
  * size, no thread index runs two tasks at once (the trainer's per-thread
- * scratch relies on it), many short passes in a row all complete, and a
- * NULL pool runs the tasks in order on the caller. */
+ * scratch relies on it), many short passes in a row all complete, a pass
+ * started from inside a task runs there, on that task's thread index, and
+ * a NULL pool runs the tasks in order on the caller. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -62,6 +63,34 @@ static int wrong_runs(pass_state *s, int64_t tasks)
     return wrong;
 }
 
+/* A pass started from inside a task of a pass on the same pool. */
+typedef struct {
+    hosmi_pool *pool;
+    atomic_int inner_runs, wrong_index;
+} nest_state;
+
+typedef struct {
+    nest_state *s;
+    int outer_w;
+} inner_ctx;
+
+static void inner_task(void *arg, int64_t t, int w)
+{
+    (void)t;
+    inner_ctx *c = arg;
+    atomic_fetch_add(&c->s->inner_runs, 1);
+    if (w != c->outer_w)
+        atomic_fetch_add(&c->s->wrong_index, 1);
+}
+
+static void outer_task(void *arg, int64_t t, int w)
+{
+    (void)t;
+    nest_state *s = arg;
+    inner_ctx c = {s, w};
+    hosmi_pool_run(s->pool, 4, inner_task, &c);
+}
+
 int main(void)
 {
     static pass_state s;
@@ -106,6 +135,15 @@ int main(void)
             wrong += wrong_runs(&s, 5) != 0;
         }
         CHECK(wrong == 0, "size %d: 2000 short passes all complete (%d did not)", size, wrong);
+        static nest_state ns;
+        ns.pool = p;
+        atomic_store(&ns.inner_runs, 0);
+        atomic_store(&ns.wrong_index, 0);
+        hosmi_pool_run(p, 40, outer_task, &ns);
+        CHECK(atomic_load(&ns.inner_runs) == 160, "size %d: nested passes run all their tasks",
+              size);
+        CHECK(atomic_load(&ns.wrong_index) == 0,
+              "size %d: a nested pass runs on its task's thread index", size);
         hosmi_pool_free(p);
     }
     hosmi_pool_free(NULL);
