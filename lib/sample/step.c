@@ -28,7 +28,8 @@ static hosmi_s2_point hess_point(const hosm_sampler *s, const float *h, int64_t 
     return p;
 }
 
-/* The proposal y of chain i (row i of x) and, for MH, log q(y | x). */
+/* The proposal y of chain i (row i of x) and, when logq is not NULL (MH),
+ * log q(y | x). */
 static int propose(hosm_sampler *s, const float *x, int64_t i, double eps, float *y, double *logq)
 {
     const int64_t D = s->src.dim;
@@ -36,13 +37,16 @@ static int propose(hosm_sampler *s, const float *x, int64_t i, double eps, float
     float *yr = y + i * D;
     if (!hosmi_sampler_uses_hessian(s->kind)) {
         const float drift = (float)(0.5 * eps), diffusion = (float)sqrt(eps);
-        double q = 0.0;
-        for (int64_t j = 0; j < D; j++) {
+        for (int64_t j = 0; j < D; j++)
             yr[j] = xr[j] + drift * g[j] + diffusion * xi[j];
-            const double d = (double)yr[j] - xr[j] - 0.5 * eps * g[j];
-            q += d * d;
+        if (logq) {
+            double q = 0.0;
+            for (int64_t j = 0; j < D; j++) {
+                const double d = (double)yr[j] - xr[j] - 0.5 * eps * g[j];
+                q += d * d;
+            }
+            *logq = -0.5 * q / eps; /* the normalisation cancels in the ratio */
         }
-        *logq = -0.5 * q / eps; /* the normalisation cancels in the ratio */
         return 0;
     }
     double *drift = s->work + hosmi_ozaki_work(D), *noise = drift + D;
@@ -120,7 +124,7 @@ static int step_pass(hosm_sampler *s, float *x, int64_t i0, int64_t rows, int64_
         return st;
     hosmi_rng_normal(&s->rng, s->xi, rows * D);
     for (int64_t i = 0; i < rows; i++)
-        if (propose(s, xc, i, eps, s->y, &s->lq[i]) != 0)
+        if (propose(s, xc, i, eps, s->y, adjusted(s->kind) ? &s->lq[i] : NULL) != 0)
             return hosmi_fail(s->errmsg, HOSM_E_NOMEM, "%s: out of memory", s->fn);
     if (adjusted(s->kind)) {
         /* A non-finite proposal is rejected: it is replaced by the current
