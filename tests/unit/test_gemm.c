@@ -17,20 +17,43 @@
 #include "core/internal.h"
 #include "../test_util.h"
 
+/* Random operands of op(A) (m x k) op(B) (k x n) with leading dimensions
+ * above the widths, and two equal copies of C (m x ldc). */
+typedef struct {
+    int64_t lda, ldb, ldc;
+    float *a, *b, *c0, *c1;
+} operands;
+
+static operands make_operands(int ta, int tb, int64_t m, int64_t n, int64_t k, trng *r)
+{
+    operands o = {(ta ? m : k) + 3, (tb ? k : n) + 1, n + 2, NULL, NULL, NULL, NULL};
+    const int64_t ra = ta ? k : m, rb = tb ? n : k;
+    o.a = xmalloc(sizeof(float) * (size_t)(ra * o.lda));
+    o.b = xmalloc(sizeof(float) * (size_t)(rb * o.ldb));
+    o.c0 = xmalloc(sizeof(float) * (size_t)(m * o.ldc));
+    o.c1 = xmalloc(sizeof(float) * (size_t)(m * o.ldc));
+    for (int64_t i = 0; i < ra * o.lda; i++)
+        o.a[i] = (float)trng_normal(r);
+    for (int64_t i = 0; i < rb * o.ldb; i++)
+        o.b[i] = (float)trng_normal(r);
+    for (int64_t i = 0; i < m * o.ldc; i++)
+        o.c0[i] = o.c1[i] = (float)trng_normal(r);
+    return o;
+}
+
+static void free_operands(operands *o)
+{
+    free(o->a);
+    free(o->b);
+    free(o->c0);
+    free(o->c1);
+}
+
 static double worst_s(int ta, int tb, int64_t m, int64_t n, int64_t k, int threads, trng *r)
 {
-    const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
-    const int64_t ra = ta ? k : m, rb = tb ? n : k;
-    float *a = xmalloc(sizeof(float) * (size_t)(ra * lda));
-    float *b = xmalloc(sizeof(float) * (size_t)(rb * ldb));
-    float *c0 = xmalloc(sizeof(float) * (size_t)(m * ldc));
-    float *c1 = xmalloc(sizeof(float) * (size_t)(m * ldc));
-    for (int64_t i = 0; i < ra * lda; i++)
-        a[i] = (float)trng_normal(r);
-    for (int64_t i = 0; i < rb * ldb; i++)
-        b[i] = (float)trng_normal(r);
-    for (int64_t i = 0; i < m * ldc; i++)
-        c0[i] = c1[i] = (float)trng_normal(r);
+    operands o = make_operands(ta, tb, m, n, k, r);
+    const int64_t lda = o.lda, ldb = o.ldb, ldc = o.ldc;
+    float *a = o.a, *b = o.b, *c0 = o.c0, *c1 = o.c1;
     const float alpha = 0.75f, beta = -0.5f;
     const hosmi_blas pick = {threads, HOSM_GEMM_BLIS, NULL}, chosen = {threads, HOSM_GEMM_AUTO, NULL};
     float *c_in = xmalloc(sizeof(float) * (size_t)(m * ldc));
@@ -53,10 +76,7 @@ static double worst_s(int ta, int tb, int64_t m, int64_t n, int64_t k, int threa
             }
             worst = fmax(worst, fabs((double)c0[i * ldc + j] - c1[i * ldc + j]) / (mag * U32));
         }
-    free(a);
-    free(b);
-    free(c0);
-    free(c1);
+    free_operands(&o);
     free(c_in);
     return worst;
 }
@@ -87,18 +107,9 @@ static double worst_d(int64_t m, int64_t n, int64_t k, trng *r)
 static int64_t split_differs(int ta, int tb, int64_t m, int64_t n, int64_t k, int threads,
                              trng *r)
 {
-    const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
-    const int64_t ra = ta ? k : m, rb = tb ? n : k;
-    float *a = xmalloc(sizeof(float) * (size_t)(ra * lda));
-    float *b = xmalloc(sizeof(float) * (size_t)(rb * ldb));
-    float *c0 = xmalloc(sizeof(float) * (size_t)(m * ldc));
-    float *c1 = xmalloc(sizeof(float) * (size_t)(m * ldc));
-    for (int64_t i = 0; i < ra * lda; i++)
-        a[i] = (float)trng_normal(r);
-    for (int64_t i = 0; i < rb * ldb; i++)
-        b[i] = (float)trng_normal(r);
-    for (int64_t i = 0; i < m * ldc; i++)
-        c0[i] = c1[i] = (float)trng_normal(r);
+    operands o = make_operands(ta, tb, m, n, k, r);
+    const int64_t lda = o.lda, ldb = o.ldb, ldc = o.ldc;
+    float *a = o.a, *b = o.b, *c0 = o.c0, *c1 = o.c1;
     hosmi_pool *pool = hosmi_pool_new(threads);
     const hosmi_blas one = {1, HOSM_GEMM_AUTO, NULL}, split = {threads, HOSM_GEMM_AUTO, pool};
     hosmi_sgemm(&one, ta, tb, m, n, k, 0.75f, a, lda, b, ldb, -0.5f, c0, ldc);
@@ -107,10 +118,7 @@ static int64_t split_differs(int ta, int tb, int64_t m, int64_t n, int64_t k, in
     for (int64_t i = 0; i < m * ldc && pool; i++)
         differ += memcmp(&c0[i], &c1[i], sizeof(float)) != 0;
     hosmi_pool_free(pool);
-    free(a);
-    free(b);
-    free(c0);
-    free(c1);
+    free_operands(&o);
     return differ;
 }
 
