@@ -433,6 +433,7 @@ static double psnr(const float *est, const float *ref, int64_t n, int64_t D)
 
 typedef struct {
     double calib, dec[NDEC], corr, corr_ideal;
+    double dec_var[NDEC], dec_mse[NDEC]; /* a decile's mean predicted variance and squared error */
 } calibration;
 
 typedef struct {
@@ -476,9 +477,12 @@ static calibration calibrate(const float *var, const float *est, const float *re
     qsort(p, (size_t)N, sizeof *p, cmp_pair);
     for (int q = 0; q < NDEC; q++) {
         double a = 0.0, b = 0.0;
-        for (int64_t i = N * q / NDEC; i < N * (q + 1) / NDEC; i++)
+        const int64_t lo = N * q / NDEC, hi = N * (q + 1) / NDEC;
+        for (int64_t i = lo; i < hi; i++)
             a += p[i].v, b += p[i].e2;
         c.dec[q] = a / (b + 1e-300);
+        c.dec_var[q] = a / (double)(hi - lo > 0 ? hi - lo : 1);
+        c.dec_mse[q] = b / (double)(hi - lo > 0 ? hi - lo : 1);
     }
     free(p);
     return c;
@@ -921,6 +925,12 @@ static void print_cal(const char *name, const calibration *c)
     printf(",\"%s\":%.4f,\"%s_deciles\":[", name, c->calib, name);
     for (int q = 0; q < NDEC; q++)
         printf("%s%.4f", q ? "," : "", c->dec[q]);
+    printf("],\"%s_var_deciles\":[", name);
+    for (int q = 0; q < NDEC; q++)
+        printf("%s%.4g", q ? "," : "", c->dec_var[q]);
+    printf("],\"%s_mse_deciles\":[", name);
+    for (int q = 0; q < NDEC; q++)
+        printf("%s%.4g", q ? "," : "", c->dec_mse[q]);
     printf("],\"%s_corr\":%.4f,\"%s_corr_ideal\":%.4f", name, c->corr, name, c->corr_ideal);
 }
 
