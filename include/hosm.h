@@ -230,8 +230,9 @@ enum hosm_s2 {
 
 /** Second-order objectives (values of HOSM_KEY_S2_OBJECTIVE), docs/math.md#32-second-order-d2sm. */
 enum hosm_s2_objective {
-    HOSM_OBJ_D2SM = 0,   /**< "d2sm" */
-    HOSM_OBJ_D2SM_VR = 1 /**< "d2sm_vr": antithetic pair plus control variate at the clean point */
+    HOSM_OBJ_D2SM = 0,    /**< "d2sm" */
+    HOSM_OBJ_D2SM_VR = 1, /**< "d2sm_vr": antithetic pair plus control variate at the clean point */
+    HOSM_OBJ_D2SM_RES = 2 /**< "d2sm_res": s2 against the squared residual of the detached s1's denoiser (experimental) */
 };
 
 /** Samplers (values of HOSM_KEY_SAMPLER). */

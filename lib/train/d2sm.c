@@ -14,3 +14,28 @@ static double d2sm_point(const hosmi_batch *b, int64_t i, double scale)
 }
 
 const hosmi_objective hosmi_obj_d2sm = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_TANGENTS_NONE, d2sm_point};
+
+/* Residual D2SM: || s2(x + sigma z) - T' ||_F^2 with
+ * T' = (z / sigma + s1) (z / sigma + s1)^T - I / sigma^2 and s1 (at x + sigma z)
+ * detached. sigma^2 (z / sigma + s1) = x_hat - x is the residual of the
+ * model's own denoiser x_hat = x + sigma z + sigma^2 s1, so sigma^4 s2 +
+ * sigma^2 I learns E[(x_hat - x)(x_hat - x)^T | x + sigma z]: the posterior
+ * covariance plus the denoiser's own error, which is what a calibrated
+ * error bar of x_hat needs (docs/math.md#32-second-order-d2sm). It is D2SM's
+ * term with s1 = 0 in psi and w = z / sigma + s1. */
+static double d2sm_res_point(const hosmi_batch *b, int64_t i, double scale)
+{
+    const hosm_model *m = b->m;
+    const int64_t D = m->arch.dim;
+    const double sigma = m->sigmas[b->level[i]], inv = 1.0 / sigma;
+    const float *s1 = b->s1[HOSMI_BLOCK_NOISY] + i * D;
+    for (int64_t j = 0; j < D; j++)
+        b->w[j] = (float)(b->z[i * D + j] * inv + s1[j]);
+    const hosmi_s2_point v = {m->arch.s2, D, m->rank, b->s2[HOSMI_BLOCK_NOISY] + i * m->net2.out};
+    return hosmi_s2_d2sm_term(&v, b->blas, inv * inv, b->zero, b->w, 1.0, -2.0, scale,
+                              b->ds2[HOSMI_BLOCK_NOISY] + i * m->net2.out, NULL, b->work) +
+           hosmi_s2_target_norm2(m->arch.s2, D, inv * inv, b->w);
+}
+
+const hosmi_objective hosmi_obj_d2sm_res = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_TANGENTS_NONE,
+                                            d2sm_res_point};

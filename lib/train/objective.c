@@ -14,7 +14,11 @@ const hosmi_objective *hosmi_objective_first(int objective)
 
 const hosmi_objective *hosmi_objective_second(int s2_objective)
 {
-    return s2_objective == HOSM_OBJ_D2SM_VR ? &hosmi_obj_d2sm_vr : &hosmi_obj_d2sm;
+    switch (s2_objective) {
+    case HOSM_OBJ_D2SM_VR: return &hosmi_obj_d2sm_vr;
+    case HOSM_OBJ_D2SM_RES: return &hosmi_obj_d2sm_res;
+    default: return &hosmi_obj_d2sm;
+    }
 }
 
 double hosmi_d2sm_block(const hosmi_batch *b, int64_t i, int block, double alpha, double beta,

@@ -43,7 +43,9 @@ static void free_workspace(hosm_trainer *t)
         *bufs[i] = NULL;
     }
     free(t->point_loss);
+    free(t->zero);
     t->point_loss = NULL;
+    t->zero = NULL;
     free(t->rows_level);
     free(t->levels);
     t->rows_level = t->levels = NULL;
@@ -87,11 +89,13 @@ static int reserve(hosm_trainer *t, int64_t n)
     t->s2_work_len = hosmi_s2_term_work(m->arch.s2, D, m->rank);
     t->w = hosmi_alloc(hosmi_mul(threads, D), sizeof(float));
     t->s2_work = hosmi_alloc(hosmi_mul(threads, t->s2_work_len), sizeof(float));
+    t->zero = hosmi_calloc(D, sizeof(float));
     t->point_loss = hosmi_alloc(n, sizeof(double));
     t->rows_level = hosmi_alloc(rows, sizeof(int64_t));
     t->levels = hosmi_alloc(n, sizeof(int64_t));
     if (!ok || !t->rows_in || !t->s1 || !t->ds1 || !t->s2 || !t->ds2 || !t->noise ||
-        !t->batch_x || !t->w || !t->s2_work || !t->point_loss || !t->rows_level || !t->levels) {
+        !t->batch_x || !t->w || !t->s2_work || !t->zero || !t->point_loss || !t->rows_level ||
+        !t->levels) {
         free_workspace(t);
         return hosmi_fail(t->errmsg, HOSM_E_NOMEM, "cannot allocate a workspace for %lld points",
                           (long long)n);
@@ -244,7 +248,7 @@ static hosmi_batch make_batch(hosm_trainer *t, const float *z, const int64_t *lv
     const int64_t D = m->arch.dim, out2 = m->net2.out;
     hosmi_batch b = {m,     &t->blas,     z,     lv,     {0},  {0},    {0},
                      {0},   t->k,         t->v,  t->t1, t->dt1,
-                     t->w,  t->s2_work};
+                     t->w,  t->zero,       t->s2_work};
     for (int k = 0; k < HOSMI_BLOCKS; k++) {
         if (!(t->blocks1 & HOSMI_ROWS(k)))
             continue;

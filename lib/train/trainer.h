@@ -28,6 +28,7 @@ struct hosm_trainer {
     hosmi_eval_ws eval;
     float *rows_in, *s1, *ds1, *s2, *ds2, *noise, *batch_x;
     float *w, *s2_work;       /* per thread of blas.pool: D and s2_work_len floats */
+    float *zero;              /* D zeros, shared */
     int64_t s2_work_len;
     double *point_loss;       /* n */
     float *v, *t1, *dt1;      /* n k x D directions, tangents of s1, their cotangents */

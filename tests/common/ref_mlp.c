@@ -235,6 +235,15 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
         }
         /* Second order, the plain Frobenius (or diagonal) forms. */
         double l2 = 0.0, m2 = 0.0;
+        if (o->obj2 == HOSM_OBJ_D2SM_RES) {
+            /* psi = s2 alone; T' from the detached s1 (s10 as scratch) */
+            ref_s2(m, params, xp, l, pp);
+            ref_s1(m, o->detached, xp, l, s10);
+            for (int64_t a = 0; a < D; a++)
+                for (int64_t b = 0; b < D; b++)
+                    T[a * D + b] = (zi[a] / sg + s10[a]) * (zi[b] / sg + s10[b]) -
+                                   (a == b ? is2 : 0.0);
+        }
         if (o->obj2 == HOSM_OBJ_D2SM_VR) {
             psi_at(m, params, xm, l, pm, s10);
             psi_at(m, params, xi, l, p0, s10);
@@ -244,7 +253,7 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
                 if (m->s2 == HOSM_S2_DIAG && a != b)
                     continue;
                 const int64_t k = a * D + b;
-                if (o->obj2 == HOSM_OBJ_D2SM) {
+                if (o->obj2 != HOSM_OBJ_D2SM_VR) {
                     double r = pp[k] - T[k];
                     l2 += r * r;
                     m2 += pp[k] * pp[k] + 2.0 * fabs(T[k] * pp[k]) + T[k] * T[k];

@@ -77,9 +77,12 @@ double ref_loss_s1(const ref_model *m, const double *params, int vr, const doubl
 
 typedef struct {
     int obj1;   /* HOSM_OBJ_DSM or HOSM_OBJ_DSM_VR */
-    int obj2;   /* HOSM_OBJ_D2SM or HOSM_OBJ_D2SM_VR */
+    int obj2;   /* HOSM_OBJ_D2SM, HOSM_OBJ_D2SM_VR or HOSM_OBJ_D2SM_RES */
     int frozen; /* 1: s1 detached (no first-order term; s1 is a constant in psi) */
     double w1;
+    /* D2SM-RES: the parameters whose s1 its target uses (s1 is detached
+     * there: finite differences of params must not move the target). */
+    const double *detached;
 } ref_objective;
 
 /* The joint batch loss of a model with s2: the mean over points of
@@ -91,6 +94,8 @@ typedef struct {
  *   D2SM     L2 = || psi(x + sigma z) - T ||_F^2
  *   D2SM-VR  L2 = 1/2 [ ||psi_p||^2 + ||psi_m||^2 - 2 <T, psi_p + psi_m - 2 psi_0> ]
  *            (psi_p, psi_m, psi_0 at x + sigma z, x - sigma z, x),
+ *   D2SM-RES L2 = || s2(x + sigma z) - T' ||_F^2, T' = r r^T - I / sigma^2 with
+ *            r = z / sigma + s1(x + sigma z) at the parameters o->detached,
  * every matrix sum restricted to the diagonal for "diag". levels may be NULL
  * (level 0). If scale is not NULL it receives the same mean with every term
  * replaced by its absolute value (entry by entry for the matrix terms,

@@ -1,8 +1,8 @@
 /* Gradient check of the joint and frozen second-order trainer.
  *
- * For every s2 objective (d2sm, d2sm_vr) x structure (diag; lowrank with
- * r = 2; lowrank with r = 7 > D, capped to D = 3; full) x mode (joint,
- * frozen s1) x first-order objective (dsm, dsm_vr), in four set-ups
+ * For every s2 objective (d2sm, d2sm_vr, d2sm_res) x structure (diag;
+ * lowrank with r = 2; lowrank with r = 7 > D, capped to D = 3; full) x mode
+ * (joint, frozen s1) x first-order objective (dsm, dsm_vr), in five set-ups
  *   A: one noise level (sigma 0.5), w1 = 1, the s2 network shaped like s1
  *      (hidden 5, depth 2), softplus;
  *   B: a 2-level ladder (sigma 1 and 0.4, both levels used in the batch),
@@ -108,7 +108,8 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     snprintf(rk, sizeof rk, "(r=%lld%s)", (long long)rank, rank > D ? ">D" : "");
     snprintf(tag, sizeof tag, "%s %s%s %s %s %s", su->name, s2_name[s2],
              s2 == HOSM_S2_LOWRANK ? rk : "",
-             obj2 ? "d2sm_vr" : "d2sm", frozen ? "frozen" : "joint", obj1 ? "dsm_vr" : "dsm");
+             obj2 == HOSM_OBJ_D2SM_VR ? "d2sm_vr" : obj2 == HOSM_OBJ_D2SM_RES ? "d2sm_res" : "d2sm",
+             frozen ? "frozen" : "joint", obj1 ? "dsm_vr" : "dsm");
     hosm_config *cfg;
     MUST(hosm_config_new(&cfg));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_HIDDEN, su->hidden));
@@ -176,7 +177,9 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     }
     const int64_t lv_ladder[N] = {1, 0, 1, 0};
     const int64_t *lv = su->levels > 1 ? lv_ladder : NULL;
-    ref_objective ob = {obj1, obj2, frozen, su->w1};
+    double *base = xmalloc((size_t)P * sizeof *base); /* D2SM-RES's detached s1 */
+    memcpy(base, pd, (size_t)P * sizeof *base);
+    ref_objective ob = {obj1, obj2, frozen, su->w1, base};
 
     double loss;
     MUST(hosm_trainer_gradient(t, x, z, lv, N, &loss, g));
@@ -258,6 +261,7 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     free(p);
     free(g);
     free(pd);
+    free(base);
     hosm_trainer_free(t);
     hosm_model_free(m);
     hosm_config_free(cfg);
@@ -278,7 +282,7 @@ int main(void)
     int cases = 0;
     for (int s = 0; s < 5; s++)
         for (int k = 0; k < 4; k++)
-            for (int obj2 = 0; obj2 <= 1; obj2++)
+            for (int obj2 = 0; obj2 <= 2; obj2++)
                 for (int frozen = 0; frozen <= 1; frozen++)
                     for (int obj1 = 0; obj1 <= 1; obj1++) {
                         D = setups[s].dim;

@@ -175,6 +175,7 @@ class S2(enum.IntEnum):
 class S2Objective(enum.IntEnum):
     D2SM = 0
     D2SM_VR = 1
+    D2SM_RES = 2
 
 
 class SamplerKind(enum.IntEnum):
