@@ -4,9 +4,11 @@ usage: test_images.py IMAGES_PROGRAM WORKDIR
 
 Writes 64 training images (uncompressed IDX) and 16 test images (gzip'd IDX,
 read through gzip -dc), runs a few steps of a joint diagonal model, of a
-staged low-rank one and of a denoiser (--set), and checks: exit status 0, one JSON line per weights with
-finite numbers, and PNGs whose signature, chunk CRCs, IHDR and zlib stream
-(stored blocks, Adler-32) are valid.
+staged low-rank one, of a denoiser (--set) and of a staged denoiser with
+residual D2SM, and checks: exit status 0, one JSON line per weights with
+finite numbers (the per-decile variances and errors consistent with their
+ratios), and PNGs whose signature, chunk CRCs, IHDR and zlib stream (stored
+blocks, Adler-32) are valid.
 """
 import gzip
 import json
@@ -78,6 +80,12 @@ def run(prog, work, tag, extra):
                     "calib_corr", "wiener_calib"):
             assert math.isfinite(l[key]), "%s = %r" % (key, l[key])
         assert len(l["calib_deciles"]) == 10
+        # per decile: mean predicted variance and squared error, whose ratio is the decile's
+        var, mse = l["calib_var_deciles"], l["calib_mse_deciles"]
+        assert len(var) == 10 and len(mse) == 10, l
+        for v, e, r in zip(var, mse, l["calib_deciles"]):
+            assert v >= 0 and e >= 0 and math.isfinite(v) and math.isfinite(e), (v, e)
+            assert e == 0 or abs(v / e - r) <= 1e-3 * max(1.0, r), (v, e, r)
         assert l["psnr_wiener"] > l["psnr_noisy"], l
         w, h = check_png(os.path.join(work, "%s-sigma0.3-%s.png" % (tag, l["weights"])))
         assert (w, h) == ((7 * 9 + 1) * 2, (3 * 9 + 1) * 2), (w, h)
@@ -95,6 +103,8 @@ def main():
     run(prog, work, "diag", [])
     run(prog, work, "lowrank", ["--s2", "lowrank", "--rank", "2", "--s1-steps", "3"])
     run(prog, work, "denoiser", ["--set", "parameterization=denoiser", "--jacobian-var", "4"])
+    run(prog, work, "residual", ["--set", "parameterization=denoiser s2_objective=d2sm_res",
+                                 "--s1-steps", "3"])
 
 
 if __name__ == "__main__":
