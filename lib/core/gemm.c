@@ -116,12 +116,16 @@ static void sgemm_threads(const hosmi_blas *blas, int threads, int ta, int tb, i
  * product, so the bits are those of one thread. Smaller products run on
  * the calling thread. */
 #define SPLIT_MIN_FLOPS (1 << 23)
-#define SPLIT_ALIGN 32 /* parts start at multiples of the kernels' blocks */
+/* Parts are multiples of this many rows (columns), the last one the rest:
+ * none is below BLIS's small-matrix threshold when the whole is not
+ * (SUP_MN above), so each part takes the kernels the whole
+ * product would. */
+#define SPLIT_ALIGN 32
 
 typedef struct {
     const hosmi_blas *blas;
     int ta, tb, by_rows;
-    int64_t m, n, k, lda, ldb, ldc, part;
+    int64_t m, n, k, lda, ldb, ldc, part, parts;
     float alpha, beta;
     const float *a, *b;
     float *c;
@@ -132,7 +136,7 @@ static void sgemm_task(void *arg, int64_t t, int w)
     (void)w;
     const sgemm_pass *p = arg;
     const int64_t len = p->by_rows ? p->m : p->n, lo = t * p->part;
-    const int64_t cnt = len - lo < p->part ? len - lo : p->part;
+    const int64_t cnt = t + 1 == p->parts ? len - lo : p->part;
     if (p->by_rows) /* rows lo.. of op(A) and C */
         sgemm_threads(p->blas, 1, p->ta, p->tb, cnt, p->n, p->k, p->alpha,
                       p->a + (p->ta ? lo : lo * p->lda), p->lda, p->b, p->ldb, p->beta,
@@ -156,14 +160,14 @@ void hosmi_sgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, i
     }
     const int by_rows = m >= n;
     const int64_t len = by_rows ? m : n;
-    int64_t part = (len + parts - 1) / parts;
-    part = (part + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
-    if (2.0 * (double)m * (double)n * (double)k < SPLIT_MIN_FLOPS || part >= len) {
+    const int64_t part = len / parts / SPLIT_ALIGN * SPLIT_ALIGN;
+    if (2.0 * (double)m * (double)n * (double)k < SPLIT_MIN_FLOPS || part == 0) {
         sgemm_threads(blas, 1, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    sgemm_pass p = {blas, ta, tb, by_rows, m, n, k, lda, ldb, ldc, part, alpha, beta, a, b, c};
-    hosmi_pool_run(blas->pool, (len + part - 1) / part, sgemm_task, &p);
+    sgemm_pass p = {blas, ta,  tb,   by_rows, m,     n,    k, lda,
+                    ldb,  ldc, part, parts,   alpha, beta, a, b, c};
+    hosmi_pool_run(blas->pool, parts, sgemm_task, &p);
 }
 
 void hosmi_dgemm(const hosmi_blas *blas, int ta, int tb, int64_t m, int64_t n, int64_t k,

@@ -146,9 +146,11 @@ int main(void)
              fmax(worst_d(128, 256, 256, &r), worst_d(5, 3, 700, &r)), 64.0);
 
     /* Split products: by rows (m >= n) and by columns, parts of unequal
-     * length, 2 and 3 threads; all above the size that is split. */
+     * length, 2 and 3 threads, the small-matrix kernels (n = 16), parts
+     * of 32 and 38 rows; all above the size that is split. */
     static const int64_t big[][3] = {{1024, 256, 256}, {256, 1024, 64}, {300, 257, 129},
-                                     {97, 1000, 200}, {1024, 528, 64}};
+                                     {97, 1000, 200}, {1024, 528, 64}, {4096, 16, 256},
+                                     {70, 70, 1000}};
     int64_t differ = 0;
     for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
         for (int t = 0; t < 4; t++)
