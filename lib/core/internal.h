@@ -87,9 +87,14 @@ int hosmi_pool_size(const hosmi_pool *p);
 void hosmi_pool_run(hosmi_pool *p, int64_t tasks, hosmi_task fn, void *ctx);
 
 /* ---- BLIS: every GEMM goes through this wrapper ------------------------- */
+/* A value of hosmi_blas.kernels beyond enum hosm_gemm_kernels, for tests:
+ * the kernels of HOSM_GEMM_AUTO, always through BLIS's own loop around
+ * them (never the library's, lib/core/gemm.c). */
+#define HOSMI_GEMM_AUTO_BLIS_LOOP 2
+
 typedef struct {
     int threads;
-    int kernels;      /* enum hosm_gemm_kernels */
+    int kernels;      /* enum hosm_gemm_kernels, or HOSMI_GEMM_AUTO_BLIS_LOOP */
     hosmi_pool *pool; /* the handle's helpers for element-wise passes, or NULL */
 } hosmi_blas;
 

@@ -76,7 +76,8 @@ enum {
  * Neither enables FMA in GCC; clang's AVX-512 does imply it, so a file that
  * uses HOSMI_TARGET_AVX512 turns contraction off (#pragma STDC FP_CONTRACT
  * OFF, under __clang__). lib/train/optim.c uses them too, with the same
- * dispatch. */
+ * dispatch; lib/core/gemm.c packs products with AVX-512 (no arithmetic)
+ * when it runs BLIS's skx kernels, which need the same instructions. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HOSMI_HAVE_X86_VARIANTS 1
 #define HOSMI_TARGET_AVX2 __attribute__((target("avx2")))

@@ -7,6 +7,10 @@
  *   - where BLIS picks "generic" on a CPU with AVX2 and FMA, "auto" names
  *     another sub-configuration (the choice happens), and "blis" names
  *     BLIS's pick; hosm_gemm_kernels_name validates its arguments.
+ *   - the library's own loop around the chosen micro-kernel gives the
+ *     bits of BLIS's loop around it: edges of every panel and block, k
+ *     across BLIS's depth blocks, every transpose, alpha and beta, beta = 0
+ *     over NaN, the padding of C untouched;
  *   - a handle with helper threads (lib/core/pool.c) splits a large product
  *     among them and gets the same bits as one thread, split by rows or by
  *     columns, every transpose, the padding of C untouched.
@@ -102,6 +106,28 @@ static double worst_d(int64_t m, int64_t n, int64_t k, trng *r)
     return worst;
 }
 
+/* Entries of C (padding included) where the library's loop differs from
+ * BLIS's loop around the same kernels; with beta = 0, C starts as NaN. */
+static int64_t loop_differs(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                            float beta, trng *r)
+{
+    operands o = make_operands(ta, tb, m, n, k, r);
+    if (beta == 0.0f)
+        for (int64_t i = 0; i < m * o.ldc; i++)
+            o.c0[i] = o.c1[i] = NAN;
+    const hosmi_blas own = {1, HOSM_GEMM_AUTO, NULL}, blis = {1, HOSMI_GEMM_AUTO_BLIS_LOOP, NULL};
+    hosmi_sgemm(&blis, ta, tb, m, n, k, alpha, o.a, o.lda, o.b, o.ldb, beta, o.c0, o.ldc);
+    hosmi_sgemm(&own, ta, tb, m, n, k, alpha, o.a, o.lda, o.b, o.ldb, beta, o.c1, o.ldc);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < m * o.ldc; i++)
+        differ += memcmp(&o.c0[i], &o.c1[i], sizeof(float)) != 0;
+    for (int64_t i = 0; i < m && beta == 0.0f; i++)
+        for (int64_t j = 0; j < n; j++)
+            differ += !isfinite(o.c1[i * o.ldc + j]);
+    free_operands(&o);
+    return differ;
+}
+
 /* Entries of C (padding included) where a product split among `threads`
  * helper threads differs from one thread's. */
 static int64_t split_differs(int ta, int tb, int64_t m, int64_t n, int64_t k, int threads,
@@ -144,6 +170,28 @@ int main(void)
     check_le("float products, chosen vs BLIS's kernels, error / (magnitude u)", worst, 64.0);
     check_le("double products, chosen vs BLIS's kernels, error / (sqrt(k) 1e-15)",
              fmax(worst_d(128, 256, 256, &r), worst_d(5, 3, 700, &r)), 64.0);
+
+    /* The library's loop (skx: MR 32, NR 12, MC 480, KC 384 up to 480, NC
+     * 3072): partial panels, more than one MC block (n = 1000), k of one
+     * block up to its maximum and of two and three (385 stays one, 481
+     * and 1000 do not), more than one NC block (m = 3100). */
+    static const int64_t loops[][3] = {{128, 256, 256}, {33, 45, 7},     {100, 77, 1000},
+                                       {64, 1000, 385}, {200, 96, 480},  {45, 33, 481},
+                                       {3100, 40, 8},   {128, 2080, 64}, {32, 32, 1}};
+    static const float scalars[][2] = {{1.0f, 0.0f}, {0.75f, -0.5f}, {1.0f, 1.0f}};
+    int64_t loop_differ = 0;
+    for (size_t s = 0; s < sizeof loops / sizeof loops[0]; s++)
+        for (int t = 0; t < 4; t++)
+            for (size_t ab = 0; ab < 3; ab++) {
+                const int64_t d = loop_differs(t & 1, t >> 1, loops[s][0], loops[s][1],
+                                               loops[s][2], scalars[ab][0], scalars[ab][1], &r);
+                CHECK(d == 0, "own loop, %lld x %lld x %lld, ta %d tb %d, alpha %g beta %g: "
+                      "%lld entries differ", (long long)loops[s][0], (long long)loops[s][1],
+                      (long long)loops[s][2], t & 1, t >> 1, scalars[ab][0], scalars[ab][1],
+                      (long long)d);
+                loop_differ += d;
+            }
+    printf("     own loop: %lld entries differ from BLIS's loop\n", (long long)loop_differ);
 
     /* Split products: by rows (m >= n) and by columns, parts of unequal
      * length, 2 and 3 threads, the small-matrix kernels (n = 16), parts
