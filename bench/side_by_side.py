@@ -235,7 +235,7 @@ def main():
                          1 / h_wall, 1 / t_wall, t_wall / h_wall))
         elif unit == "GFLOP/s":
             fl = res[("libhosm", key)][0]["gemm_flops_per_unit"] * 1e-9
-            rows.append((name + " (libhosm: bli_sgemm_ex; PyTorch: torch.mm)", unit,
+            rows.append((name + " (libhosm: its products, hosmi_sgemm; PyTorch: torch.mm)", unit,
                          fl / h_cpu, fl / t_cpu, t_cpu / h_cpu, fl / h_wall, fl / t_wall,
                          t_wall / h_wall))
         elif unit in ("ms/call", "ms/update"):
