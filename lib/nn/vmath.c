@@ -189,7 +189,8 @@ VINLINE float copysign_bits(float mag, float sgn)
     return as_float((as_u32(mag) & 0x7fffffffu) | (as_u32(sgn) & 0x80000000u));
 }
 
-enum { W_F = 1, W_D = 2 };
+/* What a block writes: f, f' (W_D) and with it f'' (W_D2). */
+enum { W_F = 1, W_D = 2, W_D2 = 4 };
 
 /* ---- the blocks: VB elements, want a compile-time constant ---------------- */
 /* z is a local copy; a, d1, d2 point to VB writable floats each (the caller
@@ -229,10 +230,12 @@ VINLINE void softplus_blk(const float *restrict z, float *restrict a, float *res
             float q = 1.0f / (1.0f + u); /* sigmoid(|z|) */
             float pq = p * q;
             float sn = scale2k(pq, k);        /* sigmoid(-|z|) = u q */
-            float ss = scale2k(pq * q, k);    /* s (1 - s) = u q^2 */
             float s = sel(pos, q, sn);
             d1[j] = sel(nan, zi, s);
-            d2[j] = sel(nan, zi, ss);
+            if (want & W_D2) {
+                float ss = scale2k(pq * q, k); /* s (1 - s) = u q^2 */
+                d2[j] = sel(nan, zi, ss);
+            }
         }
     }
 }
@@ -266,10 +269,12 @@ VINLINE void silu_blk(const float *restrict z, float *restrict a, float *restric
             float s = scale2k(m, ks);
             float sc = sel(pos, scale2k(pq, k), q); /* 1 - s */
             float g1 = scale2k(m * (1.0f + zc * sc), ks);
-            /* s (1 - s) = u q^2 for either sign. */
-            float g2 = scale2k((pq * q) * (2.0f + zc * (sc - s)), k);
             d1[j] = sel(nan, zi, g1);
-            d2[j] = sel(nan, zi, g2);
+            if (want & W_D2) {
+                /* s (1 - s) = u q^2 for either sign. */
+                float g2 = scale2k((pq * q) * (2.0f + zc * (sc - s)), k);
+                d2[j] = sel(nan, zi, g2);
+            }
         }
     }
 }
@@ -293,9 +298,9 @@ VINLINE void tanh_blk(const float *restrict z, float *restrict a, float *restric
             /* 1 - t^2 = 4 e^-2|z| / (2 + m)^2, without cancellation. */
             float w = 1.0f / (2.0f + m);
             float g1 = scale2k((4.0f * (1.0f + em1)) * w * w, k);
-            float g2 = -2.0f * ts * g1;
             d1[j] = sel(nan, zi, g1);
-            d2[j] = sel(nan, zi, g2);
+            if (want & W_D2)
+                d2[j] = sel(nan, zi, -2.0f * ts * g1);
         }
     }
 }
@@ -316,9 +321,9 @@ VINLINE void elu_blk(const float *restrict z, float *restrict a, float *restrict
         if (want & W_D) {
             float e = scale2k(1.0f + em1, k);
             float g1 = sel(zi > 0.0f, 1.0f, e);
-            float g2 = sel(zi > 0.0f, 0.0f, e);
             d1[j] = sel(nan, zi, g1);
-            d2[j] = sel(nan, zi, g2);
+            if (want & W_D2)
+                d2[j] = sel(nan, zi, sel(zi > 0.0f, 0.0f, e));
         }
     }
 }
@@ -351,13 +356,19 @@ VINLINE void elu_blk(const float *restrict z, float *restrict a, float *restrict
         }                                                                                  \
     } while (0)
 
+/* f'' only when asked for: the training passes without tangents need f
+ * and f' alone. */
 #define DISPATCH_WANT(BLK, z, a, d1, d2, n)                                                 \
     do {                                                                                   \
-        if ((a) && ((d1) || (d2)))                                                         \
+        if ((a) && (d2))                                                                   \
+            RUN_ACT(BLK, W_F | W_D | W_D2, z, a, d1, d2, n);                               \
+        else if ((a) && (d1))                                                              \
             RUN_ACT(BLK, W_F | W_D, z, a, d1, d2, n);                                      \
         else if (a)                                                                        \
             RUN_ACT(BLK, W_F, z, a, d1, d2, n);                                            \
-        else if ((d1) || (d2))                                                             \
+        else if (d2)                                                                       \
+            RUN_ACT(BLK, W_D | W_D2, z, a, d1, d2, n);                                     \
+        else if (d1)                                                                       \
             RUN_ACT(BLK, W_D, z, a, d1, d2, n);                                            \
     } while (0)
 
