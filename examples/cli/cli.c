@@ -341,7 +341,7 @@ const char *cli_enum_name(int key, int64_t value)
     static const char *const act[] = {"softplus", "silu", "tanh", "elu"};
     static const char *const obj[] = {"dsm", "dsm_vr", "ssm", "ssm_vr", "exact_sm"};
     static const char *const s2[] = {"none", "diag", "lowrank", "full"};
-    static const char *const s2obj[] = {"d2sm", "d2sm_vr", "d2sm_res"};
+    static const char *const s2obj[] = {"d2sm", "d2sm_vr", "d2sm_res", "d2sm_res_vr"};
     static const char *const sampler[] = {"langevin", "annealed", "ozaki",
                                           "mala", "mh_ozaki", "annealed_ozaki"};
     static const char *const param[] = {"score", "energy", "denoiser"};

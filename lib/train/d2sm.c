@@ -23,19 +23,42 @@ const hosmi_objective hosmi_obj_d2sm = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_
  * covariance plus the denoiser's own error, which is what a calibrated
  * error bar of x_hat needs (docs/math.md#32-second-order-d2sm). It is D2SM's
  * term with s1 = 0 in psi and w = z / sigma + s1. */
-static double d2sm_res_point(const hosmi_batch *b, int64_t i, double scale)
+/* ||s2(x + sign sigma z) - T'||^2 at one row of the pair, scaled by weight;
+ * the noise of the row is sign z. */
+static double res_row(const hosmi_batch *b, int64_t i, int block, double sign, double weight,
+                      double scale)
 {
     const hosm_model *m = b->m;
     const int64_t D = m->arch.dim;
     const double sigma = m->sigmas[b->level[i]], inv = 1.0 / sigma;
-    const float *s1 = b->s1[HOSMI_BLOCK_NOISY] + i * D;
+    const float *s1 = b->s1[block] + i * D;
     for (int64_t j = 0; j < D; j++)
-        b->w[j] = (float)(b->z[i * D + j] * inv + s1[j]);
-    const hosmi_s2_point v = {m->arch.s2, D, m->rank, b->s2[HOSMI_BLOCK_NOISY] + i * m->net2.out};
-    return hosmi_s2_d2sm_term(&v, b->blas, inv * inv, b->zero, b->w, 1.0, -2.0, scale,
-                              b->ds2[HOSMI_BLOCK_NOISY] + i * m->net2.out, NULL, b->work) +
-           hosmi_s2_target_norm2(m->arch.s2, D, inv * inv, b->w);
+        b->w[j] = (float)(sign * b->z[i * D + j] * inv + s1[j]);
+    const hosmi_s2_point v = {m->arch.s2, D, m->rank, b->s2[block] + i * m->net2.out};
+    return weight * (hosmi_s2_d2sm_term(&v, b->blas, inv * inv, b->zero, b->w, 1.0, -2.0,
+                                        weight * scale, b->ds2[block] + i * m->net2.out, NULL,
+                                        b->work) +
+                     hosmi_s2_target_norm2(m->arch.s2, D, inv * inv, b->w));
+}
+
+static double d2sm_res_point(const hosmi_batch *b, int64_t i, double scale)
+{
+    return res_row(b, i, HOSMI_BLOCK_NOISY, 1.0, 1.0, scale);
 }
 
 const hosmi_objective hosmi_obj_d2sm_res = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_TANGENTS_NONE,
                                             d2sm_res_point};
+
+/* Residual D2SM-VR: the mean of the residual loss at x + sigma z and at
+ * x - sigma z (noise -z), each against its own detached s1: the expectation
+ * of d2sm_res, with the pair's noise partly cancelling in the gradient
+ * (measured in docs/accuracy.md). */
+static double d2sm_res_vr_point(const hosmi_batch *b, int64_t i, double scale)
+{
+    return res_row(b, i, HOSMI_BLOCK_NOISY, 1.0, 0.5, scale) +
+           res_row(b, i, HOSMI_BLOCK_ANTI, -1.0, 0.5, scale);
+}
+
+const hosmi_objective hosmi_obj_d2sm_res_vr = {
+    2, HOSMI_ROWS(HOSMI_BLOCK_NOISY) | HOSMI_ROWS(HOSMI_BLOCK_ANTI), HOSMI_TANGENTS_NONE,
+    d2sm_res_vr_point};

@@ -478,7 +478,7 @@ static void test_config(void)
         {"s2=diag rank=2 s2=", "s2", HOSM_E_PARSE},
         {"s2=diag rank=2 s2_objective=dsm", "s2_objective", HOSM_E_RANGE},
         {"s2=diag rank=2 s2_objective=d2sm-vr", "s2_objective", HOSM_E_RANGE},
-        {"s2=diag rank=2 s2_objective=3", "s2_objective", HOSM_E_RANGE},
+        {"s2=diag rank=2 s2_objective=4", "s2_objective", HOSM_E_RANGE},
         {"s2=diag rank=2 rank=0", "rank", HOSM_E_RANGE},
         {"s2=diag rank=2 rank=4097", "rank", HOSM_E_RANGE},
         {"s2=diag rank=2 rank=2.5", "rank", HOSM_E_PARSE},
@@ -560,7 +560,7 @@ static void s2_config_keys(void)
         {HOSM_KEY_RANK, "rank", HOSM_TYPE_INT, 1, 4096, 50},
         {HOSM_KEY_S2_HIDDEN, "s2_hidden", HOSM_TYPE_INT, 0, 65536, 0},
         {HOSM_KEY_S2_DEPTH, "s2_depth", HOSM_TYPE_INT, 0, 64, 0},
-        {HOSM_KEY_S2_OBJECTIVE, "s2_objective", HOSM_TYPE_INT, 0, 2, HOSM_OBJ_D2SM},
+        {HOSM_KEY_S2_OBJECTIVE, "s2_objective", HOSM_TYPE_INT, 0, 3, HOSM_OBJ_D2SM},
         {HOSM_KEY_W1, "w1", HOSM_TYPE_DOUBLE, 0, 1e6, 1.0},
         {HOSM_KEY_FREEZE_S1, "freeze_s1", HOSM_TYPE_INT, 0, 1, 0},
     };

@@ -235,7 +235,8 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
         }
         /* Second order, the plain Frobenius (or diagonal) forms. */
         double l2 = 0.0, m2 = 0.0;
-        if (o->obj2 == HOSM_OBJ_D2SM_RES) {
+        const int res = o->obj2 == HOSM_OBJ_D2SM_RES || o->obj2 == HOSM_OBJ_D2SM_RES_VR;
+        if (res) {
             /* psi = s2 alone; T' from the detached s1 (s10 as scratch) */
             ref_s2(m, params, xp, l, pp);
             ref_s1(m, o->detached, xp, l, s10);
@@ -243,6 +244,15 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
                 for (int64_t b = 0; b < D; b++)
                     T[a * D + b] = (zi[a] / sg + s10[a]) * (zi[b] / sg + s10[b]) -
                                    (a == b ? is2 : 0.0);
+        }
+        if (o->obj2 == HOSM_OBJ_D2SM_RES_VR) {
+            /* the antithetic row: s2 at x - sigma z in pm, its T' (noise -z) in p0 */
+            ref_s2(m, params, xm, l, pm);
+            ref_s1(m, o->detached, xm, l, s10);
+            for (int64_t a = 0; a < D; a++)
+                for (int64_t b = 0; b < D; b++)
+                    p0[a * D + b] = (-zi[a] / sg + s10[a]) * (-zi[b] / sg + s10[b]) -
+                                    (a == b ? is2 : 0.0);
         }
         if (o->obj2 == HOSM_OBJ_D2SM_VR) {
             psi_at(m, params, xm, l, pm, s10);
@@ -253,7 +263,12 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
                 if (m->s2 == HOSM_S2_DIAG && a != b)
                     continue;
                 const int64_t k = a * D + b;
-                if (o->obj2 != HOSM_OBJ_D2SM_VR) {
+                if (o->obj2 == HOSM_OBJ_D2SM_RES_VR) {
+                    double rp = pp[k] - T[k], rm = pm[k] - p0[k];
+                    l2 += 0.5 * (rp * rp + rm * rm);
+                    m2 += 0.5 * (pp[k] * pp[k] + 2.0 * fabs(T[k] * pp[k]) + T[k] * T[k] +
+                                 pm[k] * pm[k] + 2.0 * fabs(p0[k] * pm[k]) + p0[k] * p0[k]);
+                } else if (o->obj2 != HOSM_OBJ_D2SM_VR) {
                     double r = pp[k] - T[k];
                     l2 += r * r;
                     m2 += pp[k] * pp[k] + 2.0 * fabs(T[k] * pp[k]) + T[k] * T[k];

@@ -77,7 +77,7 @@ double ref_loss_s1(const ref_model *m, const double *params, int vr, const doubl
 
 typedef struct {
     int obj1;   /* HOSM_OBJ_DSM or HOSM_OBJ_DSM_VR */
-    int obj2;   /* HOSM_OBJ_D2SM, HOSM_OBJ_D2SM_VR or HOSM_OBJ_D2SM_RES */
+    int obj2;   /* HOSM_OBJ_D2SM, HOSM_OBJ_D2SM_VR, HOSM_OBJ_D2SM_RES or HOSM_OBJ_D2SM_RES_VR */
     int frozen; /* 1: s1 detached (no first-order term; s1 is a constant in psi) */
     double w1;
     /* D2SM-RES: the parameters whose s1 its target uses (s1 is detached

@@ -1,6 +1,6 @@
 /* Gradient check of the joint and frozen second-order trainer.
  *
- * For every s2 objective (d2sm, d2sm_vr, d2sm_res) x structure (diag;
+ * For every s2 objective (d2sm, d2sm_vr, d2sm_res, d2sm_res_vr) x structure (diag;
  * lowrank with r = 2; lowrank with r = 7 > D, capped to D = 3; full) x mode
  * (joint, frozen s1) x first-order objective (dsm, dsm_vr), in five set-ups
  *   A: one noise level (sigma 0.5), w1 = 1, the s2 network shaped like s1
@@ -108,7 +108,10 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     snprintf(rk, sizeof rk, "(r=%lld%s)", (long long)rank, rank > D ? ">D" : "");
     snprintf(tag, sizeof tag, "%s %s%s %s %s %s", su->name, s2_name[s2],
              s2 == HOSM_S2_LOWRANK ? rk : "",
-             obj2 == HOSM_OBJ_D2SM_VR ? "d2sm_vr" : obj2 == HOSM_OBJ_D2SM_RES ? "d2sm_res" : "d2sm",
+             obj2 == HOSM_OBJ_D2SM_VR       ? "d2sm_vr"
+             : obj2 == HOSM_OBJ_D2SM_RES    ? "d2sm_res"
+             : obj2 == HOSM_OBJ_D2SM_RES_VR ? "d2sm_res_vr"
+                                            : "d2sm",
              frozen ? "frozen" : "joint", obj1 ? "dsm_vr" : "dsm");
     hosm_config *cfg;
     MUST(hosm_config_new(&cfg));
@@ -282,7 +285,7 @@ int main(void)
     int cases = 0;
     for (int s = 0; s < 5; s++)
         for (int k = 0; k < 4; k++)
-            for (int obj2 = 0; obj2 <= 2; obj2++)
+            for (int obj2 = 0; obj2 <= 3; obj2++)
                 for (int frozen = 0; frozen <= 1; frozen++)
                     for (int obj1 = 0; obj1 <= 1; obj1++) {
                         D = setups[s].dim;

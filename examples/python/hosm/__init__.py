@@ -176,6 +176,7 @@ class S2Objective(enum.IntEnum):
     D2SM = 0
     D2SM_VR = 1
     D2SM_RES = 2
+    D2SM_RES_VR = 3
 
 
 class SamplerKind(enum.IntEnum):
