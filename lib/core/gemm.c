@@ -121,13 +121,15 @@ static void bufs_key_make(void)
     bufs_key_made = pthread_key_create(&bufs_key, bufs_free) == 0;
 }
 
-/* When the library is unloaded (dlclose), no thread may exit into
- * bufs_free afterwards: the key goes, and the threads still running keep
- * their buffers. */
+/* When the library is unloaded (dlclose, or at exit), no thread may exit
+ * into bufs_free afterwards: the key goes, the threads still running keep
+ * their buffers, and later products (from other destructors) go through
+ * BLIS's loop. */
 __attribute__((destructor)) static void bufs_unload(void)
 {
     if (!bufs_key_made)
         return;
+    bufs_key_made = 0;
     pthread_key_delete(bufs_key);
     if (thread_bufs)
         bufs_free(thread_bufs);
