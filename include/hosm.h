@@ -233,7 +233,7 @@ enum hosm_s2_objective {
     HOSM_OBJ_D2SM = 0,    /**< "d2sm" */
     HOSM_OBJ_D2SM_VR = 1, /**< "d2sm_vr": antithetic pair plus control variate at the clean point */
     HOSM_OBJ_D2SM_RES = 2, /**< "d2sm_res": s2 against the squared residual of the detached s1's denoiser (experimental) */
-    HOSM_OBJ_D2SM_RES_VR = 3 /**< "d2sm_res_vr": d2sm_res averaged over the antithetic pair x +- sigma z (experimental) */
+    HOSM_OBJ_D2SM_RES_VR = 3 /**< "d2sm_res_vr": d2sm_res over the antithetic pair plus a control variate at the clean point (experimental) */
 };
 
 /** Samplers (values of HOSM_KEY_SAMPLER). */

@@ -50,15 +50,28 @@ const hosmi_objective hosmi_obj_d2sm_res = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HO
                                             d2sm_res_point};
 
 /* Residual D2SM-VR: the mean of the residual loss at x + sigma z and at
- * x - sigma z (noise -z), each against its own detached s1: the expectation
- * of d2sm_res, with the pair's noise partly cancelling in the gradient
- * (measured in docs/accuracy.md). */
+ * x - sigma z (noise -z), each against its own detached s1, plus the
+ * control variate 2 <T, s2(x)> at the clean point (T = w w^T - I / sigma^2,
+ * w = z / sigma; zero mean given x): the expectation of d2sm_res, with the
+ * T part of the pair's targets cancelled to O(1) as in D2SM-VR
+ * (docs/math.md#32-second-order-d2sm). */
 static double d2sm_res_vr_point(const hosmi_batch *b, int64_t i, double scale)
 {
-    return res_row(b, i, HOSMI_BLOCK_NOISY, 1.0, 0.5, scale) +
-           res_row(b, i, HOSMI_BLOCK_ANTI, -1.0, 0.5, scale);
+    const hosm_model *m = b->m;
+    const int64_t D = m->arch.dim;
+    const double inv = 1.0 / m->sigmas[b->level[i]];
+    double l = res_row(b, i, HOSMI_BLOCK_NOISY, 1.0, 0.5, scale) +
+               res_row(b, i, HOSMI_BLOCK_ANTI, -1.0, 0.5, scale);
+    for (int64_t j = 0; j < D; j++)
+        b->w[j] = (float)(b->z[i * D + j] * inv);
+    const hosmi_s2_point v0 = {m->arch.s2, D, m->rank,
+                               b->s2[HOSMI_BLOCK_CLEAN] + i * m->net2.out};
+    return l + hosmi_s2_d2sm_term(&v0, b->blas, inv * inv, b->zero, b->w, 0.0, 2.0, scale,
+                                  b->ds2[HOSMI_BLOCK_CLEAN] + i * m->net2.out, NULL, b->work);
 }
 
-const hosmi_objective hosmi_obj_d2sm_res_vr = {
-    2, HOSMI_ROWS(HOSMI_BLOCK_NOISY) | HOSMI_ROWS(HOSMI_BLOCK_ANTI), HOSMI_TANGENTS_NONE,
-    d2sm_res_vr_point};
+const hosmi_objective hosmi_obj_d2sm_res_vr = {2,
+                                               HOSMI_ROWS(HOSMI_BLOCK_NOISY) |
+                                                   HOSMI_ROWS(HOSMI_BLOCK_CLEAN) |
+                                                   HOSMI_ROWS(HOSMI_BLOCK_ANTI),
+                                               HOSMI_TANGENTS_NONE, d2sm_res_vr_point};

@@ -197,11 +197,11 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
                  double *scale)
 {
     const int64_t D = m->dim, DD = D * D;
-    double *buf = malloc((size_t)(3 * DD + 2 * D + 2 * D + DD) * sizeof *buf);
+    double *buf = malloc((size_t)(3 * DD + 2 * D + 2 * D + 2 * DD) * sizeof *buf);
     if (!buf)
         abort();
     double *pp = buf, *pm = pp + DD, *p0 = pm + DD, *s1 = p0 + DD, *s10 = s1 + D, *xp = s10 + D,
-           *xm = xp + D, *T = xm + D;
+           *xm = xp + D, *T = xm + D, *s20 = T + DD;
     double total = 0.0, mag = 0.0;
     for (int64_t i = 0; i < n; i++) {
         const int64_t l = levels ? levels[i] : 0;
@@ -246,7 +246,9 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
                                    (a == b ? is2 : 0.0);
         }
         if (o->obj2 == HOSM_OBJ_D2SM_RES_VR) {
-            /* the antithetic row: s2 at x - sigma z in pm, its T' (noise -z) in p0 */
+            /* the antithetic row: s2 at x - sigma z in pm, its T' (noise -z) in p0;
+             * s2 at the clean point for the control variate */
+            ref_s2(m, params, xi, l, s20);
             ref_s2(m, params, xm, l, pm);
             ref_s1(m, o->detached, xm, l, s10);
             for (int64_t a = 0; a < D; a++)
@@ -265,9 +267,11 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
                 const int64_t k = a * D + b;
                 if (o->obj2 == HOSM_OBJ_D2SM_RES_VR) {
                     double rp = pp[k] - T[k], rm = pm[k] - p0[k];
-                    l2 += 0.5 * (rp * rp + rm * rm);
+                    double t0 = (zi[a] * zi[b] - (a == b ? 1.0 : 0.0)) * is2; /* T */
+                    l2 += 0.5 * (rp * rp + rm * rm) + 2.0 * t0 * s20[k];
                     m2 += 0.5 * (pp[k] * pp[k] + 2.0 * fabs(T[k] * pp[k]) + T[k] * T[k] +
-                                 pm[k] * pm[k] + 2.0 * fabs(p0[k] * pm[k]) + p0[k] * p0[k]);
+                                 pm[k] * pm[k] + 2.0 * fabs(p0[k] * pm[k]) + p0[k] * p0[k]) +
+                          2.0 * fabs(t0 * s20[k]);
                 } else if (o->obj2 != HOSM_OBJ_D2SM_VR) {
                     double r = pp[k] - T[k];
                     l2 += r * r;
