@@ -15,16 +15,8 @@ static double d2sm_point(const hosmi_batch *b, int64_t i, double scale)
 
 const hosmi_objective hosmi_obj_d2sm = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_TANGENTS_NONE, d2sm_point};
 
-/* Residual D2SM: || s2(x + sigma z) - T' ||_F^2 with
- * T' = (z / sigma + s1) (z / sigma + s1)^T - I / sigma^2 and s1 (at x + sigma z)
- * detached. sigma^2 (z / sigma + s1) = x_hat - x is the residual of the
- * model's own denoiser x_hat = x + sigma z + sigma^2 s1, so sigma^4 s2 +
- * sigma^2 I learns E[(x_hat - x)(x_hat - x)^T | x + sigma z]: the posterior
- * covariance plus the denoiser's own error, which is what a calibrated
- * error bar of x_hat needs (docs/math.md#32-second-order-d2sm). It is D2SM's
- * term with s1 = 0 in psi and w = z / sigma + s1. */
-/* ||s2(x + sign sigma z) - T'||^2 at one row of the pair, scaled by weight;
- * the noise of the row is sign z. */
+/* Weight times ||s2(x + sign sigma z) - T'||^2 at one row (its noise is sign z),
+ * with weight times scale times its gradient into ds2. */
 static double res_row(const hosmi_batch *b, int64_t i, int block, double sign, double weight,
                       double scale)
 {
@@ -41,6 +33,14 @@ static double res_row(const hosmi_batch *b, int64_t i, int block, double sign, d
                      hosmi_s2_target_norm2(m->arch.s2, D, inv * inv, b->w));
 }
 
+/* Residual D2SM: || s2(x + sigma z) - T' ||_F^2 with
+ * T' = (z / sigma + s1) (z / sigma + s1)^T - I / sigma^2 and s1 (at x + sigma z)
+ * detached. sigma^2 (z / sigma + s1) = x_hat - x is the residual of the
+ * model's own denoiser x_hat = x + sigma z + sigma^2 s1, so sigma^4 s2 +
+ * sigma^2 I learns E[(x_hat - x)(x_hat - x)^T | x + sigma z]: the posterior
+ * covariance plus the denoiser's own error, which is what a calibrated
+ * error bar of x_hat needs (docs/math.md#32-second-order-d2sm). It is D2SM's
+ * term with s1 = 0 in psi and w = z / sigma + s1. */
 static double d2sm_res_point(const hosmi_batch *b, int64_t i, double scale)
 {
     return res_row(b, i, HOSMI_BLOCK_NOISY, 1.0, 1.0, scale);
