@@ -10,6 +10,7 @@ errors on 2000 noisy held-out points at the training sigma.
 
     /usr/bin/python3 bench/accuracy_ref.py job --D 8 --sigma 0.1 --run a c \\
         --seed 0 1 2 --steps 4000 [--set key=value ...] [--tag NAME] --out FILE
+    /usr/bin/python3 bench/accuracy_ref.py job --ladder 0.4 0.05 4 --sigma 0.05 0.1 ...
     /usr/bin/python3 bench/accuracy_ref.py table FILE...
 
 Runs: a = s1 alone (DSM-VR), b = s1 + full s2 by D2SM, c = by D2SM-VR (w1 = 2,
@@ -17,6 +18,9 @@ since libhosm's L2 has no factor 1/2). --set adds config keys (ablations);
 --tag names the variant in the table. Every error is the relative one
 ||est - exact|| / ||exact|| per point, reported as mean, median and p90 over
 the points, and pooled: sqrt(sum ||est - exact||^2 / sum ||exact||^2).
+With --ladder SMAX SMIN L one model is trained on the geometric ladder of
+L levels from SMAX to SMIN (the same steps in all, each point at a random
+level) and evaluated at each --sigma, which must be one of its levels.
 It needs libhosm built in ./build (or HOSM_LIBRARY) and the package in
 examples/python on the path (the script adds it).
 """
@@ -110,9 +114,11 @@ def rel(est, exact):
                 p90=float(np.quantile(per, 0.9)), pooled=float(pooled))
 
 
-def train(D, sigma, run, steps, seed, extra, mixture="ref"):
+def train(D, sigma, run, steps, seed, extra, mixture="ref", ladder=None):
     mix = MIXTURES[mixture](D)
-    text = f"{RECIPE} {RUNS[run]} sigma={sigma} seed={seed} " + " ".join(extra)
+    noise = (f"sigma_max={ladder[0]} sigma_min={ladder[1]} levels={int(ladder[2])}" if ladder
+             else f"sigma={sigma}")
+    text = f"{RECIPE} {RUNS[run]} {noise} seed={seed} " + " ".join(extra)
     cfg = hosm.Config(text)
     model = hosm.Model(D, cfg)
     trainer = hosm.Trainer(model, cfg)
@@ -126,15 +132,15 @@ def train(D, sigma, run, steps, seed, extra, mixture="ref"):
     return mix, model, ema, t_step
 
 
-def evaluate(mix, model, sigma, has_s2):
+def evaluate(mix, model, sigma, has_s2, level=-1):
     D = mix.dim
     x = mix.sample(N_EVAL, seed=EVAL_SEED + D).astype(np.float64)
     z = np.random.default_rng(EVAL_SEED + D).standard_normal((N_EVAL, D))
     xt = (x + sigma * z).astype(np.float32)
     S1 = mix.score(xt.astype(np.float64), sigma)
     S2 = mix.hessian(xt.astype(np.float64), sigma)
-    res = {"s1": rel(model.score(xt).astype(np.float64), S1)}
-    J = model.score_jacobian(xt).astype(np.float64)
+    res = {"s1": rel(model.score(xt, level).astype(np.float64), S1)}
+    J = model.score_jacobian(xt, level).astype(np.float64)
     res["jac"] = rel(J, S2)
     res["jacsym"] = rel(0.5 * (J + J.transpose(0, 2, 1)), S2)
     # calibration of the posterior trace: the exact s2 (sampling noise alone),
@@ -142,7 +148,7 @@ def evaluate(mix, model, sigma, has_s2):
     res["calib"] = {"exact": calibration(model, xt, x, sigma, S2),
                     "jacsym": calibration(model, xt, x, sigma, J)}
     if has_s2:
-        H = model.hessian(xt).astype(np.float64)
+        H = model.hessian(xt, level).astype(np.float64)
         res["s2"] = rel(H, S2)
         # the learned s2 and the symmetrised Jacobian averaged
         res["blend"] = rel(0.5 * (H + 0.5 * (J + J.transpose(0, 2, 1))), S2)
@@ -150,24 +156,43 @@ def evaluate(mix, model, sigma, has_s2):
     return res
 
 
+def emit(a, rec):
+    print(json.dumps(rec), flush=True)
+    if a.out:
+        with open(a.out, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+
 def cmd_job(a):
     for D in a.D:
-        for sigma in a.sigma:
-            for run in a.run:
-                for seed in a.seed:
+        for run in a.run:
+            for seed in a.seed:
+                if a.ladder:  # one model, evaluated at each of its levels asked for
+                    t0 = time.time()
+                    mix, model, ema, t_step = train(D, None, run, a.steps, seed, a.set,
+                                                    a.mixture, a.ladder)
+                    sigmas = list(model.sigmas)
+                    for sigma in a.sigma:
+                        lv = [i for i, s in enumerate(sigmas) if abs(s - sigma) <= 1e-6 * sigma]
+                        if not lv:
+                            sys.exit(f"sigma {sigma} is not a level of the ladder {sigmas}")
+                        emit(a, dict(tag=a.tag, set=a.set, mixture=a.mixture, D=D, sigma=sigma,
+                                     ladder=a.ladder, level=lv[0], run=run, seed=seed,
+                                     steps=a.steps, t_step_ms=1e3 * t_step,
+                                     t_total_s=time.time() - t0,
+                                     final=evaluate(mix, model, sigma, run != "a", lv[0]),
+                                     ema=evaluate(mix, ema, sigma, run != "a", lv[0])))
+                    continue
+                for sigma in a.sigma:
                     t0 = time.time()
                     mix, model, ema, t_step = train(D, sigma, run, a.steps, seed, a.set,
                                                     a.mixture)
-                    rec = dict(tag=a.tag, set=a.set, mixture=a.mixture, D=D, sigma=sigma,
-                               run=run, seed=seed,
-                               steps=a.steps, t_step_ms=1e3 * t_step,
-                               t_total_s=time.time() - t0,
-                               final=evaluate(mix, model, sigma, run != "a"),
-                               ema=evaluate(mix, ema, sigma, run != "a"))
-                    print(json.dumps(rec), flush=True)
-                    if a.out:
-                        with open(a.out, "a") as f:
-                            f.write(json.dumps(rec) + "\n")
+                    emit(a, dict(tag=a.tag, set=a.set, mixture=a.mixture, D=D, sigma=sigma,
+                                 run=run, seed=seed,
+                                 steps=a.steps, t_step_ms=1e3 * t_step,
+                                 t_total_s=time.time() - t0,
+                                 final=evaluate(mix, model, sigma, run != "a"),
+                                 ema=evaluate(mix, ema, sigma, run != "a")))
 
 
 def cmd_table(a):
@@ -221,6 +246,7 @@ def main():
     j.add_argument("--steps", type=int, default=4000)
     j.add_argument("--mixture", default="ref", choices=sorted(MIXTURES))
     j.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    j.add_argument("--ladder", type=float, nargs=3, metavar=("SMAX", "SMIN", "L"))
     j.add_argument("--tag", default="")
     j.add_argument("--out", default="")
     t = sp.add_parser("table")
