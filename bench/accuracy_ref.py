@@ -156,43 +156,41 @@ def evaluate(mix, model, sigma, has_s2, level=-1):
     return res
 
 
-def emit(a, rec):
-    print(json.dumps(rec), flush=True)
-    if a.out:
-        with open(a.out, "a") as f:
-            f.write(json.dumps(rec) + "\n")
+def trained(a, D, run, seed):
+    """(sigma, level, mix, model, ema, t_step, t0) for each --sigma: one
+    model per sigma, or one ladder model evaluated at each of its levels."""
+    if not a.ladder:
+        for sigma in a.sigma:
+            t0 = time.time()
+            yield (sigma, -1, *train(D, sigma, run, a.steps, seed, a.set, a.mixture), t0)
+        return
+    t0 = time.time()
+    mix, model, ema, t_step = train(D, None, run, a.steps, seed, a.set, a.mixture, a.ladder)
+    sigmas = list(model.sigmas)
+    for sigma in a.sigma:
+        lv = [i for i, s in enumerate(sigmas) if abs(s - sigma) <= 1e-6 * sigma]
+        if not lv:
+            sys.exit(f"sigma {sigma} is not a level of the ladder {sigmas}")
+        yield sigma, lv[0], mix, model, ema, t_step, t0
 
 
 def cmd_job(a):
     for D in a.D:
         for run in a.run:
             for seed in a.seed:
-                if a.ladder:  # one model, evaluated at each of its levels asked for
-                    t0 = time.time()
-                    mix, model, ema, t_step = train(D, None, run, a.steps, seed, a.set,
-                                                    a.mixture, a.ladder)
-                    sigmas = list(model.sigmas)
-                    for sigma in a.sigma:
-                        lv = [i for i, s in enumerate(sigmas) if abs(s - sigma) <= 1e-6 * sigma]
-                        if not lv:
-                            sys.exit(f"sigma {sigma} is not a level of the ladder {sigmas}")
-                        emit(a, dict(tag=a.tag, set=a.set, mixture=a.mixture, D=D, sigma=sigma,
-                                     ladder=a.ladder, level=lv[0], run=run, seed=seed,
-                                     steps=a.steps, t_step_ms=1e3 * t_step,
-                                     t_total_s=time.time() - t0,
-                                     final=evaluate(mix, model, sigma, run != "a", lv[0]),
-                                     ema=evaluate(mix, ema, sigma, run != "a", lv[0])))
-                    continue
-                for sigma in a.sigma:
-                    t0 = time.time()
-                    mix, model, ema, t_step = train(D, sigma, run, a.steps, seed, a.set,
-                                                    a.mixture)
-                    emit(a, dict(tag=a.tag, set=a.set, mixture=a.mixture, D=D, sigma=sigma,
-                                 run=run, seed=seed,
-                                 steps=a.steps, t_step_ms=1e3 * t_step,
-                                 t_total_s=time.time() - t0,
-                                 final=evaluate(mix, model, sigma, run != "a"),
-                                 ema=evaluate(mix, ema, sigma, run != "a")))
+                for sigma, level, mix, model, ema, t_step, t0 in trained(a, D, run, seed):
+                    rec = dict(tag=a.tag, set=a.set, mixture=a.mixture, D=D, sigma=sigma,
+                               run=run, seed=seed)
+                    if a.ladder:
+                        rec.update(ladder=a.ladder, level=level)
+                    rec.update(steps=a.steps, t_step_ms=1e3 * t_step,
+                               t_total_s=time.time() - t0,
+                               final=evaluate(mix, model, sigma, run != "a", level),
+                               ema=evaluate(mix, ema, sigma, run != "a", level))
+                    print(json.dumps(rec), flush=True)
+                    if a.out:
+                        with open(a.out, "a") as f:
+                            f.write(json.dumps(rec) + "\n")
 
 
 def cmd_table(a):

@@ -207,7 +207,7 @@ HOSMI_TARGET_AVX512 static void pack(int64_t w, int64_t rows, int64_t kc, const 
 {
     for (int64_t i0 = 0; i0 < rows; i0 += w, dst += w * kc) {
         const float *s = src + i0 * rs;
-        const int64_t have = rows - i0;
+        const int64_t have = rows - i0 < w ? rows - i0 : w; /* rows of this panel */
         for (int64_t ib = 0; ib < w; ib += 16) {
             const __mmask16 store = first_lanes(w - ib), load = first_lanes(have - ib);
             if (rs == 1) { /* a panel's column is contiguous: copy */
@@ -217,12 +217,11 @@ HOSMI_TARGET_AVX512 static void pack(int64_t w, int64_t rows, int64_t kc, const 
                 continue;
             }
             /* rows are contiguous: transpose 16 x 16 blocks */
-            const int64_t last = have < w ? have : w; /* rows of this panel */
             int64_t p = 0;
             for (; p + 16 <= kc; p += 16) {
                 __m512 r[16];
                 for (int q = 0; q < 16; q++)
-                    r[q] = ib + q < last ? _mm512_loadu_ps(s + (ib + q) * rs + p)
+                    r[q] = ib + q < have ? _mm512_loadu_ps(s + (ib + q) * rs + p)
                                          : _mm512_setzero_ps();
                 transpose16(r);
                 for (int q = 0; q < 16; q++)

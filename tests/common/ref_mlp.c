@@ -180,6 +180,17 @@ double ref_loss_s1(const ref_model *m, const double *params, int vr, const doubl
     return total / (double)n;
 }
 
+/* Residual D2SM's target at a row with noise sign z:
+ * (sign z / sigma + s1)(sign z / sigma + s1)^T - I / sigma^2. */
+static void res_target(int64_t D, const double *z, double sign, const double *s1, double sigma,
+                       double *t)
+{
+    for (int64_t a = 0; a < D; a++)
+        for (int64_t b = 0; b < D; b++)
+            t[a * D + b] = (sign * z[a] / sigma + s1[a]) * (sign * z[b] / sigma + s1[b]) -
+                           (a == b ? 1.0 / (sigma * sigma) : 0.0);
+}
+
 /* psi = s2 + s1 s1^T at y. */
 static void psi_at(const ref_model *m, const double *params, const double *y, int64_t level,
                    double *psi, double *s1)
@@ -240,10 +251,7 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
             /* psi = s2 alone; T' from the detached s1 (s10 as scratch) */
             ref_s2(m, params, xp, l, pp);
             ref_s1(m, o->detached, xp, l, s10);
-            for (int64_t a = 0; a < D; a++)
-                for (int64_t b = 0; b < D; b++)
-                    T[a * D + b] = (zi[a] / sg + s10[a]) * (zi[b] / sg + s10[b]) -
-                                   (a == b ? is2 : 0.0);
+            res_target(D, zi, 1.0, s10, sg, T);
         }
         if (o->obj2 == HOSM_OBJ_D2SM_RES_VR) {
             /* the antithetic row: s2 at x - sigma z in pm, its T' (noise -z) in p0;
@@ -251,10 +259,7 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
             ref_s2(m, params, xi, l, s20);
             ref_s2(m, params, xm, l, pm);
             ref_s1(m, o->detached, xm, l, s10);
-            for (int64_t a = 0; a < D; a++)
-                for (int64_t b = 0; b < D; b++)
-                    p0[a * D + b] = (-zi[a] / sg + s10[a]) * (-zi[b] / sg + s10[b]) -
-                                    (a == b ? is2 : 0.0);
+            res_target(D, zi, -1.0, s10, sg, p0);
         }
         if (o->obj2 == HOSM_OBJ_D2SM_VR) {
             psi_at(m, params, xm, l, pm, s10);
