@@ -150,8 +150,8 @@ static void tri_ws_free(tri_ws *t)
 }
 
 /* Eigenpairs of T_m of the basis into t: values descending in t->d, unit
- * eigenvectors as the rows of t->x (m x m). 0, or -1 (memory, or no
- * convergence). */
+ * eigenvectors as the rows of t->x (m x m). 0, -1 without memory, or -2 when
+ * the iteration does not converge (T not finite, or out of range). */
 static int tri_eig(const hosmi_krylov *kr, tri_ws *t)
 {
     const int64_t m = kr->m;
@@ -162,13 +162,14 @@ static int tri_eig(const hosmi_krylov *kr, tri_ws *t)
     memset(t->x, 0, (size_t)(m * m) * sizeof(double));
     for (int64_t i = 0; i < m; i++)
         t->x[i * m + i] = 1.0;
-    return hosmi_tridiag_eig(m, t->d, t->e, t->x, m);
+    return hosmi_tridiag_eig(m, t->d, t->e, t->x, m) ? -2 : 0;
 }
 
 /* One Lanczos run in the complement of the `found` rows of vecs from a
  * random start: the top Ritz pair once its residual |beta_m y_m| is below
  * tol * scale (checked at geometrically growing sizes m), or exactly when
- * the Krylov space is invariant or spans the whole complement. 0, or -1. */
+ * the Krylov space is invariant or spans the whole complement. 0, or -1 / -2
+ * as tri_eig. */
 static int top_pair(int64_t n, hosmi_apply_fn apply, void *ctx, const double *vecs,
                     int64_t found, double scale, hosmi_rng *rng, tri_ws *t, double *val,
                     double *vec)
@@ -190,9 +191,10 @@ static int top_pair(int64_t n, hosmi_apply_fn apply, void *ctx, const double *ve
     }
     int64_t check = kr.limit < 20 ? kr.limit : 20;
     for (;;) {
-        if (hosmi_krylov_extend(&kr, apply, ctx, check) || tri_eig(&kr, t)) {
+        const int st2 = hosmi_krylov_extend(&kr, apply, ctx, check) ? -1 : tri_eig(&kr, t);
+        if (st2) {
             hosmi_krylov_free(&kr);
-            return -1;
+            return st2;
         }
         const int64_t m = kr.m;
         const double res = kr.invariant ? 0.0 : fabs(kr.beta[m - 1] * t->x[m - 1]);
@@ -219,15 +221,15 @@ int hosmi_lanczos_topk(int64_t n, int64_t k, hosmi_apply_fn apply, void *ctx, do
     tri_ws t = {0};
     hosmi_rng rng;
     hosmi_rng_seed(&rng, 0x6c616e637a6f73ULL, 0); /* fixed: queries are deterministic */
-    int ok = 1;
-    for (int64_t c = 0; ok && c < k; c++)
-        ok = top_pair(n, apply, ctx, vecs, c, c ? fabs(vals[0]) : 0.0, &rng, &t, &vals[c],
-                      vecs + c * n) == 0;
+    int st = 0;
+    for (int64_t c = 0; !st && c < k; c++)
+        st = top_pair(n, apply, ctx, vecs, c, c ? fabs(vals[0]) : 0.0, &rng, &t, &vals[c],
+                      vecs + c * n);
     /* Runs give non-increasing values up to the tolerance: sort exactly. */
-    if (ok)
+    if (!st)
         hosmi_sort_pairs(k, vals, vecs, n, n, 1); /* vector c is row c */
     tri_ws_free(&t);
-    return ok ? 0 : -1;
+    return st;
 }
 
 /* u = f(T_m) e_1 = sum_j f(theta_j) (z_j . e_1) z_j from the eigenpairs of

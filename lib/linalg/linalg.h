@@ -96,7 +96,8 @@ void hosmi_krylov_free(hosmi_krylov *kr);
  * the complement of the pairs found; its top Ritz pair is accepted once the
  * residual |beta_m y_m| <= 1e-7 max(|lambda_1|, |theta|), or exactly on an
  * invariant space): vals (k, descending), vecs (k x n, unit rows). Returns
- * 0, or -1 when memory runs out. */
+ * 0, -1 when memory runs out, or -2 when the tridiagonal eigenproblem does
+ * not converge (the operator's values are not finite or out of range). */
 int hosmi_lanczos_topk(int64_t n, int64_t k, hosmi_apply_fn apply, void *ctx, double *vals,
                        double *vecs);
 

@@ -93,8 +93,9 @@ int hosmi_posterior_topk(const hosmi_posterior *p, int64_t k, double *vals, doub
         }
         return 0;
     }
-    if (hosmi_lanczos_topk(D, k, hosmi_posterior_apply, (void *)p, vals, vecs) != 0)
-        return -1;
+    const int st = hosmi_lanczos_topk(D, k, hosmi_posterior_apply, (void *)p, vals, vecs);
+    if (st)
+        return st;
     if (p->s2.kind == HOSM_S2_FULL && p->clamp)
         for (int64_t c = 0; c < k; c++)
             vals[c] = fmax(vals[c], 0.0);

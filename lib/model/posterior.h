@@ -35,7 +35,8 @@ int hosmi_posterior_var(const hosmi_posterior *p, const hosmi_blas *blas, double
  * diag: the coordinate axes; lowrank and full: Lanczos on products with the
  * covariance (a clamped full s2 maps each covariance eigenvalue to
  * max(value, 0), keeping the vectors). work holds D doubles for diag.
- * 0, or -1 without memory. */
+ * 0, -1 without memory, or -2 when the covariance is out of range (as
+ * hosmi_lanczos_topk). */
 int hosmi_posterior_topk(const hosmi_posterior *p, int64_t k, double *vals, double *vecs,
                          double *work);
 

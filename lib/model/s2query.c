@@ -26,7 +26,7 @@ typedef struct {
 } query_args;
 
 /* One point's answer from its s2 values: 0, -1 without memory, -2 for
- * NaN or Inf in s2. */
+ * NaN or Inf in s2 or a covariance out of range. */
 static int point_query(const query_args *q, const hosmi_s2_point *v, int64_t i)
 {
     const int64_t D = v->D;
@@ -72,8 +72,9 @@ static int point_query(const query_args *q, const hosmi_s2_point *v, int64_t i)
     case Q_TOPK: {
         const int64_t k = q->k;
         double *vals = w, *vecs = w + k, *scratch = w + k + k * D;
-        if (hosmi_posterior_topk(&post, k, vals, vecs, scratch) != 0)
-            return -1;
+        const int st = hosmi_posterior_topk(&post, k, vals, vecs, scratch);
+        if (st)
+            return st;
         for (int64_t c = 0; c < k; c++)
             q->out[i * k + c] = (float)vals[c];
         for (int64_t t = 0; t < k * D; t++)
@@ -94,7 +95,9 @@ static int s2_chunk(void *ctx, hosmi_eval_ws *ws, int64_t i0, int64_t rows)
         hosmi_s2_point v = {hosmi_s2_kind(m), D, m->rank, q->o + i * outputs};
         const int pq = point_query(q, &v, i0 + i);
         if (pq == -2)
-            return hosmi_fail(NULL, HOSM_E_NONFINITE, "%s: s2 of point %lld has a NaN or Inf",
+            return hosmi_fail(NULL, HOSM_E_NONFINITE,
+                              "%s: the posterior of point %lld is not finite (NaN or Inf in s2, "
+                              "or values out of range)",
                               q->fn, (long long)(i0 + i));
         if (pq)
             return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", q->fn);

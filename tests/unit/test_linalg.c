@@ -337,6 +337,19 @@ static void test_topk(trng *r)
     }
 }
 
+/* An operator whose values overflow the tridiagonal solver (entries near
+ * 1e160, as a posterior with sigma = 1e43) is a numerical failure, -2, not
+ * a memory one. */
+static void test_topk_out_of_range(void)
+{
+    enum { N = 3 };
+    double a[N * N] = {1e160, -9e159, 2e159, -9e159, 8e159, -1e159, 2e159, -1e159, 5e158};
+    double vals[1], vecs[N];
+    dense_op op = {N, a};
+    const int st = hosmi_lanczos_topk(N, 1, dense_apply, &op, vals, vecs);
+    CHECK(st == -2, "topk of an out-of-range operator: %d, expected -2", st);
+}
+
 /* The Ozaki functions (docs/math.md 8): f(l) = expm1(eps l / 2) / l and
  * sqrt(expm1(eps l) / l), through expm1(x) / x with its series near 0. */
 static double expm1_over(double x)
@@ -439,6 +452,7 @@ int main(void)
     test_tridiag();
     test_cholesky(&r);
     test_topk(&r);
+    test_topk_out_of_range();
     test_funm(&r);
     return finish("test_linalg");
 }
