@@ -173,7 +173,8 @@ enum hosm_key {
     HOSM_KEY_PARAMETERIZATION = 42, /**< int "parameterization": enum hosm_parameterization, what the s1 network is, default score */
     HOSM_KEY_GEMM_KERNELS = 43,     /**< int "gemm_kernels": enum hosm_gemm_kernels, whose BLIS kernels the handle's products use, default auto */
     HOSM_KEY_LR_SCHEDULE = 44,  /**< int "lr_schedule": enum hosm_lr_schedule, the learning rate over the steps after the warm-up, default constant */
-    HOSM_KEY_WARMUP = 45        /**< int "warmup": the first w steps learn at lr * t / w (t = 1..w), 0..2^40, default 0 */
+    HOSM_KEY_WARMUP = 45,       /**< int "warmup": the first w steps learn at lr * t / w (t = 1..w), 0..2^40, default 0 */
+    HOSM_KEY_S2_HEAD = 46       /**< int "s2_head": enum hosm_s2_head, what a diagonal s2 network outputs, default linear (experimental) */
 };
 
 /** Activations (values of HOSM_KEY_ACT; text names in quotes). */
@@ -233,7 +234,14 @@ enum hosm_s2_objective {
     HOSM_OBJ_D2SM = 0,    /**< "d2sm" */
     HOSM_OBJ_D2SM_VR = 1, /**< "d2sm_vr": antithetic pair plus control variate at the clean point */
     HOSM_OBJ_D2SM_RES = 2, /**< "d2sm_res": s2 against the squared residual of the detached s1's denoiser (experimental) */
-    HOSM_OBJ_D2SM_RES_VR = 3 /**< "d2sm_res_vr": d2sm_res over the antithetic pair plus a control variate at the clean point (experimental) */
+    HOSM_OBJ_D2SM_RES_VR = 3, /**< "d2sm_res_vr": d2sm_res over the antithetic pair plus a control variate at the clean point (experimental) */
+    HOSM_OBJ_D2SM_RES_NLL = 4 /**< "d2sm_res_nll": the Gaussian negative log-likelihood of the detached s1's residual under the predicted variances, s2_head=logvar only (experimental) */
+};
+
+/** What the s2 network outputs (values of HOSM_KEY_S2_HEAD), docs/math.md#32-second-order-d2sm. */
+enum hosm_s2_head {
+    HOSM_S2_HEAD_LINEAR = 0, /**< "linear": s2 = net / sigma^2 (a low-rank U: net / sigma) */
+    HOSM_S2_HEAD_LOGVAR = 1  /**< "logvar": s2 = (exp(net) - 1) / sigma^2, so the posterior variances sigma^2 exp(net) are positive; s2=diag only (experimental) */
 };
 
 /** Samplers (values of HOSM_KEY_SAMPLER). */

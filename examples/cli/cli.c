@@ -341,12 +341,14 @@ const char *cli_enum_name(int key, int64_t value)
     static const char *const act[] = {"softplus", "silu", "tanh", "elu"};
     static const char *const obj[] = {"dsm", "dsm_vr", "ssm", "ssm_vr", "exact_sm"};
     static const char *const s2[] = {"none", "diag", "lowrank", "full"};
-    static const char *const s2obj[] = {"d2sm", "d2sm_vr", "d2sm_res", "d2sm_res_vr"};
+    static const char *const s2obj[] = {"d2sm", "d2sm_vr", "d2sm_res", "d2sm_res_vr",
+                                        "d2sm_res_nll"};
     static const char *const sampler[] = {"langevin", "annealed", "ozaki",
                                           "mala", "mh_ozaki", "annealed_ozaki"};
     static const char *const param[] = {"score", "energy", "denoiser"};
     static const char *const kernels[] = {"auto", "blis"};
     static const char *const schedule[] = {"constant", "cosine"};
+    static const char *const s2_head[] = {"linear", "logvar"};
 #define PICK(table) return value >= 0 && value < (int64_t)(sizeof table / sizeof *table) ? table[value] : NULL
     switch (key) {
     case HOSM_KEY_ACT: PICK(act);
@@ -357,6 +359,7 @@ const char *cli_enum_name(int key, int64_t value)
     case HOSM_KEY_PARAMETERIZATION: PICK(param);
     case HOSM_KEY_GEMM_KERNELS: PICK(kernels);
     case HOSM_KEY_LR_SCHEDULE: PICK(schedule);
+    case HOSM_KEY_S2_HEAD: PICK(s2_head);
     default: return NULL;
     }
 #undef PICK

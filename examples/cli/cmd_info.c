@@ -127,12 +127,12 @@ int cmd_info(int argc, char **argv)
                                HOSM_KEY_LEVELS,    HOSM_KEY_SIGMA,     HOSM_KEY_SIGMA_MAX,
                                HOSM_KEY_SIGMA_MIN, HOSM_KEY_SEED,      HOSM_KEY_THREADS,
                                HOSM_KEY_S2,        HOSM_KEY_RANK,      HOSM_KEY_S2_HIDDEN,
-                               HOSM_KEY_S2_DEPTH,  HOSM_KEY_PARAMETERIZATION};
+                               HOSM_KEY_S2_DEPTH,  HOSM_KEY_PARAMETERIZATION, HOSM_KEY_S2_HEAD};
     printf("architecture:   ");
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         const int key = keys[i];
         if ((s2 == HOSM_S2_NONE || param == HOSM_PARAM_ENERGY) && (key == HOSM_KEY_RANK || key == HOSM_KEY_S2_HIDDEN ||
-                                   key == HOSM_KEY_S2_DEPTH))
+                                   key == HOSM_KEY_S2_DEPTH || key == HOSM_KEY_S2_HEAD))
             continue;
         int type;
         hosm_config_key_type(key, &type);

@@ -29,10 +29,12 @@ static const char *const hessian_names[] = {"s2", "jacobian", NULL};
 static const char *const ozaki_solver_names[] = {"auto", "eig", "lanczos", NULL};
 static const char *const s2_names[] = {"none", "diag", "lowrank", "full", NULL};
 static const char *const s2_objective_names[] = {"d2sm", "d2sm_vr", "d2sm_res", "d2sm_res_vr",
+                                                   "d2sm_res_nll",
                                                    NULL};
 static const char *const parameterization_names[] = {"score", "energy", "denoiser", NULL};
 static const char *const gemm_kernels_names[] = {"auto", "blis", NULL};
 static const char *const lr_schedule_names[] = {"constant", "cosine", NULL};
+static const char *const s2_head_names[] = {"linear", "logvar", NULL};
 
 #define I HOSM_TYPE_INT
 #define D HOSM_TYPE_DOUBLE
@@ -64,7 +66,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_RANK] = {"rank", I, 1, 4096, 50, 0, NULL},
     [HOSM_KEY_S2_HIDDEN] = {"s2_hidden", I, 0, 65536, 0, 0, NULL},
     [HOSM_KEY_S2_DEPTH] = {"s2_depth", I, 0, 64, 0, 0, NULL},
-    [HOSM_KEY_S2_OBJECTIVE] = {"s2_objective", I, 0, 3, HOSM_OBJ_D2SM, 0, s2_objective_names},
+    [HOSM_KEY_S2_OBJECTIVE] = {"s2_objective", I, 0, 4, HOSM_OBJ_D2SM, 0, s2_objective_names},
     [HOSM_KEY_W1] = {"w1", D, 0, 1e6, 1.0, 0, NULL},
     [HOSM_KEY_FREEZE_S1] = {"freeze_s1", I, 0, 1, 0, 0, NULL},
     [HOSM_KEY_STREAM] = {"stream", I, 0, 524287, 0, 0, NULL},
@@ -83,6 +85,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_GEMM_KERNELS] = {"gemm_kernels", I, 0, 1, HOSM_GEMM_AUTO, 0, gemm_kernels_names},
     [HOSM_KEY_LR_SCHEDULE] = {"lr_schedule", I, 0, 1, HOSM_LR_CONSTANT, 0, lr_schedule_names},
     [HOSM_KEY_WARMUP] = {"warmup", I, 0, 1099511627776.0, 0, 0, NULL},
+    [HOSM_KEY_S2_HEAD] = {"s2_head", I, 0, 1, HOSM_S2_HEAD_LINEAR, 0, s2_head_names},
 };
 #undef I
 #undef D

@@ -10,8 +10,9 @@
 
 /* The newest format version this library reads. A writer uses the lowest
  * version that defines what the file holds: 1, 2 for an s2 network, 3 for
- * settings, 4 for an energy model, 5 for a denoiser. */
-#define HOSMI_FORMAT_VERSION 5
+ * settings, 4 for an energy model, 5 for a denoiser, 6 for a log-variance
+ * s2 head. */
+#define HOSMI_FORMAT_VERSION 6
 #define HOSMI_HEADER_BYTES 24
 #define HOSMI_MAGIC_MODEL "HOSMMODL"
 #define HOSMI_MAGIC_CHECKPOINT "HOSMCKPT"

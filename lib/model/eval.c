@@ -45,8 +45,13 @@ int hosmi_eval_alloc(hosmi_eval_ws *ws, const hosm_model *m, int64_t cap1, unsig
         }
         return 0;
     }
+    const int ratio = cap2 > 0 && m->arch.s2_head == HOSM_S2_HEAD_LOGVAR &&
+                      (mode2 & HOSMI_PLAN_GRAD);
+    if (ratio)
+        ws->ratio = hosmi_alloc(hosmi_mul(cap2, m->net2.out), sizeof(float));
     if ((cap1 > 0 && hosmi_mlp_plan_alloc(&ws->p1, &m->net, cap1, mode1, k) != 0) ||
-        (cap2 > 0 && hosmi_mlp_plan_alloc(&ws->p2, &m->net2, cap2, mode2, 0) != 0)) {
+        (cap2 > 0 && hosmi_mlp_plan_alloc(&ws->p2, &m->net2, cap2, mode2, 0) != 0) ||
+        (ratio && !ws->ratio)) {
         hosmi_eval_free(ws);
         return -1;
     }
@@ -59,7 +64,8 @@ void hosmi_eval_free(hosmi_eval_ws *ws)
     hosmi_mlp_plan_free(&ws->p2);
     free(ws->row);
     free(ws->hess);
-    ws->row = ws->hess = NULL;
+    free(ws->ratio);
+    ws->row = ws->hess = ws->ratio = NULL;
 }
 
 static float inv_sigma(const hosm_model *m, const int64_t *levels, int64_t level_all, int64_t i)
@@ -114,6 +120,24 @@ static void minus_inputs(const hosm_model *m, const int64_t *levels, int64_t lev
 static int64_t s2_second_power(const hosm_model *m)
 {
     return m->arch.s2 == HOSM_S2_LOWRANK ? m->arch.dim : m->net2.out;
+}
+
+/* A log-variance head: the network's outputs h become s2 = (exp(h) - 1) /
+ * sigma^2 in place (expm1 keeps the variance ratio exp(h) exact near 1),
+ * with exp(h) into ratio (unless NULL) for the backward pass. */
+static void logvar_head(const hosm_model *m, const int64_t *levels, int64_t level_all, int64_t n,
+                        float *ratio, float *v)
+{
+    const int64_t out = m->net2.out;
+    for (int64_t i = 0; i < n; i++) {
+        const float inv = inv_sigma(m, levels, level_all, i), inv2 = inv * inv;
+        for (int64_t j = 0; j < out; j++) {
+            const float h = v[i * out + j];
+            if (ratio)
+                ratio[i * out + j] = expf(h);
+            v[i * out + j] = expm1f(h) * inv2;
+        }
+    }
 }
 
 /* Rows of cols values times -1/sigma of the row's level. */
@@ -182,6 +206,10 @@ void hosmi_eval_s2(const hosm_model *m, const hosmi_blas *blas, const float *x,
         return;
     }
     hosmi_mlp_forward(&m->net2, blas, hosmi_params2(m), x, levels, level_all, n, &ws->p2, s2);
+    if (m->arch.s2_head == HOSM_S2_HEAD_LOGVAR) {
+        logvar_head(m, levels, level_all, n, ws->ratio, s2);
+        return;
+    }
     scale_rows(m, levels, level_all, n, m->net2.out, s2_second_power(m), s2);
 }
 
@@ -236,7 +264,16 @@ void hosmi_eval_s2_backward(const hosm_model *m, const hosmi_blas *blas, const i
                             int64_t level_all, int64_t n, hosmi_eval_ws *ws, float *ds2,
                             float *grad)
 {
-    scale_rows(m, levels, level_all, n, m->net2.out, s2_second_power(m), ds2);
+    if (m->arch.s2_head == HOSM_S2_HEAD_LOGVAR) {
+        /* d s2 / d net = exp(net) / sigma^2 */
+        for (int64_t i = 0; i < n; i++) {
+            const float inv = inv_sigma(m, levels, level_all, i), inv2 = inv * inv;
+            for (int64_t j = 0; j < m->net2.out; j++)
+                ds2[i * m->net2.out + j] *= ws->ratio[i * m->net2.out + j] * inv2;
+        }
+    } else {
+        scale_rows(m, levels, level_all, n, m->net2.out, s2_second_power(m), ds2);
+    }
     hosmi_mlp_backward(&m->net2, blas, hosmi_params2(m), levels, level_all, n, &ws->p2, ds2,
                        grad + m->net.nparams, NULL);
 }

@@ -30,10 +30,10 @@ static int arch_check(const hosmi_arch *a, char *msg)
     static const int int_keys[] = {HOSM_KEY_HIDDEN, HOSM_KEY_DEPTH,    HOSM_KEY_LEVELS,
                                    HOSM_KEY_SEED,   HOSM_KEY_THREADS,  HOSM_KEY_ACT,
                                    HOSM_KEY_S2,     HOSM_KEY_RANK,     HOSM_KEY_S2_HIDDEN,
-                                   HOSM_KEY_S2_DEPTH, HOSM_KEY_PARAMETERIZATION};
+                                   HOSM_KEY_S2_DEPTH, HOSM_KEY_PARAMETERIZATION, HOSM_KEY_S2_HEAD};
     const int64_t vals[] = {a->hidden, a->depth,   a->levels, a->seed,      a->threads,
                             a->act,    a->s2,      a->rank,   a->s2_hidden, a->s2_depth,
-                            a->param};
+                            a->param,  a->s2_head};
     for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++)
         if (!int_key_ok(int_keys[i], vals[i]))
             return hosmi_fail(msg, HOSM_E_RANGE, "key '%s': %lld is out of range",
@@ -51,6 +51,10 @@ static int arch_check(const hosmi_arch *a, char *msg)
         return hosmi_fail(msg, HOSM_E_UNSUPPORTED,
                           "key 's2': an energy model has no s2 network (its Hessian is the "
                           "exact Hessian of the energy); s2 must be none");
+    if (a->s2_head == HOSM_S2_HEAD_LOGVAR && a->s2 != HOSM_S2_DIAG && a->s2 != HOSM_S2_NONE)
+        return hosmi_fail(msg, HOSM_E_UNSUPPORTED,
+                          "key 's2_head': logvar needs s2 = diag (the variances of the other "
+                          "structures are not one output each)");
     const double lo = a->levels > 1 ? a->sigma_min : a->sigma;
     if (lo < SIGMA_FLOOR)
         return hosmi_fail(msg, HOSM_E_RANGE,
@@ -74,6 +78,7 @@ int hosmi_model_shape(hosm_model *m, const hosmi_arch *arch, char *msg)
         /* Keys without effect hold their defaults, so files round-trip them. */
         hosm_config_int_bounds(HOSM_KEY_RANK, NULL, NULL, &m->arch.rank);
         m->arch.s2_hidden = m->arch.s2_depth = 0;
+        m->arch.s2_head = HOSM_S2_HEAD_LINEAR;
     }
     m->blas.threads = hosmi_blas_threads(arch->threads);
     m->rank = arch->s2 == HOSM_S2_LOWRANK ? (arch->rank < arch->dim ? arch->rank : arch->dim) : 0;
@@ -161,7 +166,8 @@ int hosmi_head_ranges(const hosm_model *m, hosmi_param_range *out)
     hosmi_mlp_head(&m->net, &b, &e);
     /* a denoiser's head is in data units already */
     out[0] = (hosmi_param_range){b, e, m->arch.param == HOSM_PARAM_DENOISER ? 1.0 : sigma};
-    if (m->arch.s2 == HOSM_S2_NONE)
+    /* a log-variance head is unscaled already */
+    if (m->arch.s2 == HOSM_S2_NONE || m->arch.s2_head == HOSM_S2_HEAD_LOGVAR)
         return 1;
     hosmi_mlp_head(&m->net2, &b, &e);
     out[1] = (hosmi_param_range){m->net.nparams + b, m->net.nparams + e, sigma * sigma};
@@ -199,6 +205,7 @@ int hosm_model_new(hosm_model **out, int64_t dim, const hosm_config *cfg)
         .s2_hidden = cfg->ival[HOSM_KEY_S2_HIDDEN],
         .s2_depth = cfg->ival[HOSM_KEY_S2_DEPTH],
         .param = (int)cfg->ival[HOSM_KEY_PARAMETERIZATION],
+        .s2_head = (int)cfg->ival[HOSM_KEY_S2_HEAD],
     };
     char msg[HOSMI_MSG_CAP];
     int st = hosmi_model_create(out, &a, msg);
@@ -225,7 +232,7 @@ int hosmi_same_arch(const hosm_model *a, const hosm_model *b)
     const hosmi_arch *x = &a->arch, *y = &b->arch;
     if (x->dim != y->dim || x->hidden != y->hidden || x->depth != y->depth ||
         x->levels != y->levels || x->act != y->act || x->s2 != y->s2 ||
-        x->param != y->param || a->rank != b->rank ||
+        x->param != y->param || x->s2_head != y->s2_head || a->rank != b->rank ||
         a->net.nparams != b->net.nparams || a->net2.nparams != b->net2.nparams ||
         a->net2.hidden != b->net2.hidden || a->net2.depth != b->net2.depth)
         return 0;
@@ -323,7 +330,7 @@ int hosmi_is_arch_key(int key)
     case HOSM_KEY_HIDDEN: case HOSM_KEY_DEPTH: case HOSM_KEY_ACT: case HOSM_KEY_LEVELS:
     case HOSM_KEY_SEED: case HOSM_KEY_THREADS: case HOSM_KEY_SIGMA: case HOSM_KEY_SIGMA_MAX:
     case HOSM_KEY_SIGMA_MIN: case HOSM_KEY_S2: case HOSM_KEY_RANK: case HOSM_KEY_S2_HIDDEN:
-    case HOSM_KEY_S2_DEPTH: case HOSM_KEY_PARAMETERIZATION:
+    case HOSM_KEY_S2_DEPTH: case HOSM_KEY_PARAMETERIZATION: case HOSM_KEY_S2_HEAD:
         return 1;
     default:
         return 0;
@@ -377,6 +384,7 @@ int hosm_model_get_config(const hosm_model *model, hosm_config *cfg)
     cfg->ival[HOSM_KEY_S2_HIDDEN] = a->s2_hidden;
     cfg->ival[HOSM_KEY_S2_DEPTH] = a->s2_depth;
     cfg->ival[HOSM_KEY_PARAMETERIZATION] = a->param;
+    cfg->ival[HOSM_KEY_S2_HEAD] = a->s2_head;
     return HOSM_OK;
 }
 

@@ -17,6 +17,7 @@ typedef struct {
     double sigma, sigma_max, sigma_min;
     int param;                         /* enum hosm_parameterization */
     int s2;                            /* enum hosm_s2: the s2 network */
+    int s2_head;                       /* enum hosm_s2_head */
     int64_t rank, s2_hidden, s2_depth; /* as configured; 0 = the s1 value */
 } hosmi_arch;
 
@@ -64,9 +65,10 @@ static inline float *hosmi_params2(const hosm_model *m)
 int hosmi_model_shape(hosm_model *m, const hosmi_arch *arch, char *msg);
 /* The output layers of a one-level model and the factor "raw_head" gives
  * them: the s1 head sigma (a denoiser's 1), the s2 head sigma^2 (out holds
- * 2); returns how many (1 without s2). With Adam, training these layers at lr times that
- * factor from initial weights times that factor is exactly training
- * networks whose outputs are not divided by sigma and sigma^2. */
+ * 2); returns how many (1 without s2, or with a log-variance s2 head, which
+ * is unscaled). With Adam, training these layers at lr times that factor
+ * from initial weights times that factor is exactly training networks whose
+ * outputs are not divided by sigma and sigma^2. */
 int hosmi_head_ranges(const hosm_model *m, hosmi_param_range *out);
 /* Checks an architecture (msg receives the detail) and creates a model with
  * freshly initialised weights. */

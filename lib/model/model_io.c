@@ -75,7 +75,10 @@ static void write_s2(hosmi_writer *w, const hosm_model *m)
     hosmi_w_need_version(w, 2);
     hosmi_w_section(w, TAG_S2NT);
     hosmi_w_u32(w, (uint32_t)a->s2);
-    hosmi_w_u32(w, 0);
+    /* Once a reserved zero: the s2 head, which needs version 6 for logvar. */
+    hosmi_w_u32(w, (uint32_t)a->s2_head);
+    if (a->s2_head != HOSM_S2_HEAD_LINEAR)
+        hosmi_w_need_version(w, 6);
     hosmi_w_u64(w, (uint64_t)a->rank);
     hosmi_w_u64(w, (uint64_t)a->s2_hidden);
     hosmi_w_u64(w, (uint64_t)a->s2_depth);
@@ -102,6 +105,7 @@ static int read_arch(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams, char *ms
     *nparams = hosmi_r_u64(r);
     a->param = (int)(param <= HOSM_PARAM_DENOISER ? param : HOSM_PARAM_DENOISER + 1);
     a->s2 = HOSM_S2_NONE; /* until an S2NT section says otherwise */
+    a->s2_head = HOSM_S2_HEAD_LINEAR;
     a->rank = 1;
     a->s2_hidden = a->s2_depth = 0;
     const int too_old = (param != 0 && r->version < 4) ||
@@ -127,12 +131,15 @@ static int read_sigmas(hosmi_reader *r, int64_t L, double *sigmas, char *msg)
 static int read_s2_header(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams2, char *msg)
 {
     a->s2 = (int)hosmi_r_u32(r);
-    uint32_t reserved = hosmi_r_u32(r);
+    uint32_t head = hosmi_r_u32(r);
+    a->s2_head = head == HOSM_S2_HEAD_LOGVAR ? HOSM_S2_HEAD_LOGVAR : HOSM_S2_HEAD_LINEAR;
     a->rank = (int64_t)hosmi_r_u64(r);
     a->s2_hidden = (int64_t)hosmi_r_u64(r);
     a->s2_depth = (int64_t)hosmi_r_u64(r);
     *nparams2 = hosmi_r_u64(r);
-    if (r->bad || reserved != 0 || a->s2 == HOSM_S2_NONE)
+    const int bad_head = head > HOSM_S2_HEAD_LOGVAR ||
+                         (head == HOSM_S2_HEAD_LOGVAR && (r->version < 6 || a->s2 != HOSM_S2_DIAG));
+    if (r->bad || bad_head || a->s2 == HOSM_S2_NONE)
         return hosmi_fail(msg, HOSM_E_CORRUPT, "malformed s2 section");
     return HOSM_OK;
 }

@@ -18,6 +18,7 @@ const hosmi_objective *hosmi_objective_second(int s2_objective)
     case HOSM_OBJ_D2SM_VR: return &hosmi_obj_d2sm_vr;
     case HOSM_OBJ_D2SM_RES: return &hosmi_obj_d2sm_res;
     case HOSM_OBJ_D2SM_RES_VR: return &hosmi_obj_d2sm_res_vr;
+    case HOSM_OBJ_D2SM_RES_NLL: return &hosmi_obj_d2sm_res_nll;
     default: return &hosmi_obj_d2sm;
     }
 }

@@ -111,6 +111,10 @@ static int read_config(hosm_trainer *t, const hosm_config *cfg)
     const int freeze = has2 && cfg->ival[HOSM_KEY_FREEZE_S1] != 0;
     t->obj1 = freeze ? NULL : hosmi_objective_first((int)cfg->ival[HOSM_KEY_OBJECTIVE]);
     t->obj2 = has2 ? hosmi_objective_second((int)cfg->ival[HOSM_KEY_S2_OBJECTIVE]) : NULL;
+    if (t->obj2 == &hosmi_obj_d2sm_res_nll && model->arch.s2_head != HOSM_S2_HEAD_LOGVAR)
+        return hosmi_fail(NULL, HOSM_E_UNSUPPORTED,
+                          "hosm_trainer_new: s2_objective=d2sm_res_nll needs a model with "
+                          "s2_head=logvar (positive variances)");
     if (t->obj1 && t->obj1->tangents != HOSMI_TANGENTS_NONE) {
         if (t->obj2 && t->obj2->rows != HOSMI_ROWS(HOSMI_BLOCK_NOISY))
             return hosmi_fail(NULL, HOSM_E_UNSUPPORTED,

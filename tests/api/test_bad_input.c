@@ -478,7 +478,7 @@ static void test_config(void)
         {"s2=diag rank=2 s2=", "s2", HOSM_E_PARSE},
         {"s2=diag rank=2 s2_objective=dsm", "s2_objective", HOSM_E_RANGE},
         {"s2=diag rank=2 s2_objective=d2sm-vr", "s2_objective", HOSM_E_RANGE},
-        {"s2=diag rank=2 s2_objective=4", "s2_objective", HOSM_E_RANGE},
+        {"s2=diag rank=2 s2_objective=5", "s2_objective", HOSM_E_RANGE},
         {"s2=diag rank=2 rank=0", "rank", HOSM_E_RANGE},
         {"s2=diag rank=2 rank=4097", "rank", HOSM_E_RANGE},
         {"s2=diag rank=2 rank=2.5", "rank", HOSM_E_PARSE},
@@ -560,9 +560,10 @@ static void s2_config_keys(void)
         {HOSM_KEY_RANK, "rank", HOSM_TYPE_INT, 1, 4096, 50},
         {HOSM_KEY_S2_HIDDEN, "s2_hidden", HOSM_TYPE_INT, 0, 65536, 0},
         {HOSM_KEY_S2_DEPTH, "s2_depth", HOSM_TYPE_INT, 0, 64, 0},
-        {HOSM_KEY_S2_OBJECTIVE, "s2_objective", HOSM_TYPE_INT, 0, 3, HOSM_OBJ_D2SM},
+        {HOSM_KEY_S2_OBJECTIVE, "s2_objective", HOSM_TYPE_INT, 0, 4, HOSM_OBJ_D2SM},
         {HOSM_KEY_W1, "w1", HOSM_TYPE_DOUBLE, 0, 1e6, 1.0},
         {HOSM_KEY_FREEZE_S1, "freeze_s1", HOSM_TYPE_INT, 0, 1, 0},
+        {HOSM_KEY_S2_HEAD, "s2_head", HOSM_TYPE_INT, 0, 1, HOSM_S2_HEAD_LINEAR},
     };
     hosm_config *cfg;
     MUST(hosm_config_new(&cfg));
@@ -1011,6 +1012,12 @@ static void test_model(const char *dir)
         int st = model_new_checked(D, c);
         check_case("hosm_model_new", "parameterization = energy with s2 = diag", HOSM_E_UNSUPPORTED,
                    st, NULL, "s2", __LINE__);
+        /* Only a diagonal s2 has one output a variance. */
+        MUST(hosm_config_parse(c, "parameterization=score s2=lowrank s2_head=logvar"));
+        sentinel();
+        st = model_new_checked(D, c);
+        check_case("hosm_model_new", "s2_head = logvar with s2 = lowrank", HOSM_E_UNSUPPORTED, st,
+                   NULL, "s2_head", __LINE__);
         hosm_config_free(c);
     }
     {
@@ -1222,6 +1229,10 @@ static void test_trainer(const char *dir)
         MUST(hosm_config_parse(c, "epochs=0 warmup=100"));
         CASE("hosm_trainer_new", "lr_schedule = cosine with steps <= warmup", HOSM_E_RANGE,
              hosm_trainer_new(&tout, g_m, c));
+        /* The likelihood needs positive variances, the log-variance head's. */
+        MUST(hosm_config_parse(c, "lr_schedule=constant warmup=0 s2_objective=d2sm_res_nll"));
+        CASE("hosm_trainer_new", "s2_objective = d2sm_res_nll with s2_head = linear",
+             HOSM_E_UNSUPPORTED, hosm_trainer_new(&tout, g_m2, c));
         hosm_config_free(c);
     }
 

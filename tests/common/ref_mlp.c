@@ -115,7 +115,7 @@ void ref_s2(const ref_model *m, const double *params, const double *x, int64_t l
         for (int64_t b = 0; b < D; b++) {
             double v = 0.0;
             switch (m->s2) {
-            case HOSM_S2_DIAG: v = a == b ? o[a] * is2 : 0.0; break;
+            case HOSM_S2_DIAG: v = a == b ? (m->logvar ? expm1(o[a]) : o[a]) * is2 : 0.0; break;
             case HOSM_S2_LOWRANK:
                 for (int64_t j = 0; j < r; j++)
                     v += (o[a * r + j] * is) * (o[b * r + j] * is);
@@ -246,7 +246,8 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
         }
         /* Second order, the plain Frobenius (or diagonal) forms. */
         double l2 = 0.0, m2 = 0.0;
-        const int res = o->obj2 == HOSM_OBJ_D2SM_RES || o->obj2 == HOSM_OBJ_D2SM_RES_VR;
+        const int res = o->obj2 == HOSM_OBJ_D2SM_RES || o->obj2 == HOSM_OBJ_D2SM_RES_VR ||
+                        o->obj2 == HOSM_OBJ_D2SM_RES_NLL;
         if (res) {
             /* psi = s2 alone; T' from the detached s1 (s10 as scratch) */
             ref_s2(m, params, xp, l, pp);
@@ -277,6 +278,13 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
                     m2 += 0.5 * (pp[k] * pp[k] + 2.0 * fabs(T[k] * pp[k]) + T[k] * T[k] +
                                  pm[k] * pm[k] + 2.0 * fabs(p0[k] * pm[k]) + p0[k] * p0[k]) +
                           2.0 * fabs(t0 * s20[k]);
+                } else if (o->obj2 == HOSM_OBJ_D2SM_RES_NLL) {
+                    /* T'_aa = r_a^2 - 1 / sigma^2, so t_a = sigma^2 T'_aa + 1 */
+                    const double u = 1.0 + sg * sg * pp[k], t = sg * sg * T[k] + 1.0;
+                    const double uc = fmax(u, 1e-6), dl = (uc - t) / (uc * uc);
+                    const double is4 = is2 * is2;
+                    l2 += (log(uc) + t / uc + dl * (u - uc)) * is4;
+                    m2 += (fabs(log(uc)) + t / uc + fabs(dl * (u - uc))) * is4;
                 } else if (o->obj2 != HOSM_OBJ_D2SM_VR) {
                     double r = pp[k] - T[k];
                     l2 += r * r;

@@ -18,7 +18,8 @@
  * with every W row-major (output index major). s1 = net1 / sigma, or for a
  * denoiser (net1 - x) / sigma^2. The s2
  * network's raw outputs o give
- *   diag:    s2 = diag(o) / sigma^2
+ *   diag:    s2 = diag(o) / sigma^2, or with the log-variance head
+ *            diag(exp(o) - 1) / sigma^2
  *   lowrank: U = o[0 .. D r) / sigma (D x r, row-major), d = o[D r .. D r + D) / sigma^2,
  *            s2 = U U^T + diag(d)
  *   full:    o is the upper triangle row by row, s2_ab = s2_ba = o[packed(a, b)] / sigma^2. */
@@ -36,6 +37,7 @@ typedef struct {
     int64_t dim, levels, rank; /* rank: the effective rank min(rank, D) of "lowrank" */
     int s2;                    /* enum hosm_s2 */
     int denoiser;              /* 1: s1 = (net1 - x) / sigma^2 (0 after ref_model_init) */
+    int logvar;                /* 1: the log-variance s2 head (0 after ref_model_init) */
     const double *sigmas;      /* levels, largest first */
     ref_net net1, net2;        /* net2.out = 0 for s2 = none */
 } ref_model;
@@ -77,7 +79,7 @@ double ref_loss_s1(const ref_model *m, const double *params, int vr, const doubl
 
 typedef struct {
     int obj1;   /* HOSM_OBJ_DSM or HOSM_OBJ_DSM_VR */
-    int obj2;   /* HOSM_OBJ_D2SM, HOSM_OBJ_D2SM_VR, HOSM_OBJ_D2SM_RES or HOSM_OBJ_D2SM_RES_VR */
+    int obj2;   /* enum hosm_s2_objective (D2SM-RES-NLL: diag only) */
     int frozen; /* 1: s1 detached (no first-order term; s1 is a constant in psi) */
     double w1;
     /* D2SM-RES: the parameters whose s1 its target uses (s1 is detached
@@ -96,6 +98,9 @@ typedef struct {
  *            (psi_p, psi_m, psi_0 at x + sigma z, x - sigma z, x),
  *   D2SM-RES L2 = || s2(x + sigma z) - T' ||_F^2, T' = r r^T - I / sigma^2 with
  *            r = z / sigma + s1(x + sigma z) at the parameters o->detached,
+ *   D2SM-RES-NLL  L2 = sum_a (log u_a + t_a / u_a) / sigma^4 (diag) with
+ *            u = 1 + sigma^2 s2_aa(x + sigma z), t_a = sigma^2 r_a^2 and r as
+ *            for D2SM-RES (continued linearly below u = 1e-6),
  * every matrix sum restricted to the diagonal for "diag". levels may be NULL
  * (level 0). If scale is not NULL it receives the same mean with every term
  * replaced by its absolute value (entry by entry for the matrix terms,

@@ -27,10 +27,13 @@
  *    saving it again reproduces the fixture byte for byte;
  *  - corrupting the S2NT section gives HOSM_E_CORRUPT: a changed parameter
  *    byte (CRC left stale), and with the CRC-32 recomputed: an unknown
- *    structure (7), structure 0 (none), a nonzero reserved field, a wrong
+ *    structure (7), structure 0 (none), a head of 1 (logvar) on a low-rank
+ *    s2 or 2 (unknown), a wrong
  *    parameter count, a wrong rank, a wrong s2 width, a NaN parameter; the
  *    same S2NT section in a file whose version field says 1 -> HOSM_E_CORRUPT;
- *    version 6 -> HOSM_E_VERSION. Every failure leaves *out NULL and a
+ *    version 7 -> HOSM_E_VERSION; a diagonal s2 with the log-variance head
+ *    round-trips as version 6, and is HOSM_E_CORRUPT in a version-5 file or
+ *    on a full s2. Every failure leaves *out NULL and a
  *    non-empty hosm_last_errmsg();
  *  - the version-2 fixture loads with default settings: its parameters,
  *    scores and Hessian diagonals as the old library computed them, and
@@ -72,9 +75,10 @@ static hosm_config *base_config(int s2, int64_t rank)
     return cfg;
 }
 
-static hosm_model *random_model(int s2, int64_t rank, uint64_t seed)
+static hosm_model *random_model(int s2, int64_t rank, int head, uint64_t seed)
 {
     hosm_config *cfg = base_config(s2, rank);
+    MUST(hosm_config_set_int(cfg, HOSM_KEY_S2_HEAD, head));
     hosm_model *m;
     MUST(hosm_model_new(&m, D, cfg));
     hosm_config_free(cfg);
@@ -89,9 +93,9 @@ static hosm_model *random_model(int s2, int64_t rank, uint64_t seed)
     return m;
 }
 
-static void check_roundtrip(int s2, int64_t rank, const char *name)
+static void check_roundtrip(int s2, int64_t rank, int head, const char *name)
 {
-    hosm_model *m = random_model(s2, rank, 1234u + (uint64_t)(s2 * 10 + rank));
+    hosm_model *m = random_model(s2, rank, head, 1234u + (uint64_t)(s2 * 10 + rank));
     int64_t size, written;
     MUST(hosm_model_save_size(m, &size));
     uint8_t *buf = xmalloc((size_t)size);
@@ -105,8 +109,8 @@ static void check_roundtrip(int s2, int64_t rank, const char *name)
     CHECK(fsize == size && memcmp(fbuf, buf, (size_t)size) == 0,
           "%s: the file differs from the memory image", name);
     const uint32_t version = (uint32_t)get_le(buf + 8, 4);
-    CHECK(version == (s2 == HOSM_S2_NONE ? 1u : 2u), "%s: format version %u, expected %u", name,
-          version, s2 == HOSM_S2_NONE ? 1u : 2u);
+    const uint32_t expect = s2 == HOSM_S2_NONE ? 1u : head == HOSM_S2_HEAD_LOGVAR ? 6u : 2u;
+    CHECK(version == expect, "%s: format version %u, expected %u", name, version, expect);
     hosm_model *a, *b;
     MUST(hosm_model_load(&a, path));
     MUST(hosm_model_load_mem(&b, buf, size));
@@ -224,7 +228,7 @@ static void expect_load(const uint8_t *buf, int64_t size, int want, const char *
 
 static void check_corrupt(void)
 {
-    hosm_model *m = random_model(HOSM_S2_LOWRANK, 2, 999);
+    hosm_model *m = random_model(HOSM_S2_LOWRANK, 2, HOSM_S2_HEAD_LINEAR, 999);
     int64_t size;
     MUST(hosm_model_save_size(m, &size));
     uint8_t *good = xmalloc((size_t)size), *b = xmalloc((size_t)size);
@@ -252,7 +256,8 @@ static void check_corrupt(void)
     } edits[] = {
         {0, 4, 7, "S2NT structure 7 (unknown), CRC fixed"},
         {0, 4, 0, "S2NT structure 0 (none), CRC fixed"},
-        {4, 4, 1, "S2NT reserved field 1, CRC fixed"},
+        {4, 4, 1, "S2NT head 1 (logvar) on a low-rank s2, CRC fixed"},
+        {4, 4, 2, "S2NT head 2 (unknown), CRC fixed"},
         {8, 8, 1, "S2NT rank 1 instead of 2, CRC fixed"},
         {16, 8, 5, "S2NT s2_hidden 5 instead of 4, CRC fixed"},
         {32, 8, 0, "S2NT parameter count 0, CRC fixed"},
@@ -277,9 +282,44 @@ static void check_corrupt(void)
     fix_crc(b, size);
     expect_load(b, size, HOSM_E_CORRUPT, "S2NT in a version-1 file, CRC fixed");
     memcpy(b, good, (size_t)size);
-    put_le(b + 8, 6, 4);
+    put_le(b + 8, 7, 4);
     fix_crc(b, size);
-    expect_load(b, size, HOSM_E_VERSION, "version 6, CRC fixed");
+    expect_load(b, size, HOSM_E_VERSION, "version 7, CRC fixed");
+    free(good);
+    free(b);
+    hosm_model_free(m);
+}
+
+/* A log-variance head needs a version-6 reader and a diagonal s2. */
+static void check_logvar_corrupt(void)
+{
+    hosm_model *m = random_model(HOSM_S2_DIAG, 1, HOSM_S2_HEAD_LOGVAR, 77);
+    int64_t size;
+    MUST(hosm_model_save_size(m, &size));
+    uint8_t *good = xmalloc((size_t)size), *b = xmalloc((size_t)size);
+    MUST(hosm_model_save_mem(m, good, size, NULL));
+    uint64_t len;
+    const int64_t s2 = find_section(good, size, "S2NT", &len);
+    CHECK(s2 > 0 && get_le(good + s2 + 4, 4) == 1, "logvar: the S2NT head field is not 1");
+    memcpy(b, good, (size_t)size);
+    put_le(b + 8, 5, 4);
+    fix_crc(b, size);
+    expect_load(b, size, HOSM_E_CORRUPT, "logvar head in a version-5 file, CRC fixed");
+    memcpy(b, good, (size_t)size);
+    put_le(b + s2, HOSM_S2_FULL, 4);
+    fix_crc(b, size);
+    expect_load(b, size, HOSM_E_CORRUPT, "logvar head on a full s2, CRC fixed");
+    /* With the head field cleared it is a valid linear-head model of other outputs. */
+    memcpy(b, good, (size_t)size);
+    put_le(b + s2 + 4, 0, 4);
+    fix_crc(b, size);
+    hosm_model *lin;
+    MUST(hosm_model_load_mem(&lin, b, size));
+    float x[D] = {0.3f, -0.2f, 0.5f}, h1[D * D], h2[D * D];
+    MUST(hosm_model_hessian(m, 0, x, 1, h1));
+    MUST(hosm_model_hessian(lin, 0, x, 1, h2));
+    CHECK(h1[0] != h2[0], "logvar: the head does not change the Hessian (%g)", h1[0]);
+    hosm_model_free(lin);
     free(good);
     free(b);
     hosm_model_free(m);
@@ -480,13 +520,15 @@ int main(int argc, char **argv)
     }
     workdir = argv[3];
     const double t0 = now_seconds();
-    check_roundtrip(HOSM_S2_NONE, 1, "none");
-    check_roundtrip(HOSM_S2_DIAG, 1, "diag");
-    check_roundtrip(HOSM_S2_LOWRANK, 2, "lowrank r=2");
-    check_roundtrip(HOSM_S2_LOWRANK, 9, "lowrank r=9>D");
-    check_roundtrip(HOSM_S2_FULL, 1, "full");
+    check_roundtrip(HOSM_S2_NONE, 1, HOSM_S2_HEAD_LINEAR, "none");
+    check_roundtrip(HOSM_S2_DIAG, 1, HOSM_S2_HEAD_LINEAR, "diag");
+    check_roundtrip(HOSM_S2_DIAG, 1, HOSM_S2_HEAD_LOGVAR, "diag logvar");
+    check_roundtrip(HOSM_S2_LOWRANK, 2, HOSM_S2_HEAD_LINEAR, "lowrank r=2");
+    check_roundtrip(HOSM_S2_LOWRANK, 9, HOSM_S2_HEAD_LINEAR, "lowrank r=9>D");
+    check_roundtrip(HOSM_S2_FULL, 1, HOSM_S2_HEAD_LINEAR, "full");
     check_v1(argv[1]);
     check_corrupt();
+    check_logvar_corrupt();
     check_v2(argv[2]);
     check_settings();
     check_settings_corrupt();

@@ -37,7 +37,7 @@
  *     (parameters, scores, log densities, bytes); the same file with
  *     version 3 in its header, parameterization 2 (a denoiser, which needs
  *     version 5) or 0 in ARCH, or 3 in a version-5 file, is HOSM_E_CORRUPT;
- *     version 6 is HOSM_E_VERSION; settings beside an
+ *     version 7 is HOSM_E_VERSION; settings beside an
  *     energy model round-trip; score networks still write versions 1 to 3
  *     (and have no log density). hosm_model_at_sigma of an energy ladder at
  *     a ladder level answers as that level.
@@ -1099,9 +1099,9 @@ static void files(void)
     fix_crc(bad, size);
     expect_load(bad, size, HOSM_E_CORRUPT, "ARCH parameterization 0 (score), CRC fixed");
     memcpy(bad, buf, (size_t)size);
-    put_le(bad + 8, 6, 4);
+    put_le(bad + 8, 7, 4);
     fix_crc(bad, size);
-    expect_load(bad, size, HOSM_E_VERSION, "version 6, CRC fixed");
+    expect_load(bad, size, HOSM_E_VERSION, "version 7, CRC fixed");
     free(bad);
     free(buf);
 

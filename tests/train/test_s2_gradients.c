@@ -1,6 +1,8 @@
 /* Gradient check of the joint and frozen second-order trainer.
  *
- * For every s2 objective (d2sm, d2sm_vr, d2sm_res, d2sm_res_vr) x structure (diag;
+ * For every s2 objective (d2sm, d2sm_vr, d2sm_res, d2sm_res_vr, and
+ * d2sm_res_nll with the log-variance head) x structure (diag with the
+ * linear and the log-variance head;
  * lowrank with r = 2; lowrank with r = 7 > D, capped to D = 3; full) x mode
  * (joint, frozen s1) x first-order objective (dsm, dsm_vr), in five set-ups
  *   A: one noise level (sigma 0.5), w1 = 1, the s2 network shaped like s1
@@ -101,16 +103,18 @@ static void check_forward(const char *tag, hosm_model *m, const ref_model *rm, c
         g_failures++;
 }
 
-static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen, int obj1)
+static void run_case(const setup *su, int s2, int64_t rank, int head, int obj2, int frozen,
+                     int obj1)
 {
     char tag[160];
     char rk[16];
     snprintf(rk, sizeof rk, "(r=%lld%s)", (long long)rank, rank > D ? ">D" : "");
-    snprintf(tag, sizeof tag, "%s %s%s %s %s %s", su->name, s2_name[s2],
-             s2 == HOSM_S2_LOWRANK ? rk : "",
+    snprintf(tag, sizeof tag, "%s %s%s%s %s %s %s", su->name, s2_name[s2],
+             s2 == HOSM_S2_LOWRANK ? rk : "", head == HOSM_S2_HEAD_LOGVAR ? "(logvar)" : "",
              obj2 == HOSM_OBJ_D2SM_VR       ? "d2sm_vr"
              : obj2 == HOSM_OBJ_D2SM_RES    ? "d2sm_res"
              : obj2 == HOSM_OBJ_D2SM_RES_VR ? "d2sm_res_vr"
+             : obj2 == HOSM_OBJ_D2SM_RES_NLL ? "d2sm_res_nll"
                                             : "d2sm",
              frozen ? "frozen" : "joint", obj1 ? "dsm_vr" : "dsm");
     hosm_config *cfg;
@@ -127,6 +131,7 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     MUST(hosm_config_set_int(cfg, HOSM_KEY_S2_HIDDEN, su->s2_hidden));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_S2_DEPTH, su->s2_depth));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_S2_OBJECTIVE, obj2));
+    MUST(hosm_config_set_int(cfg, HOSM_KEY_S2_HEAD, head));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_OBJECTIVE, obj1));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_FREEZE_S1, frozen));
     MUST(hosm_config_set_double(cfg, HOSM_KEY_W1, su->w1));
@@ -145,6 +150,7 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     ref_model_init(&rm, D, su->hidden, su->depth, su->act, su->levels, sig, s2, rank,
                     su->s2_hidden, su->s2_depth);
     rm.denoiser = su->denoiser;
+    rm.logvar = head == HOSM_S2_HEAD_LOGVAR;
     int64_t P, r_eff;
     int st2;
     MUST(hosm_model_num_params(m, &P));
@@ -158,7 +164,7 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     const int64_t P1 = ref_params1(&rm);
 
     trng r = {0x5eed0000u + (uint64_t)(s2 * 1000 + rank * 100 + obj2 * 10 + frozen * 4 + obj1) +
-              (uint64_t)su->levels * 100000u};
+              (uint64_t)su->levels * 100000u + (uint64_t)head * 1000000u};
     float *p = xmalloc((size_t)P * sizeof *p), *g = xmalloc((size_t)P * sizeof *g);
     double *pd = xmalloc((size_t)P * sizeof *pd);
     /* Non-zero biases and embeddings, so that every block of the layout
@@ -270,6 +276,28 @@ static void run_case(const setup *su, int s2, int64_t rank, int obj2, int frozen
     hosm_config_free(cfg);
 }
 
+/* d2sm_res_nll needs positive variances, the log-variance head's: the
+ * linear head is refused. */
+static void check_nll_rejected(const setup *su, int s2, int64_t rank)
+{
+    hosm_config *cfg;
+    MUST(hosm_config_new(&cfg));
+    MUST(hosm_config_set_int(cfg, HOSM_KEY_LEVELS, su->levels));
+    MUST(hosm_config_set_int(cfg, HOSM_KEY_S2, s2));
+    MUST(hosm_config_set_int(cfg, HOSM_KEY_RANK, rank));
+    MUST(hosm_config_set_int(cfg, HOSM_KEY_S2_OBJECTIVE, HOSM_OBJ_D2SM_RES_NLL));
+    hosm_model *m;
+    hosm_trainer *t = NULL;
+    MUST(hosm_model_new(&m, D, cfg));
+    const int st = hosm_trainer_new(&t, m, cfg);
+    CHECK(st == HOSM_E_UNSUPPORTED && t == NULL,
+          "%s %s: d2sm_res_nll with the linear head gave status %d, expected "
+          "HOSM_E_UNSUPPORTED", su->name, s2_name[s2], st);
+    hosm_trainer_free(t);
+    hosm_model_free(m);
+    hosm_config_free(cfg);
+}
+
 int main(void)
 {
     const double t0 = now_seconds();
@@ -285,13 +313,19 @@ int main(void)
     int cases = 0;
     for (int s = 0; s < 5; s++)
         for (int k = 0; k < 4; k++)
-            for (int obj2 = 0; obj2 <= 3; obj2++)
-                for (int frozen = 0; frozen <= 1; frozen++)
-                    for (int obj1 = 0; obj1 <= 1; obj1++) {
-                        D = setups[s].dim;
-                        run_case(&setups[s], structs[k], ranks[k], obj2, frozen, obj1);
-                        cases++;
-                    }
+            for (int head = 0; head <= (structs[k] == HOSM_S2_DIAG); head++)
+                for (int obj2 = 0; obj2 <= 4; obj2++)
+                    for (int frozen = 0; frozen <= 1; frozen++)
+                        for (int obj1 = 0; obj1 <= 1; obj1++) {
+                            D = setups[s].dim;
+                            if (obj2 == HOSM_OBJ_D2SM_RES_NLL && head != HOSM_S2_HEAD_LOGVAR) {
+                                check_nll_rejected(&setups[s], structs[k], ranks[k]);
+                                continue;
+                            }
+                            run_case(&setups[s], structs[k], ranks[k], head, obj2, frozen,
+                                     obj1);
+                            cases++;
+                        }
     printf("%d cases\n", cases);
     check_le("forward: max |lib - ref| / max(1, |ref|) (score, hessian)", worst_forward, 1e-5);
     check_le("loss: max |lib - ref| / S", worst_loss, 1e-5);

@@ -56,7 +56,7 @@ from . import _progress
 
 __all__ = [
     "HosmError", "Status", "Key", "Act", "Objective", "S2", "S2Objective", "SamplerKind",
-    "Projection", "HessianSource", "OzakiSolver", "Parameterization", "GemmKernels", "LrSchedule", "Config", "Model", "Trainer", "Sampler", "Mixture",
+    "Projection", "HessianSource", "OzakiSolver", "Parameterization", "GemmKernels", "LrSchedule", "S2Head", "Config", "Model", "Trainer", "Sampler", "Mixture",
     "version", "version_number", "strerror", "library_path",
 ]
 
@@ -137,6 +137,7 @@ class Key(enum.IntEnum):
     GEMM_KERNELS = 43
     LR_SCHEDULE = 44
     WARMUP = 45
+    S2_HEAD = 46
 
 
 class Act(enum.IntEnum):
@@ -177,6 +178,7 @@ class S2Objective(enum.IntEnum):
     D2SM_VR = 1
     D2SM_RES = 2
     D2SM_RES_VR = 3
+    D2SM_RES_NLL = 4
 
 
 class SamplerKind(enum.IntEnum):
@@ -203,6 +205,11 @@ class LrSchedule(enum.IntEnum):
     COSINE = 1
 
 
+class S2Head(enum.IntEnum):
+    LINEAR = 0
+    LOGVAR = 1
+
+
 class OzakiSolver(enum.IntEnum):
     AUTO = 0
     EIG = 1
@@ -214,7 +221,7 @@ _ENUM_KEYS = {Key.ACT: Act, Key.OBJECTIVE: Objective, Key.SAMPLER: SamplerKind, 
               Key.S2_OBJECTIVE: S2Objective, Key.PROJECTION: Projection,
               Key.HESSIAN: HessianSource, Key.OZAKI_SOLVER: OzakiSolver,
               Key.PARAMETERIZATION: Parameterization, Key.GEMM_KERNELS: GemmKernels,
-              Key.LR_SCHEDULE: LrSchedule}
+              Key.LR_SCHEDULE: LrSchedule, Key.S2_HEAD: S2Head}
 
 
 # ---------------------------------------------------------------------------
