@@ -174,7 +174,7 @@ enum hosm_key {
     HOSM_KEY_GEMM_KERNELS = 43,     /**< int "gemm_kernels": enum hosm_gemm_kernels, whose BLIS kernels the handle's products use, default auto */
     HOSM_KEY_LR_SCHEDULE = 44,  /**< int "lr_schedule": enum hosm_lr_schedule, the learning rate over the steps after the warm-up, default constant */
     HOSM_KEY_WARMUP = 45,       /**< int "warmup": the first w steps learn at lr * t / w (t = 1..w), 0..2^40, default 0 */
-    HOSM_KEY_S2_HEAD = 46       /**< int "s2_head": enum hosm_s2_head, what a diagonal s2 network outputs, default linear (experimental) */
+    HOSM_KEY_S2_HEAD = 46       /**< int "s2_head": enum hosm_s2_head, what the s2 network outputs for the diagonal part d of a diag or lowrank s2, default linear (experimental) */
 };
 
 /** Activations (values of HOSM_KEY_ACT; text names in quotes). */
@@ -240,8 +240,8 @@ enum hosm_s2_objective {
 
 /** What the s2 network outputs (values of HOSM_KEY_S2_HEAD), docs/math.md#32-second-order-d2sm. */
 enum hosm_s2_head {
-    HOSM_S2_HEAD_LINEAR = 0, /**< "linear": s2 = net / sigma^2 (a low-rank U: net / sigma) */
-    HOSM_S2_HEAD_LOGVAR = 1  /**< "logvar": s2 = (exp(net) - 1) / sigma^2, so the posterior variances sigma^2 exp(net) are positive; s2=diag only (experimental) */
+    HOSM_S2_HEAD_LINEAR = 0, /**< "linear": d = net / sigma^2 (and a low-rank U = net / sigma, with either head) */
+    HOSM_S2_HEAD_LOGVAR = 1  /**< "logvar": the diagonal part d = (exp(net) - 1) / sigma^2, so that the posterior covariance sigma^4 s2 + sigma^2 I is positive definite; s2=diag and lowrank (experimental) */
 };
 
 /** Samplers (values of HOSM_KEY_SAMPLER). */

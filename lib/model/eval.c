@@ -48,7 +48,7 @@ int hosmi_eval_alloc(hosmi_eval_ws *ws, const hosm_model *m, int64_t cap1, unsig
     const int ratio = cap2 > 0 && m->arch.s2_head == HOSM_S2_HEAD_LOGVAR &&
                       (mode2 & HOSMI_PLAN_GRAD);
     if (ratio)
-        ws->ratio = hosmi_alloc(hosmi_mul(cap2, m->net2.out), sizeof(float));
+        ws->ratio = hosmi_alloc(hosmi_mul(cap2, m->arch.dim), sizeof(float));
     if ((cap1 > 0 && hosmi_mlp_plan_alloc(&ws->p1, &m->net, cap1, mode1, k) != 0) ||
         (cap2 > 0 && hosmi_mlp_plan_alloc(&ws->p2, &m->net2, cap2, mode2, 0) != 0) ||
         (ratio && !ws->ratio)) {
@@ -122,20 +122,24 @@ static int64_t s2_second_power(const hosm_model *m)
     return m->arch.s2 == HOSM_S2_LOWRANK ? m->arch.dim : m->net2.out;
 }
 
-/* A log-variance head: the network's outputs h become s2 = (exp(h) - 1) /
- * sigma^2 in place (expm1 keeps the variance ratio exp(h) exact near 1),
- * with exp(h) into ratio (unless NULL) for the backward pass. */
+/* A log-variance head: the outputs h of the diagonal part d become
+ * d = (exp(h) - 1) / sigma^2 in place (expm1 keeps the variance ratio
+ * exp(h) exact near 1), with exp(h) into ratio (D a row, unless NULL) for
+ * the backward pass; a low-rank U before them is net / sigma as usual. */
 static void logvar_head(const hosm_model *m, const int64_t *levels, int64_t level_all, int64_t n,
                         float *ratio, float *v)
 {
-    const int64_t out = m->net2.out;
+    const int64_t out = m->net2.out, D = m->arch.dim, d0 = out - D;
     for (int64_t i = 0; i < n; i++) {
         const float inv = inv_sigma(m, levels, level_all, i), inv2 = inv * inv;
-        for (int64_t j = 0; j < out; j++) {
-            const float h = v[i * out + j];
+        float *row = v + i * out;
+        for (int64_t j = 0; j < d0; j++)
+            row[j] *= inv;
+        for (int64_t a = 0; a < D; a++) {
+            const float h = row[d0 + a];
             if (ratio)
-                ratio[i * out + j] = expf(h);
-            v[i * out + j] = expm1f(h) * inv2;
+                ratio[i * D + a] = expf(h);
+            row[d0 + a] = expm1f(h) * inv2;
         }
     }
 }
@@ -265,11 +269,15 @@ void hosmi_eval_s2_backward(const hosm_model *m, const hosmi_blas *blas, const i
                             float *grad)
 {
     if (m->arch.s2_head == HOSM_S2_HEAD_LOGVAR) {
-        /* d s2 / d net = exp(net) / sigma^2 */
+        /* d d_a / d h_a = exp(h_a) / sigma^2; U = net / sigma */
+        const int64_t out = m->net2.out, D = m->arch.dim, d0 = out - D;
         for (int64_t i = 0; i < n; i++) {
             const float inv = inv_sigma(m, levels, level_all, i), inv2 = inv * inv;
-            for (int64_t j = 0; j < m->net2.out; j++)
-                ds2[i * m->net2.out + j] *= ws->ratio[i * m->net2.out + j] * inv2;
+            float *row = ds2 + i * out;
+            for (int64_t j = 0; j < d0; j++)
+                row[j] *= inv;
+            for (int64_t a = 0; a < D; a++)
+                row[d0 + a] *= ws->ratio[i * D + a] * inv2;
         }
     } else {
         scale_rows(m, levels, level_all, n, m->net2.out, s2_second_power(m), ds2);

@@ -1,8 +1,8 @@
 /* Model evaluation: s1 and s2 of a block of rows at given noise levels, into
  * a caller-provided workspace. The only code that applies the output
  * scaling: s1 = net / sigma; s2 outputs carry 1/sigma^2 (a low-rank U
- * carries 1/sigma, its diagonal d 1/sigma^2, a full s2 1/sigma^2), or with
- * a log-variance head are (exp(net) - 1) / sigma^2. A
+ * carries 1/sigma, its diagonal d 1/sigma^2, a full s2 1/sigma^2; with a
+ * log-variance head d = (exp(net) - 1) / sigma^2). A
  * denoiser's s1 is (net - x) / sigma^2, its tangents (J_net v - v) / sigma^2.
  * For an energy model (net = E) s1 = -grad_x E / sigma and its s2 is the exact
  * -Hessian of E / sigma, packed "full"; callers ask for the same plan modes
@@ -18,7 +18,7 @@ typedef struct {
     hosmi_mlp_plan p1, p2;
     float *row;  /* energy models: one float a row */
     float *hess; /* energy models with s2 rows: a D x D matrix a row */
-    float *ratio; /* a log-variance s2 head with a backward plan: exp(net) a row */
+    float *ratio; /* a log-variance s2 head with a backward plan: exp(h) of d, D a row */
 } hosmi_eval_ws;
 
 /* A workspace for up to cap1 s1 rows (plan mode1, k tangents a row) and

@@ -51,10 +51,10 @@ static int arch_check(const hosmi_arch *a, char *msg)
         return hosmi_fail(msg, HOSM_E_UNSUPPORTED,
                           "key 's2': an energy model has no s2 network (its Hessian is the "
                           "exact Hessian of the energy); s2 must be none");
-    if (a->s2_head == HOSM_S2_HEAD_LOGVAR && a->s2 != HOSM_S2_DIAG && a->s2 != HOSM_S2_NONE)
+    if (a->s2_head == HOSM_S2_HEAD_LOGVAR && a->s2 == HOSM_S2_FULL)
         return hosmi_fail(msg, HOSM_E_UNSUPPORTED,
-                          "key 's2_head': logvar needs s2 = diag (the variances of the other "
-                          "structures are not one output each)");
+                          "key 's2_head': logvar needs s2 = diag or lowrank (a full s2 has no "
+                          "diagonal part of its own)");
     const double lo = a->levels > 1 ? a->sigma_min : a->sigma;
     if (lo < SIGMA_FLOOR)
         return hosmi_fail(msg, HOSM_E_RANGE,

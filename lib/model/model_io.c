@@ -138,7 +138,7 @@ static int read_s2_header(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams2, ch
     a->s2_depth = (int64_t)hosmi_r_u64(r);
     *nparams2 = hosmi_r_u64(r);
     const int bad_head = head > HOSM_S2_HEAD_LOGVAR ||
-                         (head == HOSM_S2_HEAD_LOGVAR && (r->version < 6 || a->s2 != HOSM_S2_DIAG));
+                         (head == HOSM_S2_HEAD_LOGVAR && (r->version < 6 || a->s2 == HOSM_S2_FULL));
     if (r->bad || bad_head || a->s2 == HOSM_S2_NONE)
         return hosmi_fail(msg, HOSM_E_CORRUPT, "malformed s2 section");
     return HOSM_OK;

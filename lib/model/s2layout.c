@@ -5,6 +5,7 @@
 
 #include "model/s2layout.h"
 
+#include "linalg/linalg.h"
 #include "nn/vmath.h"
 
 /* clang's AVX-512 implies FMA, and clang contracts a * b + c (see vmath.c). */
@@ -333,4 +334,103 @@ double hosmi_s2_d2sm_term(const hosmi_s2_point *v, const hosmi_blas *blas, doubl
     case HOSM_S2_FULL: return full_term(v->D, is2, v->o, s1, w, alpha, beta, scale, d_o, d_s1);
     default: return lowrank_term(v, blas, is2, s1, w, alpha, beta, scale, d_o, d_s1, work);
     }
+}
+
+int64_t hosmi_s2_nll_work(int kind, int64_t r)
+{
+    return kind == HOSM_S2_LOWRANK ? 3 * r * r + 3 * r : 1;
+}
+
+/* With A = diag(u) + V V^T (V = sigma U, empty for diag), W = diag(u)^-1 V
+ * and K = I + V^T W (r x r, positive definite: its eigenvalues are >= 1),
+ * Woodbury and the determinant lemma give, in O(D r^2):
+ *   log det A    = sum_a log u_a + log det K
+ *   alpha        = A^-1 rho = rho / u - W K^-1 q,   q = W^T rho
+ *   rho^T alpha  = sum_a rho_a^2 / u_a - q^T K^-1 q
+ * and with G = A^-1 - alpha alpha^T, the gradient of the loss in A:
+ *   dL/du_a = G_aa = 1 / u_a - W_a K^-1 W_a^T - alpha_a^2
+ *   dL/dV   = 2 G V,  row a: 2 (W_a K^-1 - alpha_a (V^T alpha)^T). */
+double hosmi_s2_nll_term(const hosmi_s2_point *v, double sigma, const float *rho, double scale,
+                         float *d_o, double *dwork)
+{
+    const int64_t D = v->D, r = v->kind == HOSM_S2_LOWRANK ? v->r : 0;
+    const float *U = v->o, *d = v->o + (r ? D * r : 0);
+    float *dU = d_o, *dd = d_o + (r ? D * r : 0);
+    const double s2 = sigma * sigma, is4 = 1.0 / (s2 * s2);
+    double *K = dwork, *Ki = K + r * r, *tmp = Ki + r * r, *c = tmp + r * r, *beta = c + r,
+           *y = beta + r;
+#define UC(a) fmax(1.0 + s2 * d[a], HOSMI_NLL_U_MIN)
+    double val = 0.0;
+    if (r > 0) {
+        /* K = I + V^T W and q = W^T rho (into c), lower triangle */
+        memset(K, 0, (size_t)(r * r) * sizeof *K);
+        memset(c, 0, (size_t)r * sizeof *c);
+        for (int64_t a = 0; a < D; a++) {
+            const double iu = s2 / UC(a); /* V_aj V_ak / u_a = s2 U_aj U_ak / u_a */
+            const float *Ua = U + a * r;
+            for (int64_t j = 0; j < r; j++) {
+                const double wj = iu * Ua[j];
+                for (int64_t k = 0; k <= j; k++)
+                    K[j * r + k] += wj * Ua[k];
+                c[j] += wj * rho[a] / sigma; /* W_aj = sigma U_aj / u_a */
+            }
+        }
+        for (int64_t j = 0; j < r; j++)
+            K[j * r + j] += 1.0;
+        if (hosmi_chol(K, r) != 0)
+            return NAN;
+        val += hosmi_chol_logdet(K, r);
+        hosmi_chol_inverse(K, r, Ki, tmp);
+        /* c = K^-1 q; the quadratic form's -q^T c */
+        for (int64_t j = 0; j < r; j++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < r; k++)
+                s += Ki[j * r + k] * c[k];
+            tmp[j] = s;
+        }
+        for (int64_t j = 0; j < r; j++) {
+            val -= c[j] * tmp[j];
+            c[j] = tmp[j];
+        }
+        /* beta = V^T alpha, alpha_a = rho_a / u_a - W_a c */
+        memset(beta, 0, (size_t)r * sizeof *beta);
+        for (int64_t a = 0; a < D; a++) {
+            const double iu = 1.0 / UC(a);
+            const float *Ua = U + a * r;
+            double wc = 0.0;
+            for (int64_t j = 0; j < r; j++)
+                wc += Ua[j] * c[j];
+            const double alpha = rho[a] * iu - sigma * iu * wc;
+            for (int64_t j = 0; j < r; j++)
+                beta[j] += sigma * Ua[j] * alpha;
+        }
+    }
+    for (int64_t a = 0; a < D; a++) {
+        const double u = 1.0 + s2 * d[a], uc = UC(a), iu = 1.0 / uc;
+        double alpha = rho[a] * iu, aii = iu; /* alpha_a and (A^-1)_aa */
+        if (r > 0) {
+            const float *Ua = U + a * r;
+            double wc = 0.0, wkw = 0.0;
+            for (int64_t j = 0; j < r; j++) {
+                double s = 0.0; /* y = K^-1 W_a^T */
+                for (int64_t k = 0; k < r; k++)
+                    s += Ki[j * r + k] * Ua[k];
+                y[j] = s * sigma * iu;
+                wc += Ua[j] * c[j];
+                wkw += sigma * iu * Ua[j] * y[j];
+            }
+            alpha -= sigma * iu * wc;
+            aii -= wkw;
+            /* dL/dU = sigma dL/dV */
+            for (int64_t j = 0; j < r; j++)
+                dU[a * r + j] += (float)(scale * is4 * sigma * 2.0 * (y[j] - alpha * beta[j]));
+        }
+        const double g = aii - alpha * alpha; /* dL/du_a, at uc */
+        /* log u + rho^2 / u (the rest of rho^T alpha is in val already),
+         * continued linearly below the clamp */
+        val += log(uc) + (double)rho[a] * rho[a] * iu + g * (u - uc);
+        dd[a] += (float)(scale * is4 * s2 * g);
+    }
+#undef UC
+    return val * is4;
 }

@@ -49,6 +49,23 @@ double hosmi_s2_d2sm_term(const hosmi_s2_point *v, const hosmi_blas *blas, doubl
                           const float *s1, const float *w, double alpha, double beta,
                           double scale, float *d_o, float *d_s1, float *work);
 int64_t hosmi_s2_term_work(int kind, int64_t D, int64_t r);
+/* Variance ratios u below this are raised to it in hosmi_s2_nll_term: the
+ * resolution of u = 1 + sigma^2 d with d in float, which is also what the
+ * queries' variances sigma^2 u resolve. */
+#define HOSMI_NLL_U_MIN 1e-6
+
+/* The Gaussian negative log-likelihood of rho (D) under the covariance
+ * A = I + sigma^2 s2 of a diag or lowrank s2 (the posterior covariance
+ * sigma^4 s2 + sigma^2 I over sigma^2), over sigma^4:
+ *     (log det A + rho^T A^-1 rho) / sigma^4,
+ * adding scale times its gradient with respect to the s2 values into d_o.
+ * Diagonal ratios u = 1 + sigma^2 d below HOSMI_NLL_U_MIN are raised to it
+ * and the loss is continued linearly in u from there. O(D r^2) with
+ * Woodbury's identity, never D x D; dwork holds hosmi_s2_nll_work()
+ * doubles. Returns NaN if A is not positive definite (u > 0 makes it so). */
+double hosmi_s2_nll_term(const hosmi_s2_point *v, double sigma, const float *rho, double scale,
+                         float *d_o, double *dwork);
+int64_t hosmi_s2_nll_work(int kind, int64_t r);
 /* ||T||_F^2 (restricted to the diagonal for diag). */
 double hosmi_s2_target_norm2(int kind, int64_t D, double is2, const float *w);
 

@@ -2,8 +2,6 @@
  * T = (z z^T - I) / sigma^2, expanded as ||psi||^2 - 2 <T, psi> + ||T||^2. */
 #include "train/objective.h"
 
-#include <math.h>
-
 static double d2sm_point(const hosmi_batch *b, int64_t i, double scale)
 {
     const hosm_model *m = b->m;
@@ -78,37 +76,26 @@ const hosmi_objective hosmi_obj_d2sm_res_vr = {2,
                                                    HOSMI_ROWS(HOSMI_BLOCK_ANTI),
                                                HOSMI_TANGENTS_NONE, d2sm_res_vr_point};
 
-/* Variance ratios u below this are continued linearly: it is the
- * resolution of u = 1 + sigma^2 s2 with s2 in float, which is also what the
- * queries' variances sigma^2 u resolve. */
-#define NLL_U_MIN 1e-6
-
 /* Residual D2SM as a likelihood (s2_head=logvar, which makes the predicted
- * variances v_a = sigma^2 u_a, u_a = 1 + sigma^2 s2_aa, positive): the
+ * covariance sigma^2 A, A = I + sigma^2 s2, positive definite): the
  * Gaussian negative log-likelihood of the residual sigma^2 r = x_hat - x of
- * the detached s1's denoiser, over sigma^4,
- *     sum_a (log u_a + t_a / u_a) / sigma^4,  t_a = sigma^2 r_a^2.
- * Its minimiser is d2sm_res's, u_a = E[t_a | x + sigma z], but it weighs
- * relative errors of the variance alike where the squared loss weighs
- * absolute ones (docs/math.md#32-second-order-d2sm). */
+ * the detached s1's denoiser, rho = sigma r, over sigma^4,
+ *     (log det A + rho^T A^-1 rho) / sigma^4.
+ * Its minimiser is d2sm_res's, A = E[rho rho^T | x + sigma z] within the
+ * structure, but it weighs relative errors of the variances alike where the
+ * squared loss weighs absolute ones (docs/math.md#32-second-order-d2sm). */
 static double d2sm_res_nll_point(const hosmi_batch *b, int64_t i, double scale)
 {
     const hosm_model *m = b->m;
     const int64_t D = m->arch.dim;
-    const double sigma = m->sigmas[b->level[i]], inv = 1.0 / sigma, s2 = sigma * sigma;
-    const double is4 = 1.0 / (s2 * s2);
+    const double sigma = m->sigmas[b->level[i]];
     const float *z = b->z + i * D, *s1 = b->s1[HOSMI_BLOCK_NOISY] + i * D;
-    const float *o = b->s2[HOSMI_BLOCK_NOISY] + i * m->net2.out;
-    float *d_o = b->ds2[HOSMI_BLOCK_NOISY] + i * m->net2.out;
-    double val = 0.0;
-    for (int64_t a = 0; a < D; a++) {
-        const double w = z[a] * inv + s1[a], t = s2 * w * w;
-        const double u = 1.0 + s2 * o[a], uc = fmax(u, NLL_U_MIN);
-        const double dl = (uc - t) / (uc * uc); /* d/du (log u + t / u) at uc */
-        val += (log(uc) + t / uc + dl * (u - uc)) * is4;
-        d_o[a] += (float)(scale * dl * s2 * is4);
-    }
-    return val;
+    for (int64_t a = 0; a < D; a++)
+        b->w[a] = (float)(z[a] + sigma * s1[a]);
+    const hosmi_s2_point v = {m->arch.s2, D, m->rank, b->s2[HOSMI_BLOCK_NOISY] + i * m->net2.out};
+    return hosmi_s2_nll_term(&v, sigma, b->w, scale, b->ds2[HOSMI_BLOCK_NOISY] + i * m->net2.out,
+                             b->dwork);
 }
+
 const hosmi_objective hosmi_obj_d2sm_res_nll = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY),
                                                 HOSMI_TANGENTS_NONE, d2sm_res_nll_point};

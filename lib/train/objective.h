@@ -30,6 +30,7 @@ typedef struct {
     float *w;             /* D floats of scratch */
     const float *zero;    /* D zeros */
     float *work;          /* hosmi_s2_term_work() floats of scratch */
+    double *dwork;        /* hosmi_s2_nll_work() doubles of scratch (d2sm_res_nll) */
 } hosmi_batch;
 
 /* Tangents an objective needs of s1 on the noisy block. */

@@ -44,6 +44,8 @@ static void free_workspace(hosm_trainer *t)
     }
     free(t->point_loss);
     free(t->zero);
+    free(t->s2_dwork);
+    t->s2_dwork = NULL;
     t->point_loss = NULL;
     t->zero = NULL;
     free(t->rows_level);
@@ -89,12 +91,14 @@ static int reserve(hosm_trainer *t, int64_t n)
     t->s2_work_len = hosmi_s2_term_work(m->arch.s2, D, m->rank);
     t->w = hosmi_alloc(hosmi_mul(threads, D), sizeof(float));
     t->s2_work = hosmi_alloc(hosmi_mul(threads, t->s2_work_len), sizeof(float));
+    t->s2_dwork_len = t->obj2 == &hosmi_obj_d2sm_res_nll ? hosmi_s2_nll_work(m->arch.s2, m->rank) : 1;
+    t->s2_dwork = hosmi_alloc(hosmi_mul(threads, t->s2_dwork_len), sizeof(double));
     t->zero = hosmi_calloc(D, sizeof(float));
     t->point_loss = hosmi_alloc(n, sizeof(double));
     t->rows_level = hosmi_alloc(rows, sizeof(int64_t));
     t->levels = hosmi_alloc(n, sizeof(int64_t));
     if (!ok || !t->rows_in || !t->s1 || !t->ds1 || !t->s2 || !t->ds2 || !t->noise ||
-        !t->batch_x || !t->w || !t->s2_work || !t->zero || !t->point_loss || !t->rows_level ||
+        !t->batch_x || !t->w || !t->s2_work || !t->s2_dwork || !t->zero || !t->point_loss || !t->rows_level ||
         !t->levels) {
         free_workspace(t);
         return hosmi_fail(t->errmsg, HOSM_E_NOMEM, "cannot allocate a workspace for %lld points",
@@ -252,7 +256,7 @@ static hosmi_batch make_batch(hosm_trainer *t, const float *z, const int64_t *lv
     const int64_t D = m->arch.dim, out2 = m->net2.out;
     hosmi_batch b = {m,     &t->blas,     z,     lv,     {0},  {0},    {0},
                      {0},   t->k,         t->v,  t->t1, t->dt1,
-                     t->w,  t->zero,       t->s2_work};
+                     t->w,  t->zero,       t->s2_work, t->s2_dwork};
     for (int k = 0; k < HOSMI_BLOCKS; k++) {
         if (!(t->blocks1 & HOSMI_ROWS(k)))
             continue;
@@ -310,6 +314,7 @@ static void points_task(void *arg, int64_t task, int w)
     b.blas = &c->serial;
     b.w = t->w + w * m->arch.dim;
     b.work = t->s2_work + w * t->s2_work_len;
+    b.dwork = t->s2_dwork + w * t->s2_dwork_len;
     const int64_t lo = task * POINTS_A_TASK;
     const int64_t hi = lo + POINTS_A_TASK < c->n ? lo + POINTS_A_TASK : c->n;
     for (int64_t i = lo; i < hi; i++) {

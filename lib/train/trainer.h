@@ -30,6 +30,8 @@ struct hosm_trainer {
     float *w, *s2_work;       /* per thread of blas.pool: D and s2_work_len floats */
     float *zero;              /* D zeros, shared */
     int64_t s2_work_len;
+    double *s2_dwork;         /* per thread: s2_dwork_len doubles (d2sm_res_nll) */
+    int64_t s2_dwork_len;
     double *point_loss;       /* n */
     float *v, *t1, *dt1;      /* n k x D directions, tangents of s1, their cotangents */
     int64_t *rows_level, *levels;

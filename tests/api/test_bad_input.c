@@ -1012,11 +1012,11 @@ static void test_model(const char *dir)
         int st = model_new_checked(D, c);
         check_case("hosm_model_new", "parameterization = energy with s2 = diag", HOSM_E_UNSUPPORTED,
                    st, NULL, "s2", __LINE__);
-        /* Only a diagonal s2 has one output a variance. */
-        MUST(hosm_config_parse(c, "parameterization=score s2=lowrank s2_head=logvar"));
+        /* A full s2 has no diagonal part of its own. */
+        MUST(hosm_config_parse(c, "parameterization=score s2=full s2_head=logvar"));
         sentinel();
         st = model_new_checked(D, c);
-        check_case("hosm_model_new", "s2_head = logvar with s2 = lowrank", HOSM_E_UNSUPPORTED, st,
+        check_case("hosm_model_new", "s2_head = logvar with s2 = full", HOSM_E_UNSUPPORTED, st,
                    NULL, "s2_head", __LINE__);
         hosm_config_free(c);
     }

@@ -120,7 +120,7 @@ void ref_s2(const ref_model *m, const double *params, const double *x, int64_t l
                 for (int64_t j = 0; j < r; j++)
                     v += (o[a * r + j] * is) * (o[b * r + j] * is);
                 if (a == b)
-                    v += o[D * r + a] * is2;
+                    v += (m->logvar ? expm1(o[D * r + a]) : o[D * r + a]) * is2;
                 break;
             case HOSM_S2_FULL: {
                 int64_t lo = a < b ? a : b, hi = a < b ? b : a;
@@ -189,6 +189,48 @@ static void res_target(int64_t D, const double *z, double sign, const double *s1
         for (int64_t b = 0; b < D; b++)
             t[a * D + b] = (sign * z[a] / sigma + s1[a]) * (sign * z[b] / sigma + s1[b]) -
                            (a == b ? 1.0 / (sigma * sigma) : 0.0);
+}
+
+/* (log det A + rho^T A^-1 rho) / sigma^4 with A = I + sigma^2 s2 (D x D),
+ * rho = z + sigma s1 = sigma r, by a dense Cholesky factor (a is
+ * destroyed); *mag gets |log det A| + rho^T A^-1 rho over sigma^4. */
+static double nll_dense(int64_t D, double *a, const double *z, const double *s1, double sigma,
+                        double *mag)
+{
+    const double s2 = sigma * sigma;
+    for (int64_t k = 0; k < D * D; k++)
+        a[k] *= s2;
+    for (int64_t k = 0; k < D; k++)
+        a[k * D + k] += 1.0;
+    double logdet = 0.0;
+    for (int64_t j = 0; j < D; j++) { /* lower factor in place */
+        for (int64_t k = 0; k < j; k++)
+            a[j * D + j] -= a[j * D + k] * a[j * D + k];
+        if (!(a[j * D + j] > 0.0))
+            abort();
+        a[j * D + j] = sqrt(a[j * D + j]);
+        logdet += 2.0 * log(a[j * D + j]);
+        for (int64_t i = j + 1; i < D; i++) {
+            for (int64_t k = 0; k < j; k++)
+                a[i * D + j] -= a[i * D + k] * a[j * D + k];
+            a[i * D + j] /= a[j * D + j];
+        }
+    }
+    double quad = 0.0; /* || L^-1 rho ||^2 */
+    double *y = malloc((size_t)D * sizeof *y);
+    if (!y)
+        abort();
+    for (int64_t i = 0; i < D; i++) {
+        double s = z[i] + sigma * s1[i];
+        for (int64_t k = 0; k < i; k++)
+            s -= a[i * D + k] * y[k];
+        y[i] = s / a[i * D + i];
+        quad += y[i] * y[i];
+    }
+    free(y);
+    const double is4 = 1.0 / (s2 * s2);
+    *mag = (fabs(logdet) + quad) * is4;
+    return (logdet + quad) * is4;
 }
 
 /* psi = s2 + s1 s1^T at y. */
@@ -279,12 +321,7 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
                                  pm[k] * pm[k] + 2.0 * fabs(p0[k] * pm[k]) + p0[k] * p0[k]) +
                           2.0 * fabs(t0 * s20[k]);
                 } else if (o->obj2 == HOSM_OBJ_D2SM_RES_NLL) {
-                    /* T'_aa = r_a^2 - 1 / sigma^2, so t_a = sigma^2 T'_aa + 1 */
-                    const double u = 1.0 + sg * sg * pp[k], t = sg * sg * T[k] + 1.0;
-                    const double uc = fmax(u, 1e-6), dl = (uc - t) / (uc * uc);
-                    const double is4 = is2 * is2;
-                    l2 += (log(uc) + t / uc + dl * (u - uc)) * is4;
-                    m2 += (fabs(log(uc)) + t / uc + fabs(dl * (u - uc))) * is4;
+                    continue; /* not a sum over entries: below */
                 } else if (o->obj2 != HOSM_OBJ_D2SM_VR) {
                     double r = pp[k] - T[k];
                     l2 += r * r;
@@ -296,6 +333,11 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
                           fabs(T[k]) * (fabs(pp[k]) + fabs(pm[k]) + 2.0 * fabs(p0[k]));
                 }
             }
+        if (o->obj2 == HOSM_OBJ_D2SM_RES_NLL) {
+            double mg;
+            l2 = nll_dense(D, pp, zi, s10, sg, &mg);
+            m2 = mg;
+        }
         total += lambda * (c1 * l1 + l2);
         mag += lambda * (c1 * m1 + m2);
     }

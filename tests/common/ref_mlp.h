@@ -18,11 +18,12 @@
  * with every W row-major (output index major). s1 = net1 / sigma, or for a
  * denoiser (net1 - x) / sigma^2. The s2
  * network's raw outputs o give
- *   diag:    s2 = diag(o) / sigma^2, or with the log-variance head
- *            diag(exp(o) - 1) / sigma^2
+ *   diag:    s2 = diag(o) / sigma^2
  *   lowrank: U = o[0 .. D r) / sigma (D x r, row-major), d = o[D r .. D r + D) / sigma^2,
  *            s2 = U U^T + diag(d)
- *   full:    o is the upper triangle row by row, s2_ab = s2_ba = o[packed(a, b)] / sigma^2. */
+ *   full:    o is the upper triangle row by row, s2_ab = s2_ba = o[packed(a, b)] / sigma^2,
+ * and with the log-variance head (logvar) d = (exp(o_d) - 1) / sigma^2 for the
+ * diagonal part of diag and lowrank. */
 #ifndef REF_MLP_H
 #define REF_MLP_H
 
@@ -98,9 +99,10 @@ typedef struct {
  *            (psi_p, psi_m, psi_0 at x + sigma z, x - sigma z, x),
  *   D2SM-RES L2 = || s2(x + sigma z) - T' ||_F^2, T' = r r^T - I / sigma^2 with
  *            r = z / sigma + s1(x + sigma z) at the parameters o->detached,
- *   D2SM-RES-NLL  L2 = sum_a (log u_a + t_a / u_a) / sigma^4 (diag) with
- *            u = 1 + sigma^2 s2_aa(x + sigma z), t_a = sigma^2 r_a^2 and r as
- *            for D2SM-RES (continued linearly below u = 1e-6),
+ *   D2SM-RES-NLL  L2 = (log det A + rho^T A^-1 rho) / sigma^4 with
+ *            A = I + sigma^2 s2(x + sigma z) (dense Cholesky) and rho = sigma r,
+ *            r as for D2SM-RES (the library's clamp of A's diagonal ratios at
+ *            1e-6 is not modelled: the test models stay above it),
  * every matrix sum restricted to the diagonal for "diag". levels may be NULL
  * (level 0). If scale is not NULL it receives the same mean with every term
  * replaced by its absolute value (entry by entry for the matrix terms,

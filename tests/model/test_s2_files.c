@@ -27,8 +27,7 @@
  *    saving it again reproduces the fixture byte for byte;
  *  - corrupting the S2NT section gives HOSM_E_CORRUPT: a changed parameter
  *    byte (CRC left stale), and with the CRC-32 recomputed: an unknown
- *    structure (7), structure 0 (none), a head of 1 (logvar) on a low-rank
- *    s2 or 2 (unknown), a wrong
+ *    structure (7), structure 0 (none), a head of 2 (unknown), a wrong
  *    parameter count, a wrong rank, a wrong s2 width, a NaN parameter; the
  *    same S2NT section in a file whose version field says 1 -> HOSM_E_CORRUPT;
  *    version 7 -> HOSM_E_VERSION; a diagonal s2 with the log-variance head
@@ -256,7 +255,6 @@ static void check_corrupt(void)
     } edits[] = {
         {0, 4, 7, "S2NT structure 7 (unknown), CRC fixed"},
         {0, 4, 0, "S2NT structure 0 (none), CRC fixed"},
-        {4, 4, 1, "S2NT head 1 (logvar) on a low-rank s2, CRC fixed"},
         {4, 4, 2, "S2NT head 2 (unknown), CRC fixed"},
         {8, 8, 1, "S2NT rank 1 instead of 2, CRC fixed"},
         {16, 8, 5, "S2NT s2_hidden 5 instead of 4, CRC fixed"},
@@ -525,6 +523,7 @@ int main(int argc, char **argv)
     check_roundtrip(HOSM_S2_DIAG, 1, HOSM_S2_HEAD_LOGVAR, "diag logvar");
     check_roundtrip(HOSM_S2_LOWRANK, 2, HOSM_S2_HEAD_LINEAR, "lowrank r=2");
     check_roundtrip(HOSM_S2_LOWRANK, 9, HOSM_S2_HEAD_LINEAR, "lowrank r=9>D");
+    check_roundtrip(HOSM_S2_LOWRANK, 2, HOSM_S2_HEAD_LOGVAR, "lowrank logvar");
     check_roundtrip(HOSM_S2_FULL, 1, HOSM_S2_HEAD_LINEAR, "full");
     check_v1(argv[1]);
     check_corrupt();

@@ -1,9 +1,9 @@
 /* Gradient check of the joint and frozen second-order trainer.
  *
  * For every s2 objective (d2sm, d2sm_vr, d2sm_res, d2sm_res_vr, and
- * d2sm_res_nll with the log-variance head) x structure (diag with the
- * linear and the log-variance head;
- * lowrank with r = 2; lowrank with r = 7 > D, capped to D = 3; full) x mode
+ * d2sm_res_nll with the log-variance head) x structure (diag; lowrank with
+ * r = 2; lowrank with r = 7 > D, capped to D = 3: each with the linear and
+ * the log-variance head; full) x mode
  * (joint, frozen s1) x first-order objective (dsm, dsm_vr), in five set-ups
  *   A: one noise level (sigma 0.5), w1 = 1, the s2 network shaped like s1
  *      (hidden 5, depth 2), softplus;
@@ -313,7 +313,7 @@ int main(void)
     int cases = 0;
     for (int s = 0; s < 5; s++)
         for (int k = 0; k < 4; k++)
-            for (int head = 0; head <= (structs[k] == HOSM_S2_DIAG); head++)
+            for (int head = 0; head <= (structs[k] != HOSM_S2_FULL); head++)
                 for (int obj2 = 0; obj2 <= 4; obj2++)
                     for (int frozen = 0; frozen <= 1; frozen++)
                         for (int obj1 = 0; obj1 <= 1; obj1++) {
