@@ -267,6 +267,29 @@ class SecondOrderTest(unittest.TestCase):
             err = np.linalg.norm(jac - exact) / np.linalg.norm(exact)
             self.assertLess(err, 0.3)
 
+    def test_likelihood_matches_the_queries(self):
+        # d2sm_res_nll's loss is the Gaussian negative log-likelihood of the
+        # denoiser's residual under the posterior covariance the queries
+        # report: (log det A + rho^T A^-1 rho) / sigma^4, A = cov / sigma^2,
+        # rho = (denoise(x + sigma z) - x) / sigma, for both structures.
+        D, sig = 12, 0.5
+        rng = np.random.default_rng(5)
+        x = (rng.standard_normal((16, D)) * np.linspace(0.2, 1.5, D)).astype(np.float32)
+        z = rng.standard_normal((16, D)).astype(np.float32)
+        for s2 in ("diag", "lowrank"):
+            cfg = hosm.Config(f"hidden=16 sigma={sig} s2={s2} rank=3 s2_head=logvar "
+                              "s2_objective=d2sm_res_nll freeze_s1=1 lr=1e-2 batch=16 seed=2")
+            with hosm.Model(D, cfg) as model, hosm.Trainer(model, cfg) as trainer:
+                for _ in range(20):  # away from the initial weights
+                    trainer.step(x)
+                loss, _ = trainer.gradient(x, z)
+                xt = x + sig * z
+                rho = (model.denoise(xt).astype(np.float64) - x) / sig
+                a = model.posterior_cov(xt, clamp=False).astype(np.float64) / sig**2
+                nll = np.mean([(np.linalg.slogdet(a[i])[1] + rho[i] @ np.linalg.solve(a[i], rho[i]))
+                               for i in range(len(x))]) / sig**4
+                self.assertAlmostEqual(loss / nll, 1.0, delta=1e-4, msg=s2)
+
     def test_unsupported_on_first_order_model(self):
         with hosm.Model(2, hosm.Config("hidden=8")) as model:
             self.assertEqual(model.s2_structure, (hosm.S2.NONE, 0))
