@@ -80,7 +80,7 @@ double ref_loss_s1(const ref_model *m, const double *params, int vr, const doubl
 
 typedef struct {
     int obj1;   /* HOSM_OBJ_DSM or HOSM_OBJ_DSM_VR */
-    int obj2;   /* enum hosm_s2_objective (D2SM-RES-NLL: diag only) */
+    int obj2;   /* enum hosm_s2_objective (D2SM-RES-NLL: with the log-variance head) */
     int frozen; /* 1: s1 detached (no first-order term; s1 is a constant in psi) */
     double w1;
     /* D2SM-RES: the parameters whose s1 its target uses (s1 is detached
