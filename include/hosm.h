@@ -240,8 +240,8 @@ enum hosm_s2_objective {
 
 /** What the s2 network outputs (values of HOSM_KEY_S2_HEAD), docs/math.md#32-second-order-d2sm. */
 enum hosm_s2_head {
-    HOSM_S2_HEAD_LINEAR = 0, /**< "linear": d = net / sigma^2 (and a low-rank U = net / sigma, with either head) */
-    HOSM_S2_HEAD_LOGVAR = 1  /**< "logvar": the diagonal part d = (exp(net) - 1) / sigma^2, so that the posterior covariance sigma^4 s2 + sigma^2 I is positive definite; s2=diag and lowrank (experimental) */
+    HOSM_S2_HEAD_LINEAR = 0, /**< "linear": d = net / sigma^2 (and a low-rank U = net / sigma) */
+    HOSM_S2_HEAD_LOGVAR = 1  /**< "logvar": the diagonal part d = (exp(net) - 1) / sigma^2, so that the posterior covariance sigma^4 s2 + sigma^2 I is positive definite (and a low-rank U = net / (100 sigma)); s2=diag and lowrank (experimental) */
 };
 
 /** Samplers (values of HOSM_KEY_SAMPLER). */

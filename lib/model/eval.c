@@ -125,7 +125,12 @@ static int64_t s2_second_power(const hosm_model *m)
 /* A log-variance head: the outputs h of the diagonal part d become
  * d = (exp(h) - 1) / sigma^2 in place (expm1 keeps the variance ratio
  * exp(h) exact near 1), with exp(h) into ratio (D a row, unless NULL) for
- * the backward pass; a low-rank U before them is net / sigma as usual. */
+ * the backward pass; a low-rank U before them is LOGVAR_U_SCALE net / sigma.
+ * That factor makes U learn 100 times slower than h: the likelihood is
+ * nearly flat in the scale of U U^T's directions (an over-prediction by c
+ * costs log c), where Adam's steps of the usual size wander far
+ * (docs/math.md#32-second-order-d2sm). */
+#define LOGVAR_U_SCALE 1e-2f
 static void logvar_head(const hosm_model *m, const int64_t *levels, int64_t level_all, int64_t n,
                         float *ratio, float *v)
 {
@@ -134,7 +139,7 @@ static void logvar_head(const hosm_model *m, const int64_t *levels, int64_t leve
         const float inv = inv_sigma(m, levels, level_all, i), inv2 = inv * inv;
         float *row = v + i * out;
         for (int64_t j = 0; j < d0; j++)
-            row[j] *= inv;
+            row[j] *= inv * LOGVAR_U_SCALE;
         for (int64_t a = 0; a < D; a++) {
             const float h = row[d0 + a];
             if (ratio)
@@ -269,13 +274,13 @@ void hosmi_eval_s2_backward(const hosm_model *m, const hosmi_blas *blas, const i
                             float *grad)
 {
     if (m->arch.s2_head == HOSM_S2_HEAD_LOGVAR) {
-        /* d d_a / d h_a = exp(h_a) / sigma^2; U = net / sigma */
+        /* d d_a / d h_a = exp(h_a) / sigma^2; U = LOGVAR_U_SCALE net / sigma */
         const int64_t out = m->net2.out, D = m->arch.dim, d0 = out - D;
         for (int64_t i = 0; i < n; i++) {
             const float inv = inv_sigma(m, levels, level_all, i), inv2 = inv * inv;
             float *row = ds2 + i * out;
             for (int64_t j = 0; j < d0; j++)
-                row[j] *= inv;
+                row[j] *= inv * LOGVAR_U_SCALE;
             for (int64_t a = 0; a < D; a++)
                 row[d0 + a] *= ws->ratio[i * D + a] * inv2;
         }

@@ -124,24 +124,6 @@ static int model_alloc(hosm_model **out, const hosmi_arch *arch, char *msg)
     return st ? st : hosmi_model_alloc(out, &shape, msg);
 }
 
-/* The U rows of a low-rank log-variance head start LOGVAR_U_INIT times
- * smaller, so that the covariance starts near diag(exp(h)): with U of
- * order 1, sigma^2 U U^T would start with eigenvalues of order D, which the
- * likelihood, charging an over-prediction only its logarithm, shrinks
- * slowly. Not zero: U = 0 is a stationary point (dL/dU is proportional
- * to U). */
-#define LOGVAR_U_INIT 1e-2
-
-static void shrink_lowrank_head(hosm_model *m)
-{
-    int64_t b, e;
-    hosmi_mlp_head(&m->net2, &b, &e);
-    float *w = hosmi_params2(m) + b; /* the output layer's W, row-major, U's rows first */
-    const int64_t count = m->arch.dim * m->rank * m->net2.hidden;
-    for (int64_t i = 0; i < count; i++)
-        w[i] *= (float)LOGVAR_U_INIT;
-}
-
 int hosmi_model_create(hosm_model **out, const hosmi_arch *arch, char *msg)
 {
     hosm_model *m;
@@ -161,8 +143,6 @@ int hosmi_model_create(hosm_model **out, const hosmi_arch *arch, char *msg)
     if (arch->s2 != HOSM_S2_NONE) {
         hosmi_rng_seed(&rng, (uint64_t)arch->seed, S2_INIT_STREAM);
         hosmi_mlp_init_params(&m->net2, hosmi_params2(m), &rng);
-        if (arch->s2 == HOSM_S2_LOWRANK && arch->s2_head == HOSM_S2_HEAD_LOGVAR)
-            shrink_lowrank_head(m);
     }
     *out = m;
     return HOSM_OK;

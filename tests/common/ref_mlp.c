@@ -117,8 +117,10 @@ void ref_s2(const ref_model *m, const double *params, const double *x, int64_t l
             switch (m->s2) {
             case HOSM_S2_DIAG: v = a == b ? (m->logvar ? expm1(o[a]) : o[a]) * is2 : 0.0; break;
             case HOSM_S2_LOWRANK:
-                for (int64_t j = 0; j < r; j++)
-                    v += (o[a * r + j] * is) * (o[b * r + j] * is);
+                for (int64_t j = 0; j < r; j++) {
+                    const double k = m->logvar ? 1e-2 : 1.0; /* U's factor with logvar */
+                    v += (k * o[a * r + j] * is) * (k * o[b * r + j] * is);
+                }
                 if (a == b)
                     v += (m->logvar ? expm1(o[D * r + a]) : o[D * r + a]) * is2;
                 break;

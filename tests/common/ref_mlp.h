@@ -23,7 +23,7 @@
  *            s2 = U U^T + diag(d)
  *   full:    o is the upper triangle row by row, s2_ab = s2_ba = o[packed(a, b)] / sigma^2,
  * and with the log-variance head (logvar) d = (exp(o_d) - 1) / sigma^2 for the
- * diagonal part of diag and lowrank. */
+ * diagonal part of diag and lowrank, and a low-rank U = 1e-2 o_U / sigma. */
 #ifndef REF_MLP_H
 #define REF_MLP_H
 
