@@ -91,14 +91,16 @@ static int reserve(hosm_trainer *t, int64_t n)
     t->s2_work_len = hosmi_s2_term_work(m->arch.s2, D, m->rank);
     t->w = hosmi_alloc(hosmi_mul(threads, D), sizeof(float));
     t->s2_work = hosmi_alloc(hosmi_mul(threads, t->s2_work_len), sizeof(float));
-    t->s2_dwork_len = t->obj2 == &hosmi_obj_d2sm_res_nll ? hosmi_s2_nll_work(m->arch.s2, m->rank) : 1;
+    t->s2_dwork_len =
+        t->obj2 == &hosmi_obj_d2sm_res_nll ? hosmi_s2_nll_work(m->arch.s2, m->rank) : 1;
     t->s2_dwork = hosmi_alloc(hosmi_mul(threads, t->s2_dwork_len), sizeof(double));
     t->zero = hosmi_calloc(D, sizeof(float));
     t->point_loss = hosmi_alloc(n, sizeof(double));
     t->rows_level = hosmi_alloc(rows, sizeof(int64_t));
     t->levels = hosmi_alloc(n, sizeof(int64_t));
     if (!ok || !t->rows_in || !t->s1 || !t->ds1 || !t->s2 || !t->ds2 || !t->noise ||
-        !t->batch_x || !t->w || !t->s2_work || !t->s2_dwork || !t->zero || !t->point_loss || !t->rows_level ||
+        !t->batch_x || !t->w || !t->s2_work || !t->s2_dwork || !t->zero || !t->point_loss ||
+        !t->rows_level ||
         !t->levels) {
         free_workspace(t);
         return hosmi_fail(t->errmsg, HOSM_E_NOMEM, "cannot allocate a workspace for %lld points",
