@@ -235,7 +235,7 @@ enum hosm_s2_objective {
     HOSM_OBJ_D2SM_VR = 1, /**< "d2sm_vr": antithetic pair plus control variate at the clean point */
     HOSM_OBJ_D2SM_RES = 2, /**< "d2sm_res": s2 against the squared residual of the detached s1's denoiser (experimental) */
     HOSM_OBJ_D2SM_RES_VR = 3, /**< "d2sm_res_vr": d2sm_res over the antithetic pair plus a control variate at the clean point (experimental) */
-    HOSM_OBJ_D2SM_RES_NLL = 4 /**< "d2sm_res_nll": the Gaussian negative log-likelihood of the detached s1's residual under the predicted variances, s2_head=logvar only (experimental) */
+    HOSM_OBJ_D2SM_RES_NLL = 4 /**< "d2sm_res_nll": the Gaussian negative log-likelihood of the detached s1's residual under the predicted posterior covariance, s2_head=logvar only (experimental) */
 };
 
 /** What the s2 network outputs (values of HOSM_KEY_S2_HEAD), docs/math.md#32-second-order-d2sm. */
