@@ -354,8 +354,8 @@ double hosmi_s2_nll_term(const hosmi_s2_point *v, double sigma, const float *rho
                          float *d_o, double *dwork)
 {
     const int64_t D = v->D, r = v->kind == HOSM_S2_LOWRANK ? v->r : 0;
-    const float *U = v->o, *d = v->o + (r ? D * r : 0);
-    float *dU = d_o, *dd = d_o + (r ? D * r : 0);
+    const float *U = v->o, *d = v->o + D * r; /* U (D x r, none for diag), then d */
+    float *dU = d_o, *dd = d_o + D * r;
     const double s2 = sigma * sigma, is4 = 1.0 / (s2 * s2);
     double *K = dwork, *Ki = K + r * r, *tmp = Ki + r * r, *c = tmp + r * r, *beta = c + r,
            *y = beta + r;

@@ -13,7 +13,8 @@ static double d2sm_point(const hosmi_batch *b, int64_t i, double scale)
            hosmi_s2_target_norm2(m->arch.s2, D, inv * inv, b->w);
 }
 
-const hosmi_objective hosmi_obj_d2sm = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_TANGENTS_NONE, d2sm_point};
+const hosmi_objective hosmi_obj_d2sm = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_TANGENTS_NONE,
+                                        d2sm_point, 0};
 
 /* Weight times ||s2(x + sign sigma z) - T'||^2 at one row (its noise is sign z),
  * with weight times scale times its gradient into ds2. */
@@ -47,7 +48,7 @@ static double d2sm_res_point(const hosmi_batch *b, int64_t i, double scale)
 }
 
 const hosmi_objective hosmi_obj_d2sm_res = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_TANGENTS_NONE,
-                                            d2sm_res_point};
+                                            d2sm_res_point, 0};
 
 /* Residual D2SM-VR: the mean of the residual loss at x + sigma z and at
  * x - sigma z (noise -z), each against its own detached s1, plus the
@@ -74,7 +75,7 @@ const hosmi_objective hosmi_obj_d2sm_res_vr = {2,
                                                HOSMI_ROWS(HOSMI_BLOCK_NOISY) |
                                                    HOSMI_ROWS(HOSMI_BLOCK_CLEAN) |
                                                    HOSMI_ROWS(HOSMI_BLOCK_ANTI),
-                                               HOSMI_TANGENTS_NONE, d2sm_res_vr_point};
+                                               HOSMI_TANGENTS_NONE, d2sm_res_vr_point, 0};
 
 /* Residual D2SM as a likelihood (s2_head=logvar, which makes the predicted
  * covariance sigma^2 A, A = I + sigma^2 s2, positive definite): the
@@ -98,4 +99,4 @@ static double d2sm_res_nll_point(const hosmi_batch *b, int64_t i, double scale)
 }
 
 const hosmi_objective hosmi_obj_d2sm_res_nll = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY),
-                                                HOSMI_TANGENTS_NONE, d2sm_res_nll_point};
+                                                HOSMI_TANGENTS_NONE, d2sm_res_nll_point, 1};

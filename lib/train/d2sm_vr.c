@@ -18,4 +18,4 @@ static double d2sm_vr_point(const hosmi_batch *b, int64_t i, double scale)
 
 const hosmi_objective hosmi_obj_d2sm_vr = {
     2, HOSMI_ROWS(HOSMI_BLOCK_NOISY) | HOSMI_ROWS(HOSMI_BLOCK_CLEAN) | HOSMI_ROWS(HOSMI_BLOCK_ANTI),
-    HOSMI_TANGENTS_NONE, d2sm_vr_point};
+    HOSMI_TANGENTS_NONE, d2sm_vr_point, 0};

@@ -16,4 +16,5 @@ static double dsm_point(const hosmi_batch *b, int64_t i, double scale)
     return acc;
 }
 
-const hosmi_objective hosmi_obj_dsm = {1, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_TANGENTS_NONE, dsm_point};
+const hosmi_objective hosmi_obj_dsm = {1, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_TANGENTS_NONE,
+                                       dsm_point, 0};

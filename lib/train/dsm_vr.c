@@ -22,4 +22,4 @@ static double dsm_vr_point(const hosmi_batch *b, int64_t i, double scale)
 
 const hosmi_objective hosmi_obj_dsm_vr = {
     1, HOSMI_ROWS(HOSMI_BLOCK_NOISY) | HOSMI_ROWS(HOSMI_BLOCK_CLEAN), HOSMI_TANGENTS_NONE,
-    dsm_vr_point};
+    dsm_vr_point, 0};

@@ -42,6 +42,7 @@ typedef struct {
     int tangents;   /* HOSMI_TANGENTS_* */
     /* The loss of point i; adds scale times its gradient into the cotangents. */
     double (*point)(const hosmi_batch *b, int64_t i, double scale);
+    int likelihood; /* 1: needs s2_head=logvar and hosmi_s2_nll_work() doubles of dwork */
 } hosmi_objective;
 
 /* The objective of an enum hosm_objective or enum hosm_s2_objective value. */
@@ -49,7 +50,8 @@ const hosmi_objective *hosmi_objective_first(int objective);
 const hosmi_objective *hosmi_objective_second(int s2_objective);
 
 extern const hosmi_objective hosmi_obj_dsm, hosmi_obj_dsm_vr, hosmi_obj_d2sm, hosmi_obj_d2sm_vr,
-    hosmi_obj_d2sm_res, hosmi_obj_d2sm_res_vr, hosmi_obj_d2sm_res_nll, hosmi_obj_ssm, hosmi_obj_ssm_vr, hosmi_obj_exact_sm;
+    hosmi_obj_d2sm_res, hosmi_obj_d2sm_res_vr, hosmi_obj_d2sm_res_nll, hosmi_obj_ssm,
+    hosmi_obj_ssm_vr, hosmi_obj_exact_sm;
 
 /* Shared by the second-order objectives: w = z_i / sigma into b->w, and
  * the D2SM terms (alpha, beta) of point i on one block. */

@@ -63,8 +63,8 @@ static double exact_point(const hosmi_batch *b, int64_t i, double scale)
 }
 
 const hosmi_objective hosmi_obj_ssm = {1, HOSMI_ROWS(HOSMI_BLOCK_NOISY),
-                                       HOSMI_TANGENTS_PROJECTIONS, ssm_point};
+                                       HOSMI_TANGENTS_PROJECTIONS, ssm_point, 0};
 const hosmi_objective hosmi_obj_ssm_vr = {1, HOSMI_ROWS(HOSMI_BLOCK_NOISY),
-                                          HOSMI_TANGENTS_PROJECTIONS, ssm_vr_point};
+                                          HOSMI_TANGENTS_PROJECTIONS, ssm_vr_point, 0};
 const hosmi_objective hosmi_obj_exact_sm = {1, HOSMI_ROWS(HOSMI_BLOCK_NOISY), HOSMI_TANGENTS_UNIT,
-                                            exact_point};
+                                            exact_point, 0};

@@ -91,8 +91,7 @@ static int reserve(hosm_trainer *t, int64_t n)
     t->s2_work_len = hosmi_s2_term_work(m->arch.s2, D, m->rank);
     t->w = hosmi_alloc(hosmi_mul(threads, D), sizeof(float));
     t->s2_work = hosmi_alloc(hosmi_mul(threads, t->s2_work_len), sizeof(float));
-    t->s2_dwork_len =
-        t->obj2 == &hosmi_obj_d2sm_res_nll ? hosmi_s2_nll_work(m->arch.s2, m->rank) : 1;
+    t->s2_dwork_len = t->obj2 && t->obj2->likelihood ? hosmi_s2_nll_work(m->arch.s2, m->rank) : 1;
     t->s2_dwork = hosmi_alloc(hosmi_mul(threads, t->s2_dwork_len), sizeof(double));
     t->zero = hosmi_calloc(D, sizeof(float));
     t->point_loss = hosmi_alloc(n, sizeof(double));
@@ -117,7 +116,7 @@ static int read_config(hosm_trainer *t, const hosm_config *cfg)
     const int freeze = has2 && cfg->ival[HOSM_KEY_FREEZE_S1] != 0;
     t->obj1 = freeze ? NULL : hosmi_objective_first((int)cfg->ival[HOSM_KEY_OBJECTIVE]);
     t->obj2 = has2 ? hosmi_objective_second((int)cfg->ival[HOSM_KEY_S2_OBJECTIVE]) : NULL;
-    if (t->obj2 == &hosmi_obj_d2sm_res_nll && model->arch.s2_head != HOSM_S2_HEAD_LOGVAR)
+    if (t->obj2 && t->obj2->likelihood && model->arch.s2_head != HOSM_S2_HEAD_LOGVAR)
         return hosmi_fail(NULL, HOSM_E_UNSUPPORTED,
                           "hosm_trainer_new: s2_objective=d2sm_res_nll needs a model with "
                           "s2_head=logvar (positive variances)");

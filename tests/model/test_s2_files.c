@@ -225,15 +225,25 @@ static void expect_load(const uint8_t *buf, int64_t size, int want, const char *
         hosm_model_free(m);
 }
 
+/* The saved bytes of m into *good, a buffer of the same size into *b, and
+ * the offset of the S2NT payload (its length into *len). */
+static int64_t saved_s2(const hosm_model *m, int64_t *size, uint8_t **good, uint8_t **b,
+                        uint64_t *len)
+{
+    MUST(hosm_model_save_size(m, size));
+    *good = xmalloc((size_t)*size);
+    *b = xmalloc((size_t)*size);
+    MUST(hosm_model_save_mem(m, *good, *size, NULL));
+    return find_section(*good, *size, "S2NT", len);
+}
+
 static void check_corrupt(void)
 {
     hosm_model *m = random_model(HOSM_S2_LOWRANK, 2, HOSM_S2_HEAD_LINEAR, 999);
     int64_t size;
-    MUST(hosm_model_save_size(m, &size));
-    uint8_t *good = xmalloc((size_t)size), *b = xmalloc((size_t)size);
-    MUST(hosm_model_save_mem(m, good, size, NULL));
+    uint8_t *good, *b;
     uint64_t len;
-    const int64_t s2 = find_section(good, size, "S2NT", &len);
+    const int64_t s2 = saved_s2(m, &size, &good, &b, &len);
     CHECK(s2 > 0 && len > 40, "no S2NT section found");
     if (!(s2 > 0 && len > 40))
         return;
@@ -293,11 +303,9 @@ static void check_logvar_corrupt(void)
 {
     hosm_model *m = random_model(HOSM_S2_DIAG, 1, HOSM_S2_HEAD_LOGVAR, 77);
     int64_t size;
-    MUST(hosm_model_save_size(m, &size));
-    uint8_t *good = xmalloc((size_t)size), *b = xmalloc((size_t)size);
-    MUST(hosm_model_save_mem(m, good, size, NULL));
+    uint8_t *good, *b;
     uint64_t len;
-    const int64_t s2 = find_section(good, size, "S2NT", &len);
+    const int64_t s2 = saved_s2(m, &size, &good, &b, &len);
     CHECK(s2 > 0 && get_le(good + s2 + 4, 4) == 1, "logvar: the S2NT head field is not 1");
     memcpy(b, good, (size_t)size);
     put_le(b + 8, 5, 4);
