@@ -12,13 +12,17 @@ errors on 2000 noisy held-out points at the training sigma.
         --seed 0 1 2 --steps 4000 [--set key=value ...] [--tag NAME] --out FILE
     /usr/bin/python3 bench/accuracy_ref.py job --ladder 0.4 0.05 4 --sigma 0.05 0.1 ...
     /usr/bin/python3 bench/accuracy_ref.py table FILE...
+    /usr/bin/python3 bench/accuracy_ref.py compare FILE... --base TAG
 
 Runs: a = s1 alone (DSM-VR), b = s1 + full s2 by D2SM, c = by D2SM-VR (w1 = 2,
 since libhosm's L2 has no factor 1/2). --set adds config keys (ablations);
 --tag names the variant in the table. Every error is the relative one
 ||est - exact|| / ||exact|| per point, reported as mean, median and p90 over
 the points, and pooled: sqrt(sum ||est - exact||^2 / sum ||exact||^2).
-With --ladder SMAX SMIN L one model is trained on the geometric ladder of
+compare gives each variant's error over the base variant's (means over
+seeds) for s1 (run a), the symmetrised Jacobian (a) and the learned s2 (c),
+cell by cell, and per variant how many cells it wins and the geometric
+mean and range of the ratios. With --ladder SMAX SMIN L one model is trained on the geometric ladder of
 L levels from SMAX to SMIN (the same steps in all, each point at a random
 level) and evaluated at each --sigma, which must be one of its levels.
 It needs libhosm built in ./build (or HOSM_LIBRARY) and the package in
@@ -74,7 +78,8 @@ RUNS = {
     "b": "s2=full s2_objective=d2sm objective=dsm_vr w1=2",
     "c": "s2=full s2_objective=d2sm_vr objective=dsm_vr w1=2",
 }
-RECIPE = "hidden=256 depth=2 act=softplus lr=1e-3 batch=256"
+# raw_head=0: libhosm's scaled heads, the setting of the tables' "default" rows
+RECIPE = "hidden=256 depth=2 act=softplus lr=1e-3 batch=256 raw_head=0"
 
 
 HELDOUT_WEIGHTS = [0.45, 0.25, 0.13, 0.08, 0.06, 0.03]
@@ -233,6 +238,54 @@ def cmd_table(a):
             print(f"| {tag} | {w} | {D} | {sigma} | " + " | ".join(cells) + " |")
 
 
+def cmd_compare(a):
+    g = collections.defaultdict(list)
+    for fn in a.files:
+        for line in open(fn):
+            if line.strip():
+                r = json.loads(line)
+                g[(r.get("tag") or "default", r.get("mixture", "ref"), r["D"], r["sigma"],
+                   r["run"])].append(r)
+    tags = sorted({k[0] for k in g})
+    if a.base not in tags:
+        sys.exit(f"compare: no records tagged {a.base!r} (tags: {', '.join(tags)})")
+    others = [t for t in tags if t != a.base]
+    quants = [("a", "s1"), ("a", "jacsym"), ("c", "s2")]
+
+    def value(tag, cell, run, q, w, stat):
+        v = [r[w][q][stat] for r in g.get((tag,) + cell + (run,), []) if q in r[w]]
+        return float(np.mean(v)) if v else None
+
+    cells = sorted({k[1:4] for k in g})
+    ratios = collections.defaultdict(list)  # (tag, w, stat) -> ratios
+    print(f"\n### error / error of {a.base} (means over seeds)\n")
+    print("| mixture | D | sigma | weights | stat | " +
+          " | ".join(f"{t}: {q} ({r})" for t in others for r, q in quants) + " |")
+    print("|" + "---|" * (5 + len(others) * len(quants)))
+    for cell in cells:
+        for w in a.weights:
+            for stat in a.stat:
+                row = []
+                for t in others:
+                    for run, q in quants:
+                        b, v = value(a.base, cell, run, q, w, stat), value(t, cell, run, q, w,
+                                                                          stat)
+                        if b is None or v is None:
+                            row.append("-")
+                            continue
+                        ratios[(t, w, stat)].append(v / b)
+                        row.append(f"{v / b:.2f}")
+                print(f"| {cell[0]} | {cell[1]} | {cell[2]} | {w} | {stat} | " +
+                      " | ".join(row) + " |")
+    print(f"\n### summary against {a.base}: cells below 1, geometric mean [min, max]\n")
+    print("| variant | weights | stat | below | geometric mean | range |")
+    print("|---|---|---|---|---|---|")
+    for (t, w, stat), rs in sorted(ratios.items()):
+        rs = np.array(rs)
+        print(f"| {t} | {w} | {stat} | {int((rs < 1).sum())} of {len(rs)} | "
+              f"{np.exp(np.log(rs).mean()):.2f} | [{rs.min():.2f}, {rs.max():.2f}] |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sp = p.add_subparsers(dest="cmd", required=True)
@@ -251,8 +304,13 @@ def main():
     t.add_argument("files", nargs="+")
     t.add_argument("--stat", nargs="+", default=["mean", "pooled"])
     t.add_argument("--weights", nargs="+", default=["final", "ema"])
+    c = sp.add_parser("compare")
+    c.add_argument("files", nargs="+")
+    c.add_argument("--base", required=True)
+    c.add_argument("--stat", nargs="+", default=["mean", "pooled"])
+    c.add_argument("--weights", nargs="+", default=["final", "ema"])
     a = p.parse_args()
-    {"job": cmd_job, "table": cmd_table}[a.cmd](a)
+    {"job": cmd_job, "table": cmd_table, "compare": cmd_compare}[a.cmd](a)
 
 
 if __name__ == "__main__":

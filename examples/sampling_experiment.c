@@ -537,7 +537,8 @@ static hosm_model *train_model(const target *t, double sigma, const char *s2, in
     char text[512];
     snprintf(text, sizeof text,
              "hidden=64 depth=2 act=silu levels=1 sigma=%g s2=%s objective=dsm_vr "
-             "s2_objective=d2sm_vr lr=2e-3 batch=256 steps=%d ema=0.995 seed=%llu",
+             "s2_objective=d2sm_vr lr=2e-3 batch=256 steps=%d ema=0.995 seed=%llu "
+             "raw_head=0", /* the setting the tables of sampling.md were made with */
              sigma, s2, steps, (unsigned long long)seed);
     hosm_config *cfg;
     hosm_model *model;

@@ -125,7 +125,7 @@ enum hosm_key {
     /* model */
     HOSM_KEY_HIDDEN = 1,        /**< int "hidden": MLP width, 1..65536, default 128 */
     HOSM_KEY_DEPTH = 2,         /**< int "depth": hidden layers, 1..64, default 2 */
-    HOSM_KEY_ACT = 3,           /**< int "act": enum hosm_act, default softplus */
+    HOSM_KEY_ACT = 3,           /**< int "act": enum hosm_act, default silu */
     HOSM_KEY_SIGMA = 4,         /**< double "sigma": the noise level when levels = 1, default 0.1 */
     HOSM_KEY_SIGMA_MAX = 5,     /**< double "sigma_max": largest ladder level, default 1 */
     HOSM_KEY_SIGMA_MIN = 6,     /**< double "sigma_min": smallest ladder level, default 0.01 */
@@ -169,7 +169,7 @@ enum hosm_key {
     HOSM_KEY_PROJECTION = 39,   /**< int "projection": enum hosm_projection, default rademacher */
     HOSM_KEY_SSM_NOISE = 40,    /**< int "ssm_noise": 1 = the score-matching objectives act on x + sigma z (learning DSM's target), 0 = on clean x, 0..1, default 0; always 1 in joint training with s2 */
     /* training dynamics (experimental) */
-    HOSM_KEY_RAW_HEAD = 41,     /**< int "raw_head": 1 = the output layers train as if s1 and s2 were not divided by sigma and sigma^2 (initial weights times sigma and sigma^2 in hosm_model_new, Adam learning rate times sigma and sigma^2 in the trainer), one-level models only, 0..1, default 0 */
+    HOSM_KEY_RAW_HEAD = 41,     /**< int "raw_head": 1 = the output layers train as if s1 and s2 were not divided by sigma and sigma^2 (initial weights times sigma and sigma^2 in hosm_model_new, Adam learning rate times sigma and sigma^2 in the trainer), one-level models only, 0..1, default 1 */
     HOSM_KEY_PARAMETERIZATION = 42, /**< int "parameterization": enum hosm_parameterization, what the s1 network is, default score */
     HOSM_KEY_GEMM_KERNELS = 43,     /**< int "gemm_kernels": enum hosm_gemm_kernels, whose BLIS kernels the handle's products use, default auto */
     HOSM_KEY_LR_SCHEDULE = 44,  /**< int "lr_schedule": enum hosm_lr_schedule, the learning rate over the steps after the warm-up, default constant */

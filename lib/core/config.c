@@ -41,7 +41,7 @@ static const char *const s2_head_names[] = {"linear", "logvar", NULL};
 static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_HIDDEN] = {"hidden", I, 1, 65536, 128, 0, NULL},
     [HOSM_KEY_DEPTH] = {"depth", I, 1, 64, 2, 0, NULL},
-    [HOSM_KEY_ACT] = {"act", I, 0, 3, HOSM_ACT_SOFTPLUS, 0, act_names},
+    [HOSM_KEY_ACT] = {"act", I, 0, 3, HOSM_ACT_SILU, 0, act_names},
     [HOSM_KEY_SIGMA] = {"sigma", D, 0, 1e6, 0.1, OPEN_LO, NULL},
     [HOSM_KEY_SIGMA_MAX] = {"sigma_max", D, 0, 1e6, 1.0, OPEN_LO, NULL},
     [HOSM_KEY_SIGMA_MIN] = {"sigma_min", D, 0, 1e6, 0.01, OPEN_LO, NULL},
@@ -79,7 +79,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_PROJECTIONS] = {"projections", I, 1, 64, 1, 0, NULL},
     [HOSM_KEY_PROJECTION] = {"projection", I, 0, 1, HOSM_PROJ_RADEMACHER, 0, projection_names},
     [HOSM_KEY_SSM_NOISE] = {"ssm_noise", I, 0, 1, 0, 0, NULL},
-    [HOSM_KEY_RAW_HEAD] = {"raw_head", I, 0, 1, 0, 0, NULL},
+    [HOSM_KEY_RAW_HEAD] = {"raw_head", I, 0, 1, 1, 0, NULL},
     [HOSM_KEY_PARAMETERIZATION] = {"parameterization", I, 0, 2, HOSM_PARAM_SCORE, 0,
                                    parameterization_names},
     [HOSM_KEY_GEMM_KERNELS] = {"gemm_kernels", I, 0, 1, HOSM_GEMM_AUTO, 0, gemm_kernels_names},
@@ -113,6 +113,26 @@ void hosmi_config_defaults(struct hosm_config *cfg)
             cfg->ival[k] = (int64_t)keys[k].def;
         else
             cfg->dval[k] = keys[k].def;
+    }
+}
+
+/* Keys whose default changed after format version 3, with the old default. */
+static const struct {
+    int key;
+    double value;
+} file_base_changes[] = {
+    {HOSM_KEY_RAW_HEAD, 0},
+};
+
+void hosmi_config_file_base(struct hosm_config *cfg)
+{
+    hosmi_config_defaults(cfg);
+    for (size_t i = 0; i < sizeof file_base_changes / sizeof file_base_changes[0]; i++) {
+        const int k = file_base_changes[i].key;
+        if (keys[k].type == HOSM_TYPE_INT)
+            cfg->ival[k] = (int64_t)file_base_changes[i].value;
+        else
+            cfg->dval[k] = file_base_changes[i].value;
     }
 }
 
@@ -462,11 +482,14 @@ static void format_double(double v, char *buf, size_t cap)
                 *c = '.';
 }
 
-int64_t hosmi_config_text(const struct hosm_config *cfg, const unsigned char *exclude, char *buf,
-                          int64_t cap)
+int64_t hosmi_config_text(const struct hosm_config *cfg, const struct hosm_config *base,
+                          const unsigned char *exclude, char *buf, int64_t cap)
 {
-    struct hosm_config base;
-    hosmi_config_defaults(&base);
+    struct hosm_config defaults;
+    if (!base) {
+        hosmi_config_defaults(&defaults);
+        base = &defaults;
+    }
     int64_t len = 0;
     for (int k = 1; k < HOSMI_NUM_KEYS; k++) {
         const key_info *ki = &keys[k];
@@ -475,14 +498,14 @@ int64_t hosmi_config_text(const struct hosm_config *cfg, const unsigned char *ex
         char val[40];
         if (ki->type == HOSM_TYPE_INT) {
             const int64_t v = cfg->ival[k];
-            if (v == base.ival[k])
+            if (v == base->ival[k])
                 continue;
             if (ki->names)
                 snprintf(val, sizeof val, "%s", ki->names[v]);
             else
                 snprintf(val, sizeof val, "%lld", (long long)v);
         } else {
-            if (cfg->dval[k] == base.dval[k])
+            if (cfg->dval[k] == base->dval[k])
                 continue;
             format_double(cfg->dval[k], val, sizeof val);
         }
@@ -503,7 +526,7 @@ int hosm_config_to_text(const hosm_config *cfg, char *buf, int64_t cap, int64_t 
     int st = hosmi_check_config(cfg, fn);
     if (st)
         return st;
-    const int64_t n = hosmi_config_text(cfg, NULL, NULL, 0);
+    const int64_t n = hosmi_config_text(cfg, NULL, NULL, NULL, 0);
     if (len)
         *len = n;
     if (!buf)
@@ -511,6 +534,6 @@ int hosm_config_to_text(const hosm_config *cfg, char *buf, int64_t cap, int64_t 
     if (cap < n + 1)
         return hosmi_fail(NULL, HOSM_E_BUFFER, "%s: %lld bytes needed, %lld given", fn,
                           (long long)(n + 1), (long long)cap);
-    hosmi_config_text(cfg, NULL, buf, cap);
+    hosmi_config_text(cfg, NULL, NULL, buf, cap);
     return HOSM_OK;
 }

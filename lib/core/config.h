@@ -16,13 +16,18 @@ struct hosm_config {
 /* Fill a config with every default (also used when a handle gets cfg = NULL). */
 void hosmi_config_defaults(struct hosm_config *cfg);
 
+/* Fill a config with the values a model file's settings are stored against:
+ * the defaults as they were when files began to store settings (format
+ * version 3), so that a file reads the same whatever today's defaults. */
+void hosmi_config_file_base(struct hosm_config *cfg);
+
 /* The text form ("name=value" pairs, space-separated, enum values by name,
- * doubles in "C" notation) of the keys of cfg that differ from their
- * defaults, leaving out keys k with exclude[k] set (exclude may be NULL).
- * Writes it into buf (NUL-terminated) when it fits in cap bytes; returns
- * its length either way. */
-int64_t hosmi_config_text(const struct hosm_config *cfg, const unsigned char *exclude, char *buf,
-                          int64_t cap);
+ * doubles in "C" notation) of the keys of cfg that differ from base (NULL:
+ * the defaults), leaving out keys k with exclude[k] set (exclude may be
+ * NULL). Writes it into buf (NUL-terminated) when it fits in cap bytes;
+ * returns its length either way. */
+int64_t hosmi_config_text(const struct hosm_config *cfg, const struct hosm_config *base,
+                          const unsigned char *exclude, char *buf, int64_t cap);
 
 /* Validates a config handle argument (HOSM_E_NULL, HOSM_E_MISUSE). */
 int hosmi_check_config(const struct hosm_config *cfg, const char *fn);

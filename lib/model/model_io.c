@@ -18,15 +18,18 @@
 #define TEXT_CAP 4096
 #define SETTINGS_CAP 65536
 
-/* The CNFG section: the text form of the settings that differ from their
- * defaults. Written only when there is one, which needs version 3. */
+/* The CNFG section: the text form of the settings that differ from the file
+ * base (hosmi_config_file_base). Written only when there is one, which needs
+ * version 3. */
 static void write_settings(hosmi_writer *w, const hosm_model *m)
 {
     unsigned char arch[HOSMI_NUM_KEYS];
     for (int k = 0; k < HOSMI_NUM_KEYS; k++)
         arch[k] = (unsigned char)hosmi_is_arch_key(k);
+    struct hosm_config base;
+    hosmi_config_file_base(&base);
     char text[TEXT_CAP];
-    const int64_t len = hosmi_config_text(&m->settings, arch, text, sizeof text);
+    const int64_t len = hosmi_config_text(&m->settings, &base, arch, text, sizeof text);
     if (len <= 0 || len >= (int64_t)sizeof text)
         return;
     hosmi_w_need_version(w, 3);
@@ -162,8 +165,8 @@ static int read_settings(hosmi_reader *r, hosm_model *m, char *msg)
             st = hosmi_fail(msg, HOSM_E_CORRUPT, "a settings section with byte 0x%02x",
                             (unsigned)(unsigned char)text[i]);
     struct hosm_config cfg, base;
-    hosmi_config_defaults(&cfg);
-    hosmi_config_defaults(&base);
+    hosmi_config_file_base(&cfg);
+    hosmi_config_file_base(&base);
     if (!st && hosm_config_parse(&cfg, text) != HOSM_OK)
         st = hosmi_fail(msg, HOSM_E_CORRUPT, "malformed settings: %s", cfg.errmsg);
     for (int k = 1; k < HOSMI_NUM_KEYS && !st; k++)
@@ -259,8 +262,13 @@ int hosmi_model_read(hosmi_reader *r, uint32_t sections, hosm_model **out, hosmi
         if (!hosmi_all_finite(m->params, m->nparams))
             st = hosmi_fail(msg, HOSM_E_CORRUPT, "malformed parameter section");
     }
-    if (!st && (ms.have & 8))
+    if (!st && (ms.have & 8)) {
         st = read_settings(&ms.cnfg, m, msg);
+    } else if (!st) {
+        struct hosm_config base;
+        hosmi_config_file_base(&base);
+        hosmi_model_set_settings(m, &base);
+    }
     if (st) {
         hosm_model_free(m);
         return st;

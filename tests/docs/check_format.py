@@ -36,12 +36,14 @@ def main():
             print('FAIL', what)
 
     # (config, D, has s2): D = 3 with three levels is the example of docs/format.md.
-    cases = [('hidden=8 depth=2 levels=3', 3, False),
-             ('hidden=5 depth=1 levels=1 sigma=0.25 act=tanh seed=5 threads=2', 4, False),
-             ('hidden=16 depth=3 levels=6', 1, False),
-             ('hidden=8 depth=2 levels=3 s2=lowrank rank=2', 3, True),
-             ('hidden=6 depth=1 levels=1 s2=full s2_hidden=9 s2_depth=2', 4, True),
-             ('hidden=6 depth=2 levels=4 s2=diag', 5, True)]
+    # raw_head=0 is the file base's value: the files hold no settings (CNFG).
+    cases = [('hidden=8 depth=2 levels=3 raw_head=0', 3, False),
+             ('hidden=5 depth=1 levels=1 sigma=0.25 act=tanh seed=5 threads=2 raw_head=0', 4,
+              False),
+             ('hidden=16 depth=3 levels=6 raw_head=0', 1, False),
+             ('hidden=8 depth=2 levels=3 s2=lowrank rank=2 raw_head=0', 3, True),
+             ('hidden=6 depth=1 levels=1 s2=full s2_hidden=9 s2_depth=2 raw_head=0', 4, True),
+             ('hidden=6 depth=2 levels=4 s2=diag raw_head=0', 5, True)]
     for k, (text, dim, has2) in enumerate(cases):
         model = os.path.join(args.workdir, 'model%d.hosm' % k)
         ckpt = os.path.join(args.workdir, 'ckpt%d.hosm' % k)
@@ -77,7 +79,7 @@ def main():
         check(len(report) == (4 if has2 else 3), 'report %r' % report)
         if k == 0:
             shown = ['HOSMCKPT version 1 ARCH(112) PRM1(620) ADAM(1248) EMA1(620) RNG1(32)',
-                     'dim 3 hidden 8 depth 2 act 0 levels 3 s1 params 155',
+                     'dim 3 hidden 8 depth 2 act 1 levels 3 s1 params 155',
                      'sigmas (1.0, 0.1, 0.01)']
             check(report == shown, 'the example output of docs/format.md: %r' % report)
         bad = bytearray(data)

@@ -190,8 +190,9 @@ static int count_dir_entries(void)
 
 static void test_round_trip(void)
 {
+    /* raw_head=0, the file base: no settings to store (format.md's size) */
     hosm_config *cfg = config("hidden=8 depth=2 act=tanh levels=3 sigma_max=2 sigma_min=0.05 "
-                              "seed=12345 threads=2 sigma=0.7");
+                              "seed=12345 threads=2 sigma=0.7 raw_head=0");
     hosm_model *m;
     MUST(hosm_model_new(&m, 3, cfg));
     randomise(m, 17);
@@ -300,6 +301,35 @@ static void test_round_trip(void)
     hosm_model_free(m);
     hosm_config_free(cfg);
     unlink(path);
+}
+
+/* A setting whose default changed reads back as it was saved, whichever
+ * value it has: files store settings against a fixed base, not against
+ * today's defaults (format.md, CNFG). */
+static void test_settings_round_trip(void)
+{
+    for (int raw = 0; raw < 2; raw++) {
+        char text[128];
+        snprintf(text, sizeof text, "hidden=4 depth=1 sigma=0.3 raw_head=%d", raw);
+        hosm_config *cfg = config(text);
+        hosm_model *m, *loaded;
+        MUST(hosm_model_new(&m, 2, cfg));
+        int64_t size;
+        MUST(hosm_model_save_size(m, &size));
+        uint8_t *buf = xmalloc((size_t)size);
+        MUST(hosm_model_save_mem(m, buf, size, NULL));
+        MUST(hosm_model_load_mem(&loaded, buf, size));
+        hosm_config *got = config("");
+        MUST(hosm_model_get_config(loaded, got));
+        int64_t v = -1;
+        MUST(hosm_config_get_int(got, HOSM_KEY_RAW_HEAD, &v));
+        CHECK(v == raw, "raw_head=%d saved, %lld loaded", raw, (long long)v);
+        hosm_config_free(got);
+        hosm_model_free(loaded);
+        hosm_model_free(m);
+        free(buf);
+        hosm_config_free(cfg);
+    }
 }
 
 /* ---- 3. damage ------------------------------------------------------------ */
@@ -826,6 +856,7 @@ int main(void)
     }
 
     test_round_trip();
+    test_settings_round_trip();
 
     /* The data the checkpoint tests used to draw first (same seed, same
      * points), so that the damaged trainer is the one it always was. */
@@ -841,10 +872,11 @@ int main(void)
     MUST(hosm_model_new(&v.m, 2, cfg));
     MUST(hosm_trainer_new(&v.t, v.m, cfg));
     {
-        /* Default settings, so that the files hold no CNFG section and the
-         * targeted damage below finds ADAM right after PRM1; the damage to
-         * CNFG is in "model with settings" and tests/model/test_s2_files.c. */
-        hosm_config *defaults = config("");
+        /* The file base's settings (the defaults but raw_head=0), so that
+         * the files hold no CNFG section and the targeted damage below finds
+         * ADAM right after PRM1; the damage to CNFG is in "model with
+         * settings" and tests/model/test_s2_files.c. */
+        hosm_config *defaults = config("raw_head=0");
         MUST(hosm_model_set_config(v.m, defaults));
         hosm_config_free(defaults);
     }

@@ -59,24 +59,27 @@ static int count_steps(int64_t step, double loss, void *user)
 }
 
 /* The bytes of a CNFG section for the model's settings (format.md): 16 and
- * the text of its config's keys that are not architecture keys, or 0. */
+ * the text of its keys that are not architecture keys and differ from the
+ * file base (the defaults but raw_head=0), or 0. */
 static int64_t settings_bytes(const hosm_model *m)
 {
     static const char *const arch[] = {"hidden", "depth", "act", "levels", "seed", "threads",
                                        "sigma", "sigma_max", "sigma_min", "s2", "rank",
-                                       "s2_hidden", "s2_depth"};
+                                       "s2_hidden", "s2_depth", "raw_head"};
     hosm_config *c;
     char text[4096];
+    int64_t raw_head;
     MUST(hosm_config_new(&c));
     MUST(hosm_model_get_config(m, c));
+    MUST(hosm_config_get_int(c, HOSM_KEY_RAW_HEAD, &raw_head));
     MUST(hosm_config_to_text(c, text, sizeof text, NULL));
     hosm_config_free(c);
-    int64_t len = 0;
+    int64_t len = raw_head ? (int64_t)strlen("raw_head=1") : 0;
     for (char *tok = strtok(text, " "); tok; tok = strtok(NULL, " ")) {
-        int is_arch = 0;
+        int skip = 0;
         for (size_t i = 0; i < sizeof arch / sizeof *arch; i++)
-            is_arch |= strncmp(tok, arch[i], strlen(arch[i])) == 0 && tok[strlen(arch[i])] == '=';
-        if (!is_arch)
+            skip |= strncmp(tok, arch[i], strlen(arch[i])) == 0 && tok[strlen(arch[i])] == '=';
+        if (!skip)
             len += (len ? 1 : 0) + (int64_t)strlen(tok);
     }
     return len ? 16 + len : 0;

@@ -42,11 +42,12 @@ typedef struct {
 
 static void pair_new(pair *q, const char *base)
 {
-    char text[200];
-    snprintf(text, sizeof text, "%s raw_head=1", base);
+    char text[2][200];
+    for (int k = 0; k < 2; k++)
+        snprintf(text[k], sizeof text[k], "%s raw_head=%d", base, k);
     int64_t P1;
-    q->m[0] = model(base, &q->cfg[0]);
-    q->m[1] = model(text, &q->cfg[1]);
+    q->m[0] = model(text[0], &q->cfg[0]);
+    q->m[1] = model(text[1], &q->cfg[1]);
     q->p[0] = params(q->m[0], &q->P);
     q->p[1] = params(q->m[1], &P1);
     CHECK(P1 == q->P, "raw_head changes no shape: %lld params", (long long)P1);
@@ -137,7 +138,7 @@ static void ladder_unchanged(void)
  * scales the s1 head. */
 static void logvar_head(void)
 {
-    static const char *base = "hidden=8 depth=2 sigma=0.1 s2=lowrank rank=2 seed=4";
+    static const char *base = "hidden=8 depth=2 sigma=0.1 s2=lowrank rank=2 seed=4 raw_head=0";
     char text[200];
     hosm_config *c[3];
     hosm_model *m[3];
