@@ -153,7 +153,7 @@ enum hosm_key {
     HOSM_KEY_RANK = 25,         /**< int "rank": rank r of a low-rank s2, 1..4096, default 50, capped at D */
     HOSM_KEY_S2_HIDDEN = 26,    /**< int "s2_hidden": s2 MLP width, 0..65536, 0 (default) = "hidden" */
     HOSM_KEY_S2_DEPTH = 27,     /**< int "s2_depth": s2 hidden layers, 0..64, 0 (default) = "depth" */
-    HOSM_KEY_S2_OBJECTIVE = 28, /**< int "s2_objective": enum hosm_s2_objective, default d2sm */
+    HOSM_KEY_S2_OBJECTIVE = 28, /**< int "s2_objective": enum hosm_s2_objective, default d2sm_vr */
     HOSM_KEY_W1 = 29,           /**< double "w1": weight of the first-order loss in joint training, [0, 1e6], default 1 */
     HOSM_KEY_FREEZE_S1 = 30,    /**< int "freeze_s1": 1 = train s2 only with s1 detached, 0..1, default 0 */
     HOSM_KEY_STREAM = 31,       /**< int "stream": the trainer's noise stream of its seed, 0..524287, default 0; distinct streams (one per process of a data-parallel run) draw independent noise, while batch order depends on the seed only (experimental) */

@@ -34,6 +34,10 @@
 #endif
 
 /* Unit roundoff of float32. */
+/* The settings of format.md's file base (the defaults of format version 3,
+ * where they differ from today's): a model with them has no CNFG section. */
+#define FILE_BASE "raw_head=0 s2_objective=d2sm"
+
 #define U32 (0x1.0p-24)
 
 static int g_failures = 0;

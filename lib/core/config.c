@@ -66,7 +66,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_RANK] = {"rank", I, 1, 4096, 50, 0, NULL},
     [HOSM_KEY_S2_HIDDEN] = {"s2_hidden", I, 0, 65536, 0, 0, NULL},
     [HOSM_KEY_S2_DEPTH] = {"s2_depth", I, 0, 64, 0, 0, NULL},
-    [HOSM_KEY_S2_OBJECTIVE] = {"s2_objective", I, 0, 4, HOSM_OBJ_D2SM, 0, s2_objective_names},
+    [HOSM_KEY_S2_OBJECTIVE] = {"s2_objective", I, 0, 4, HOSM_OBJ_D2SM_VR, 0, s2_objective_names},
     [HOSM_KEY_W1] = {"w1", D, 0, 1e6, 1.0, 0, NULL},
     [HOSM_KEY_FREEZE_S1] = {"freeze_s1", I, 0, 1, 0, 0, NULL},
     [HOSM_KEY_STREAM] = {"stream", I, 0, 524287, 0, 0, NULL},
@@ -122,6 +122,7 @@ static const struct {
     double value;
 } file_base_changes[] = {
     {HOSM_KEY_RAW_HEAD, 0},
+    {HOSM_KEY_S2_OBJECTIVE, HOSM_OBJ_D2SM},
 };
 
 void hosmi_config_file_base(struct hosm_config *cfg)

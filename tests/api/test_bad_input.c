@@ -560,7 +560,7 @@ static void s2_config_keys(void)
         {HOSM_KEY_RANK, "rank", HOSM_TYPE_INT, 1, 4096, 50},
         {HOSM_KEY_S2_HIDDEN, "s2_hidden", HOSM_TYPE_INT, 0, 65536, 0},
         {HOSM_KEY_S2_DEPTH, "s2_depth", HOSM_TYPE_INT, 0, 64, 0},
-        {HOSM_KEY_S2_OBJECTIVE, "s2_objective", HOSM_TYPE_INT, 0, 4, HOSM_OBJ_D2SM},
+        {HOSM_KEY_S2_OBJECTIVE, "s2_objective", HOSM_TYPE_INT, 0, 4, HOSM_OBJ_D2SM_VR},
         {HOSM_KEY_W1, "w1", HOSM_TYPE_DOUBLE, 0, 1e6, 1.0},
         {HOSM_KEY_FREEZE_S1, "freeze_s1", HOSM_TYPE_INT, 0, 1, 0},
         {HOSM_KEY_S2_HEAD, "s2_head", HOSM_TYPE_INT, 0, 1, HOSM_S2_HEAD_LINEAR},

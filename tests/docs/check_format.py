@@ -36,14 +36,15 @@ def main():
             print('FAIL', what)
 
     # (config, D, has s2): D = 3 with three levels is the example of docs/format.md.
-    # raw_head=0 is the file base's value: the files hold no settings (CNFG).
-    cases = [('hidden=8 depth=2 levels=3 raw_head=0', 3, False),
-             ('hidden=5 depth=1 levels=1 sigma=0.25 act=tanh seed=5 threads=2 raw_head=0', 4,
+    # With the file base's settings the files hold none (no CNFG).
+    base = ' raw_head=0 s2_objective=d2sm'
+    cases = [('hidden=8 depth=2 levels=3' + base, 3, False),
+             ('hidden=5 depth=1 levels=1 sigma=0.25 act=tanh seed=5 threads=2' + base, 4,
               False),
-             ('hidden=16 depth=3 levels=6 raw_head=0', 1, False),
-             ('hidden=8 depth=2 levels=3 s2=lowrank rank=2 raw_head=0', 3, True),
-             ('hidden=6 depth=1 levels=1 s2=full s2_hidden=9 s2_depth=2 raw_head=0', 4, True),
-             ('hidden=6 depth=2 levels=4 s2=diag raw_head=0', 5, True)]
+             ('hidden=16 depth=3 levels=6' + base, 1, False),
+             ('hidden=8 depth=2 levels=3 s2=lowrank rank=2' + base, 3, True),
+             ('hidden=6 depth=1 levels=1 s2=full s2_hidden=9 s2_depth=2' + base, 4, True),
+             ('hidden=6 depth=2 levels=4 s2=diag' + base, 5, True)]
     for k, (text, dim, has2) in enumerate(cases):
         model = os.path.join(args.workdir, 'model%d.hosm' % k)
         ckpt = os.path.join(args.workdir, 'ckpt%d.hosm' % k)

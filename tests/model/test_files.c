@@ -190,9 +190,9 @@ static int count_dir_entries(void)
 
 static void test_round_trip(void)
 {
-    /* raw_head=0, the file base: no settings to store (format.md's size) */
+    /* the file base's settings: none to store (format.md's size) */
     hosm_config *cfg = config("hidden=8 depth=2 act=tanh levels=3 sigma_max=2 sigma_min=0.05 "
-                              "seed=12345 threads=2 sigma=0.7 raw_head=0");
+                              "seed=12345 threads=2 sigma=0.7 " FILE_BASE);
     hosm_model *m;
     MUST(hosm_model_new(&m, 3, cfg));
     randomise(m, 17);
@@ -872,11 +872,11 @@ int main(void)
     MUST(hosm_model_new(&v.m, 2, cfg));
     MUST(hosm_trainer_new(&v.t, v.m, cfg));
     {
-        /* The file base's settings (the defaults but raw_head=0), so that
+        /* The file base's settings, so that
          * the files hold no CNFG section and the targeted damage below finds
          * ADAM right after PRM1; the damage to CNFG is in "model with
          * settings" and tests/model/test_s2_files.c. */
-        hosm_config *defaults = config("raw_head=0");
+        hosm_config *defaults = config(FILE_BASE);
         MUST(hosm_model_set_config(v.m, defaults));
         hosm_config_free(defaults);
     }

@@ -34,8 +34,9 @@
  *    round-trips as version 6, and is HOSM_E_CORRUPT in a version-5 file or
  *    on a full s2. Every failure leaves *out NULL and a
  *    non-empty hosm_last_errmsg();
- *  - the version-2 fixture loads with default settings (but raw_head=0, the
- *    file base's value of a key whose default changed): its parameters,
+ *  - the version-2 fixture loads with default settings (but raw_head=0 and
+ *    s2_objective=d2sm, the file base's values of keys whose default
+ *    changed): its parameters,
  *    scores and Hessian diagonals as the old library computed them, and
  *    re-saving reproduces it byte for byte;
  *  - settings: a model's settings (the config keys other than the
@@ -68,9 +69,9 @@ static hosm_config *base_config(int s2, int64_t rank)
 {
     hosm_config *cfg;
     MUST(hosm_config_new(&cfg));
-    /* raw_head=0: the settings of the file base, so that there are none to store */
+    /* the settings of the file base, so that there are none to store */
     MUST(hosm_config_parse(cfg, "hidden=5 depth=2 act=silu levels=2 sigma_max=1 sigma_min=0.3 "
-                                "s2_hidden=4 s2_depth=3 seed=17 raw_head=0"));
+                                "s2_hidden=4 s2_depth=3 seed=17 " FILE_BASE));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_S2, s2));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_RANK, rank));
     return cfg;
@@ -386,11 +387,15 @@ static void check_v2(const char *fixture)
     MUST(hosm_config_get_double(c, HOSM_KEY_LR, &lr));
     MUST(hosm_config_get_double(d, HOSM_KEY_LR, &lr0));
     CHECK(lr == lr0, "v2 fixture: lr %g, not the default", lr);
-    /* raw_head's default changed after version 3; a file without settings
-     * keeps the value it was made with (format.md, the file base). */
-    int64_t raw_head;
+    /* raw_head's and s2_objective's defaults changed after version 3; a
+     * file without settings keeps the values it was made with (format.md,
+     * the file base). */
+    int64_t raw_head, s2_objective;
     MUST(hosm_config_get_int(c, HOSM_KEY_RAW_HEAD, &raw_head));
-    CHECK(raw_head == 0, "v2 fixture: raw_head %lld, not the file base's 0", (long long)raw_head);
+    MUST(hosm_config_get_int(c, HOSM_KEY_S2_OBJECTIVE, &s2_objective));
+    CHECK(raw_head == 0 && s2_objective == HOSM_OBJ_D2SM,
+          "v2 fixture: raw_head %lld, s2_objective %lld, not the file base's 0 and d2sm",
+          (long long)raw_head, (long long)s2_objective);
     hosm_config_free(c);
     hosm_config_free(d);
     int64_t size2;

@@ -60,25 +60,34 @@ static int count_steps(int64_t step, double loss, void *user)
 
 /* The bytes of a CNFG section for the model's settings (format.md): 16 and
  * the text of its keys that are not architecture keys and differ from the
- * file base (the defaults but raw_head=0), or 0. */
+ * file base (FILE_BASE: the defaults but raw_head=0 s2_objective=d2sm), or 0. */
 static int64_t settings_bytes(const hosm_model *m)
 {
-    static const char *const arch[] = {"hidden", "depth", "act", "levels", "seed", "threads",
-                                       "sigma", "sigma_max", "sigma_min", "s2", "rank",
-                                       "s2_hidden", "s2_depth", "raw_head"};
+    /* architecture keys, and the keys measured from the file base above */
+    static const char *const skipped[] = {"hidden",    "depth",     "act",      "levels",
+                                          "seed",      "threads",   "sigma",    "sigma_max",
+                                          "sigma_min", "s2",        "rank",     "s2_hidden",
+                                          "s2_depth",  "raw_head",  "s2_objective"};
+    static const char *const s2_objectives[] = {"d2sm", "d2sm_vr", "d2sm_res", "d2sm_res_vr",
+                                                "d2sm_res_nll"};
     hosm_config *c;
     char text[4096];
-    int64_t raw_head;
+    int64_t raw_head, s2_objective;
     MUST(hosm_config_new(&c));
     MUST(hosm_model_get_config(m, c));
     MUST(hosm_config_get_int(c, HOSM_KEY_RAW_HEAD, &raw_head));
+    MUST(hosm_config_get_int(c, HOSM_KEY_S2_OBJECTIVE, &s2_objective));
     MUST(hosm_config_to_text(c, text, sizeof text, NULL));
     hosm_config_free(c);
-    int64_t len = raw_head ? (int64_t)strlen("raw_head=1") : 0;
+    int64_t len = raw_head != 0 ? (int64_t)strlen("raw_head=1") : 0;
+    if (s2_objective != HOSM_OBJ_D2SM)
+        len += (len ? 1 : 0) + (int64_t)strlen("s2_objective=") +
+               (int64_t)strlen(s2_objectives[s2_objective]);
     for (char *tok = strtok(text, " "); tok; tok = strtok(NULL, " ")) {
         int skip = 0;
-        for (size_t i = 0; i < sizeof arch / sizeof *arch; i++)
-            skip |= strncmp(tok, arch[i], strlen(arch[i])) == 0 && tok[strlen(arch[i])] == '=';
+        for (size_t i = 0; i < sizeof skipped / sizeof *skipped; i++)
+            skip |= strncmp(tok, skipped[i], strlen(skipped[i])) == 0 &&
+                    tok[strlen(skipped[i])] == '=';
         if (!skip)
             len += (len ? 1 : 0) + (int64_t)strlen(tok);
     }

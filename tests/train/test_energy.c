@@ -1118,8 +1118,8 @@ static void files(void)
     free(buf);
 
     /* Score networks keep versions 1 to 3 and a zero parameterization
-     * (raw_head=0: the file base's settings, none to store). */
-    static const char *const score[] = {"hidden=5 raw_head=0", "hidden=5 s2=diag raw_head=0",
+     * (the file base's settings: none to store). */
+    static const char *const score[] = {"hidden=5 " FILE_BASE, "hidden=5 s2=diag " FILE_BASE,
                                         "hidden=5 lr=0.003"};
     for (int k = 0; k < 3; k++) {
         hosm_config *c = config(score[k]);
