@@ -147,8 +147,8 @@ static int read_s2_header(hosmi_reader *r, hosmi_arch *a, uint64_t *nparams2, ch
     return HOSM_OK;
 }
 
-/* The settings of a CNFG payload into m->settings: printable text that
- * parses as a config and sets no architecture key. */
+/* The settings of a CNFG payload on top of m->settings (the file base):
+ * printable text that parses as a config and sets no architecture key. */
 static int read_settings(hosmi_reader *r, hosm_model *m, char *msg)
 {
     const int64_t n = r->size - r->pos;
@@ -164,13 +164,12 @@ static int read_settings(hosmi_reader *r, hosm_model *m, char *msg)
         if (text[i] < 0x20 || text[i] > 0x7e)
             st = hosmi_fail(msg, HOSM_E_CORRUPT, "a settings section with byte 0x%02x",
                             (unsigned)(unsigned char)text[i]);
-    struct hosm_config cfg, base;
-    hosmi_config_file_base(&cfg);
-    hosmi_config_file_base(&base);
+    const struct hosm_config *base = &m->settings;
+    struct hosm_config cfg = *base;
     if (!st && hosm_config_parse(&cfg, text) != HOSM_OK)
         st = hosmi_fail(msg, HOSM_E_CORRUPT, "malformed settings: %s", cfg.errmsg);
     for (int k = 1; k < HOSMI_NUM_KEYS && !st; k++)
-        if (hosmi_is_arch_key(k) && (cfg.ival[k] != base.ival[k] || cfg.dval[k] != base.dval[k]))
+        if (hosmi_is_arch_key(k) && (cfg.ival[k] != base->ival[k] || cfg.dval[k] != base->dval[k]))
             st = hosmi_fail(msg, HOSM_E_CORRUPT, "an architecture key in the settings");
     free(text);
     if (!st)
@@ -262,13 +261,13 @@ int hosmi_model_read(hosmi_reader *r, uint32_t sections, hosm_model **out, hosmi
         if (!hosmi_all_finite(m->params, m->nparams))
             st = hosmi_fail(msg, HOSM_E_CORRUPT, "malformed parameter section");
     }
-    if (!st && (ms.have & 8)) {
-        st = read_settings(&ms.cnfg, m, msg);
-    } else if (!st) {
+    if (!st) {
         struct hosm_config base;
         hosmi_config_file_base(&base);
         hosmi_model_set_settings(m, &base);
     }
+    if (!st && (ms.have & 8))
+        st = read_settings(&ms.cnfg, m, msg);
     if (st) {
         hosm_model_free(m);
         return st;
