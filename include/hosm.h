@@ -168,10 +168,10 @@ enum hosm_key {
     HOSM_KEY_PROJECTIONS = 38,  /**< int "projections": random directions a point of "ssm" and "ssm_vr", 1..64, default 1 */
     HOSM_KEY_PROJECTION = 39,   /**< int "projection": enum hosm_projection, default rademacher */
     HOSM_KEY_SSM_NOISE = 40,    /**< int "ssm_noise": 1 = the score-matching objectives act on x + sigma z (learning DSM's target), 0 = on clean x, 0..1, default 0; always 1 in joint training with s2 */
-    /* training dynamics (experimental) */
+    /* training dynamics */
     HOSM_KEY_RAW_HEAD = 41,     /**< int "raw_head": 1 = the output layers train as if s1 and s2 were not divided by sigma and sigma^2 (initial weights times sigma and sigma^2 in hosm_model_new, Adam learning rate times sigma and sigma^2 in the trainer), one-level models only, 0..1, default 1 */
     HOSM_KEY_PARAMETERIZATION = 42, /**< int "parameterization": enum hosm_parameterization, what the s1 network is, default score */
-    HOSM_KEY_GEMM_KERNELS = 43,     /**< int "gemm_kernels": enum hosm_gemm_kernels, whose BLIS kernels the handle's products use, default auto */
+    HOSM_KEY_GEMM_KERNELS = 43,     /**< int "gemm_kernels": enum hosm_gemm_kernels, whose BLIS kernels the handle's products use, default auto (experimental) */
     HOSM_KEY_LR_SCHEDULE = 44,  /**< int "lr_schedule": enum hosm_lr_schedule, the learning rate over the steps after the warm-up, default constant */
     HOSM_KEY_WARMUP = 45,       /**< int "warmup": the first w steps learn at lr * t / w (t = 1..w), 0..2^40, default 0 */
     HOSM_KEY_S2_HEAD = 46       /**< int "s2_head": enum hosm_s2_head, what the s2 network outputs for the diagonal part d of a diag or lowrank s2, default linear (experimental) */
