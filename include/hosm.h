@@ -254,11 +254,13 @@ enum hosm_sampler_kind {
     HOSM_SAMPLER_ANNEALED_OZAKI = 5 /**< "annealed_ozaki": Ozaki over the whole ladder (experimental) */
 };
 
-/** Where a model sampler takes the Hessian H of Ozaki from (values of
- *  HOSM_KEY_HESSIAN). */
+/** The Hessian estimates of a model by name: where a model sampler takes the
+ *  Hessian H of Ozaki from (values of HOSM_KEY_HESSIAN), and what
+ *  hosm_model_hessian_estimate() computes. */
 enum hosm_hessian_source {
-    HOSM_HESSIAN_S2 = 0,      /**< "s2": the learned s2 */
-    HOSM_HESSIAN_JACOBIAN = 1 /**< "jacobian": the symmetrised Jacobian of s1 */
+    HOSM_HESSIAN_S2 = 0,       /**< "s2": the learned s2 */
+    HOSM_HESSIAN_JACOBIAN = 1, /**< "jacobian": the symmetrised Jacobian of s1 */
+    HOSM_HESSIAN_AVERAGE = 2   /**< "average": (s2 + the symmetrised Jacobian of s1) / 2, for a model with s2 (experimental) */
 };
 
 /** How Ozaki applies its matrix functions to a dense or low-rank H (values
@@ -442,6 +444,14 @@ HOSM_API int hosm_model_hvp(const hosm_model *model, int64_t level, const float 
  *  (J + J^T) / 2 if symmetrize is 1. */
 HOSM_API int hosm_model_score_jacobian(const hosm_model *model, int64_t level, const float *x,
                                        int64_t n, int symmetrize, float *out);
+/** The Hessian estimate named by source (enum hosm_hessian_source) as dense
+ *  symmetric matrices: out is n x D x D. "s2" is hosm_model_hessian(),
+ *  "jacobian" hosm_model_score_jacobian() with symmetrize = 1, "average" the
+ *  mean of the two (docs/second-order.md#which-estimate-to-use). An energy
+ *  model's s2 is the Jacobian of its s1, so all three agree there (up to
+ *  rounding). */
+HOSM_API int hosm_model_hessian_estimate(const hosm_model *model, int64_t level, const float *x,
+                                         int64_t n, int source, float *out) HOSM_EXPERIMENTAL;
 /** The diagonal of the Jacobian of s1: out is n x D. */
 HOSM_API int hosm_model_score_jacobian_diag(const hosm_model *model, int64_t level,
                                             const float *x, int64_t n, float *out);
@@ -619,9 +629,10 @@ typedef int (*hosm_hessian_fn)(const float *x, int64_t n, int64_t dim, float *ou
 
 /** Create a sampler over model (which must outlive it) from cfg (NULL:
  *  defaults); its RNG is seeded from cfg's "seed". Ozaki takes H from the
- *  learned s2 or the Jacobian of s1 ("hessian"; an energy model's s2 is
- *  its exact Hessian). Only an energy model has a log density: on a score
- *  network "mala" and "mh_ozaki" are HOSM_E_UNSUPPORTED. */
+ *  learned s2, the symmetrised Jacobian of s1 or their average ("hessian";
+ *  an energy model's s2 is its exact Hessian). Only an energy model has a
+ *  log density: on a score network "mala" and "mh_ozaki" are
+ *  HOSM_E_UNSUPPORTED. */
 HOSM_API int hosm_sampler_new(hosm_sampler **out, const hosm_model *model,
                               const hosm_config *cfg);
 /** Create a sampler over the Gaussian-mixture oracle perturbed at noise

@@ -266,6 +266,14 @@ class SecondOrderTest(unittest.TestCase):
             jac = model.score_jacobian(x, 0, symmetrize=True)
             err = np.linalg.norm(jac - exact) / np.linalg.norm(exact)
             self.assertLess(err, 0.3)
+            # The estimates by name: the learned s2, the Jacobian, their average.
+            np.testing.assert_array_equal(model.hessian_estimate(x, "s2", 0), h)
+            np.testing.assert_array_equal(
+                model.hessian_estimate(x, hosm.HessianSource.JACOBIAN, 0), jac)
+            half = np.float32(0.5)
+            np.testing.assert_array_equal(model.hessian_estimate(x, level=0),
+                                          half * h.astype(np.float32) +
+                                          half * jac.astype(np.float32))
 
     def test_likelihood_matches_the_queries(self):
         # d2sm_res_nll's loss is the Gaussian negative log-likelihood of the

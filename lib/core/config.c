@@ -25,7 +25,7 @@ static const char *const objective_names[] = {"dsm", "dsm_vr", "ssm", "ssm_vr", 
 static const char *const projection_names[] = {"rademacher", "gaussian", NULL};
 static const char *const sampler_names[] = {"langevin", "annealed", "ozaki", "mala",
                                             "mh_ozaki", "annealed_ozaki", NULL};
-static const char *const hessian_names[] = {"s2", "jacobian", NULL};
+static const char *const hessian_names[] = {"s2", "jacobian", "average", NULL};
 static const char *const ozaki_solver_names[] = {"auto", "eig", "lanczos", NULL};
 static const char *const s2_names[] = {"none", "diag", "lowrank", "full", NULL};
 static const char *const s2_objective_names[] = {"d2sm", "d2sm_vr", "d2sm_res", "d2sm_res_vr",
@@ -70,7 +70,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_W1] = {"w1", D, 0, 1e6, 1.0, 0, NULL},
     [HOSM_KEY_FREEZE_S1] = {"freeze_s1", I, 0, 1, 0, 0, NULL},
     [HOSM_KEY_STREAM] = {"stream", I, 0, 524287, 0, 0, NULL},
-    [HOSM_KEY_HESSIAN] = {"hessian", I, 0, 1, HOSM_HESSIAN_S2, 0, hessian_names},
+    [HOSM_KEY_HESSIAN] = {"hessian", I, 0, 2, HOSM_HESSIAN_S2, 0, hessian_names},
     [HOSM_KEY_L_MAX] = {"l_max", D, 0, 1e30, 1e30, 0, NULL},
     [HOSM_KEY_OZAKI_SOLVER] = {"ozaki_solver", I, 0, 2, HOSM_OZAKI_AUTO, 0, ozaki_solver_names},
     [HOSM_KEY_LANCZOS_TOL] = {"lanczos_tol", D, 1e-12, 0.1, 1e-6, 0, NULL},

@@ -78,6 +78,10 @@ int hosmi_eval_chunks(const hosm_model *m, const char *fn, int64_t n, int64_t ca
 /* The common checks of a query: model handle, level, points. */
 int hosmi_check_query(const hosm_model *m, const char *fn, int64_t level, const float *x,
                       int64_t n);
+/* hosm_model_hessian with fn's name in its errors (for
+ * hosm_model_hessian_estimate). */
+int hosmi_s2_dense_query(const hosm_model *m, const char *fn, int64_t level, const float *x,
+                         int64_t n, float *out);
 /* HOSM_E_NONFINITE (naming fn) when an output is NaN or Inf: no query
  * returns a non-finite result with HOSM_OK. */
 int hosmi_check_output(const char *fn, const float *out, int64_t count);

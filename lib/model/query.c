@@ -174,6 +174,51 @@ int hosm_model_score_jacobian(const hosm_model *model, int64_t level, const floa
     return jacobian_query(model, "hosm_model_score_jacobian", level, x, n, symmetrize, 0, out);
 }
 
+/* "average": the learned s2 into out first (a model without s2 fails before
+ * any tangent), then the symmetrised Jacobian a chunk of points at a time
+ * into a scratch block, averaged in. */
+static int average_query(const hosm_model *model, const char *fn, int64_t level, const float *x,
+                         int64_t n, float *out)
+{
+    int st = hosmi_s2_dense_query(model, fn, level, x, n, out);
+    if (st || n == 0)
+        return st;
+    const int64_t DD = model->arch.dim * model->arch.dim;
+    int64_t cap = TANGENT_FLOATS / DD;
+    cap = cap < 1 ? 1 : cap > n ? n : cap;
+    float *jac = hosmi_alloc(hosmi_mul(cap, DD), sizeof(float));
+    if (!jac)
+        return hosmi_fail(NULL, HOSM_E_NOMEM, "%s: out of memory", fn);
+    for (int64_t i0 = 0; i0 < n && !st; i0 += cap) {
+        const int64_t rows = n - i0 < cap ? n - i0 : cap;
+        st = jacobian_query(model, fn, level, x + i0 * model->arch.dim, rows, 1, 0, jac);
+        float *o = out + i0 * DD;
+        for (int64_t t = 0; !st && t < rows * DD; t++)
+            o[t] = 0.5f * o[t] + 0.5f * jac[t];
+    }
+    free(jac);
+    return st;
+}
+
+int hosm_model_hessian_estimate(const hosm_model *model, int64_t level, const float *x, int64_t n,
+                                int source, float *out)
+{
+    static const char fn[] = "hosm_model_hessian_estimate";
+    int st = hosmi_check_query(model, fn, level, x, n);
+    if (st)
+        return st;
+    switch (source) {
+    case HOSM_HESSIAN_S2: return hosmi_s2_dense_query(model, fn, level, x, n, out);
+    case HOSM_HESSIAN_JACOBIAN: return jacobian_query(model, fn, level, x, n, 1, 0, out);
+    case HOSM_HESSIAN_AVERAGE: return average_query(model, fn, level, x, n, out);
+    default:
+        return hosmi_fail(NULL, HOSM_E_ARG,
+                          "%s: source %d is not an enum hosm_hessian_source (0 s2, 1 jacobian, "
+                          "2 average)",
+                          fn, source);
+    }
+}
+
 int hosm_model_score_jacobian_diag(const hosm_model *model, int64_t level, const float *x,
                                    int64_t n, float *out)
 {

@@ -198,11 +198,17 @@ static int s2_query(const hosm_model *model, const char *fn, int64_t level, cons
     return st;
 }
 
+int hosmi_s2_dense_query(const hosm_model *model, const char *fn, int64_t level, const float *x,
+                         int64_t n, float *out)
+{
+    query_args q = {.kind = Q_DENSE, .out = out};
+    return s2_query(model, fn, level, x, n, &q);
+}
+
 int hosm_model_hessian(const hosm_model *model, int64_t level, const float *x, int64_t n,
                        float *out)
 {
-    query_args q = {.kind = Q_DENSE, .out = out};
-    return s2_query(model, "hosm_model_hessian", level, x, n, &q);
+    return hosmi_s2_dense_query(model, "hosm_model_hessian", level, x, n, out);
 }
 
 int hosm_model_hessian_diag(const hosm_model *model, int64_t level, const float *x, int64_t n,

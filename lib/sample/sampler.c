@@ -92,12 +92,16 @@ static int sampler_create(hosm_sampler **out, const char *fn, const hosmi_source
         s->blas.pool = hosmi_pool_new(s->blas.threads);
         const hosm_model *m = src->model;
         /* An energy model's s2 is the Jacobian of its s1: taken the same way,
-         * a point at a time. */
-        s->src.jacobian = cfg->ival[HOSM_KEY_HESSIAN] == HOSM_HESSIAN_JACOBIAN || hosmi_is_energy(m);
+         * a point at a time, whatever the source (their average is itself). */
+        const int hessian = (int)cfg->ival[HOSM_KEY_HESSIAN], energy = hosmi_is_energy(m);
+        s->src.jacobian = hessian == HOSM_HESSIAN_JACOBIAN || energy;
+        s->src.average = hessian == HOSM_HESSIAN_AVERAGE && !energy &&
+                         hosmi_s2_kind(m) != HOSM_S2_NONE;
+        const int dense = s->src.jacobian || s->src.average;
         s->src.has_hess = s->src.jacobian || hosmi_s2_kind(m) != HOSM_S2_NONE;
-        s->src.hess_kind = s->src.jacobian ? HOSM_S2_FULL : hosmi_s2_kind(m);
-        s->src.rank = s->src.jacobian ? 0 : m->rank;
-        s->src.hess_out = s->src.jacobian ? m->arch.dim * (m->arch.dim + 1) / 2 : hosmi_s2_out(m);
+        s->src.hess_kind = dense ? HOSM_S2_FULL : hosmi_s2_kind(m);
+        s->src.rank = dense ? 0 : m->rank;
+        s->src.hess_out = dense ? m->arch.dim * (m->arch.dim + 1) / 2 : hosmi_s2_out(m);
         s->src.has_logp = hosmi_is_energy(m);
     }
     int st = check_source(s, fn);
@@ -171,7 +175,9 @@ static void sampler_free_workspace(hosm_sampler *s)
         free(*fb[i]);
         *fb[i] = NULL;
     }
-    double **db[] = {&s->lp, &s->lpy, &s->lq, &s->work};
+    free(s->s2rows);
+    s->s2rows = NULL;
+    double **db[] = {&s->lp, &s->lpy, &s->lq, &s->work, &s->s2dense};
     for (size_t i = 0; i < sizeof db / sizeof db[0]; i++) {
         free(*db[i]);
         *db[i] = NULL;
@@ -196,7 +202,7 @@ static int64_t pass_cap(const hosm_sampler *s, int64_t n)
     int64_t cap = CHUNK;
     if (hosmi_sampler_uses_hessian(s->kind)) {
         int64_t per = s->src.hess_out;
-        if (s->src.kind == HOSMI_SRC_MODEL && s->src.jacobian)
+        if (s->src.kind == HOSMI_SRC_MODEL && (s->src.jacobian || s->src.average))
             per = s->src.dim * (s->src.model->net.hidden > s->src.dim ? s->src.model->net.hidden
                                                                       : s->src.dim);
         cap = CHUNK_FLOATS / (per > 0 ? per : 1);
@@ -213,8 +219,17 @@ static int reserve_chains(hosm_sampler *s, int64_t cap)
     sampler_free_workspace(s);
     const int64_t D = s->src.dim, H = hosmi_sampler_uses_hessian(s->kind) ? s->src.hess_out : 0;
     const int64_t dense = hosmi_src_dense_floats(&s->src);
-    const int lowrank = s->src.hess_kind == HOSM_S2_LOWRANK;
+    const int average = s->src.kind == HOSMI_SRC_MODEL && s->src.average && H > 0;
+    /* the dense form of a low-rank H, or of a low-rank s2 to average */
+    const int lowrank = s->src.hess_kind == HOSM_S2_LOWRANK ||
+                        (average && hosmi_s2_kind(s->src.model) == HOSM_S2_LOWRANK);
+    const int64_t rank = average ? s->src.model->rank : s->src.rank;
     int ok = hosmi_src_alloc(s, cap) == 0;
+    if (average) {
+        s->s2rows = hosmi_alloc(hosmi_mul(cap, hosmi_s2_out(s->src.model)), sizeof(float));
+        s->s2dense = hosmi_alloc(hosmi_mul(D, D), sizeof(double));
+        ok = ok && s->s2rows && s->s2dense;
+    }
     s->g = hosmi_alloc(hosmi_mul(cap, D), sizeof(float));
     s->gy = hosmi_alloc(hosmi_mul(cap, D), sizeof(float));
     s->y = hosmi_alloc(hosmi_mul(cap, D), sizeof(float));
@@ -223,7 +238,7 @@ static int reserve_chains(hosm_sampler *s, int64_t cap)
     s->hy = hosmi_alloc(hosmi_mul(cap, H), sizeof(float));
     s->dense = hosmi_alloc(dense, sizeof(float));
     s->tan = hosmi_alloc(D, sizeof(float));
-    s->fwork = hosmi_alloc(lowrank ? hosmi_s2_dense_work(HOSM_S2_LOWRANK, D, s->src.rank) : 1,
+    s->fwork = hosmi_alloc(lowrank ? hosmi_s2_dense_work(HOSM_S2_LOWRANK, D, rank) : 1,
                            sizeof(float));
     s->lp = hosmi_alloc(cap, sizeof(double));
     s->lpy = hosmi_alloc(cap, sizeof(double));

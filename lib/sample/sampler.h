@@ -18,6 +18,7 @@ typedef struct {
     int64_t rank, hess_out; /* rank of a low-rank H; floats of H a point */
     const hosm_model *model;
     int jacobian;          /* H of a model: the symmetrised Jacobian of s1 */
+    int average;           /* H of a model: (s2 + the symmetrised Jacobian) / 2 */
     const hosm_mixture *mix;
     double mix_sigma;
     hosm_logp_fn logp;
@@ -38,6 +39,8 @@ struct hosm_sampler {
     int64_t cap;
     hosmi_eval_ws eval;
     float *g, *gy, *y, *xi, *h, *hy, *dense, *tan, *fwork;
+    float *s2rows;    /* "average": the s2 outputs of a pass */
+    double *s2dense;  /* "average": one point's s2, D x D */
     double *lp, *lpy, *lq, *work;
     /* The last run: the public function running it, for messages. */
     const char *fn;

@@ -1,5 +1,6 @@
 /* Score sources of the samplers: a model, the Gaussian-mixture oracle at
  * one noise level, or the caller's callbacks. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 
 int64_t hosmi_src_dense_floats(const hosmi_source *src)
 {
-    const int dense = src->kind != HOSMI_SRC_MODEL || src->jacobian;
+    const int dense = src->kind != HOSMI_SRC_MODEL || src->jacobian || src->average;
     return src->has_hess && dense ? src->dim * src->dim : 0;
 }
 
@@ -19,7 +20,7 @@ int hosmi_src_alloc(hosm_sampler *s, int64_t cap)
         return 0;
     const hosm_model *m = src->model;
     const int s2 = src->has_hess && !src->jacobian;
-    const int64_t k = src->has_hess && src->jacobian ? m->arch.dim : 0;
+    const int64_t k = src->has_hess && (src->jacobian || src->average) ? m->arch.dim : 0;
     return hosmi_eval_alloc(&s->eval, m, cap, k ? HOSMI_PLAN_TANGENT : 0, k, s2 ? cap : 0, 0);
 }
 
@@ -84,15 +85,30 @@ static void pack(const float *dense, int64_t n, int64_t D, float *out)
     }
 }
 
+/* Adds the learned s2 of row i of s->s2rows to the packed H of the point
+ * and halves: (s2 + sym. Jacobian) / 2. */
+static void average_in(hosm_sampler *s, int64_t i, float *h)
+{
+    const hosm_model *m = s->src.model;
+    const int64_t D = s->src.dim;
+    const hosmi_s2_point v = {hosmi_s2_kind(m), D, m->rank, s->s2rows + i * hosmi_s2_out(m)};
+    hosmi_s2_dense(&v, &s->blas, -INFINITY, s->s2dense, s->fwork);
+    for (int64_t r = 0, k = 0; r < D; r++)
+        for (int64_t c = r; c < D; c++, k++)
+            h[k] = 0.5f * h[k] + 0.5f * (float)s->s2dense[r * D + c];
+}
+
 /* One point at a time: dense holds one D x D matrix. */
 int hosmi_src_hess(hosm_sampler *s, const float *x, int64_t n, int64_t level, float *out)
 {
     const hosmi_source *src = &s->src;
     const int64_t D = src->dim;
-    if (src->kind == HOSMI_SRC_MODEL && !src->jacobian) {
+    if (src->kind == HOSMI_SRC_MODEL && !src->jacobian && !src->average) {
         hosmi_eval_s2(src->model, &s->blas, x, NULL, level, n, &s->eval, out);
         return HOSM_OK;
     }
+    if (src->kind == HOSMI_SRC_MODEL && src->average)
+        hosmi_eval_s2(src->model, &s->blas, x, NULL, level, n, &s->eval, s->s2rows);
     for (int64_t i = 0; i < n; i++) {
         const float *xi = x + i * D;
         int st = HOSM_OK;
@@ -113,6 +129,8 @@ int hosmi_src_hess(hosm_sampler *s, const float *x, int64_t n, int64_t level, fl
         if (st)
             return st;
         pack(s->dense, 1, D, out + i * src->hess_out);
+        if (src->kind == HOSMI_SRC_MODEL && src->average)
+            average_in(s, i, out + i * src->hess_out);
     }
     return HOSM_OK;
 }

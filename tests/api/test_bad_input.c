@@ -762,13 +762,15 @@ typedef enum {
     F_TOPK,
     F_JACOBIAN,
     F_JACOBIAN_DIAG,
+    F_ESTIMATE,
     F_COUNT
 } s2_fn_id;
 
 static const char *const s2_fn[F_COUNT] = {
     "hosm_model_hessian",        "hosm_model_hessian_diag",   "hosm_model_hessian_factors",
     "hosm_model_hvp",            "hosm_model_posterior_cov",  "hosm_model_posterior_var",
-    "hosm_model_posterior_topk", "hosm_model_score_jacobian", "hosm_model_score_jacobian_diag"};
+    "hosm_model_posterior_topk", "hosm_model_score_jacobian", "hosm_model_score_jacobian_diag",
+    "hosm_model_hessian_estimate"};
 
 typedef struct {
     const hosm_model *model;
@@ -776,6 +778,7 @@ typedef struct {
     int clamp, symmetrize;
     const float *x, *v;
     float *out, *out2;
+    int source;
 } s2_args;
 
 static int s2_call(s2_fn_id f, const s2_args *a)
@@ -793,7 +796,10 @@ static int s2_call(s2_fn_id f, const s2_args *a)
                                          a->out2);
     case F_JACOBIAN:
         return hosm_model_score_jacobian(a->model, a->level, a->x, a->n, a->symmetrize, a->out);
-    default: return hosm_model_score_jacobian_diag(a->model, a->level, a->x, a->n, a->out);
+    case F_JACOBIAN_DIAG:
+        return hosm_model_score_jacobian_diag(a->model, a->level, a->x, a->n, a->out);
+    default:
+        return hosm_model_hessian_estimate(a->model, a->level, a->x, a->n, a->source, a->out);
     }
 }
 
@@ -844,7 +850,9 @@ static void s2_query_cases(void)
     static const float v_ok[S2N * S2D] = {1.0f, 2.0f, -1.0f, 0.5f, 0.0f, 0.25f};
     const float bad_values[2] = {NAN, INFINITY};
     float x_bad[S2N * S2D], v_bad[S2N * S2D];
-    const s2_args ok = {lowrank, 1, S2N, 2, 1, 1, x_ok, v_ok, s2_out_a, s2_out_b};
+    const s2_args ok = {lowrank, 1,    S2N,      2,        1,
+                        1,       x_ok, v_ok,     s2_out_a, s2_out_b,
+                        HOSM_HESSIAN_AVERAGE};
     s2_args a;
 #define S2CASE(input, want, ...)                                                \
     do {                                                                        \
@@ -889,6 +897,13 @@ static void s2_query_cases(void)
             S2CASE("symmetrize = 2", HOSM_E_ARG, a.symmetrize = 2);
             S2CASE("symmetrize = -1", HOSM_E_ARG, a.symmetrize = -1);
             S2CASE("symmetrize = 0", HOSM_OK, a.symmetrize = 0);
+        }
+        if (f == F_ESTIMATE) {
+            S2CASE("source = 3", HOSM_E_ARG, a.source = 3);
+            S2CASE("source = -1", HOSM_E_ARG, a.source = -1);
+            S2CASE("source = s2", HOSM_OK, a.source = HOSM_HESSIAN_S2);
+            S2CASE("source = jacobian, a model with s2 = none", HOSM_OK,
+                   (a.source = HOSM_HESSIAN_JACOBIAN, a.model = none));
         }
         if (f == F_TOPK) {
             S2CASE("k = 0", HOSM_E_ARG, a.k = 0);
@@ -2229,6 +2244,9 @@ static void test_misuse(const char *dir)
            hosm_model_score_jacobian(mod_c, 0, g_x, NPTS, 0, out), NULL, NULL);
     CASE_F("hosm_model_score_jacobian_diag", as_model, W,
            hosm_model_score_jacobian_diag(mod_c, 0, g_x, NPTS, out), NULL, NULL);
+    CASE_F("hosm_model_hessian_estimate", as_model, W,
+           hosm_model_hessian_estimate(mod_c, 0, g_x, NPTS, HOSM_HESSIAN_AVERAGE, out), NULL,
+           NULL);
     CASE_F("hosm_model_posterior_cov", as_model, W,
            hosm_model_posterior_cov(mod_c, 0, g_x, NPTS, 0, out), NULL, NULL);
     CASE_F("hosm_model_posterior_var", as_model, W,

@@ -65,7 +65,12 @@
  *     a wrong eigenpair, order or clamp is O(1)). The test's Jacobi solver is
  *     itself checked (residual and orthogonality of its eigenvectors).
  * 10. Batches longer than the internal chunks equal one-point calls, bit for
- *     bit, on both sides of every chunk boundary. */
+ *     bit, on both sides of every chunk boundary.
+ * 11. hosm_model_hessian_estimate is, bit for bit, hosm_model_hessian for
+ *     "s2", the symmetrised Jacobian for "jacobian" and 0.5 H + 0.5 J_sym
+ *     (both halvings exact) for "average", also across its chunks of
+ *     points; "s2" and "average" need an s2, and other sources are
+ *     HOSM_E_ARG. */
 #include "../test_util.h"
 
 #define NP 8
@@ -543,6 +548,67 @@ static void check_batched(void)
     free(out2);
 }
 
+/* 11: the named estimates against the queries they are made of. */
+static int64_t estimate_mismatches(const hosm_model *m, int64_t D, int64_t level, const float *x,
+                                   int64_t n)
+{
+    const size_t DD = (size_t)(D * D), bytes = (size_t)n * DD * sizeof(float);
+    float *h = xmalloc(bytes), *js = xmalloc(bytes), *e = xmalloc(bytes);
+    MUST(hosm_model_hessian(m, level, x, n, h));
+    MUST(hosm_model_score_jacobian(m, level, x, n, 1, js));
+    int64_t bad = 0;
+    MUST(hosm_model_hessian_estimate(m, level, x, n, HOSM_HESSIAN_S2, e));
+    bad += memcmp(e, h, bytes) != 0;
+    MUST(hosm_model_hessian_estimate(m, level, x, n, HOSM_HESSIAN_JACOBIAN, e));
+    bad += memcmp(e, js, bytes) != 0;
+    MUST(hosm_model_hessian_estimate(m, level, x, n, HOSM_HESSIAN_AVERAGE, e));
+    for (size_t k = 0; k < (size_t)n * DD; k++) {
+        const float want = 0.5f * h[k] + 0.5f * js[k];
+        bad += memcmp(&e[k], &want, sizeof want) != 0;
+    }
+    free(h);
+    free(js);
+    free(e);
+    return bad;
+}
+
+static void check_estimates(const float *x)
+{
+    const int64_t D = 4;
+    const int structs[3] = {HOSM_S2_DIAG, HOSM_S2_LOWRANK, HOSM_S2_FULL};
+    int64_t bad = 0;
+    for (int s = 0; s < 3; s++) {
+        hosm_model *m = make_model(D, structs[s], 2, 300u + (uint64_t)s);
+        for (int64_t level = 0; level < 2; level++)
+            bad += estimate_mismatches(m, D, level, x, NP);
+        hosm_model_free(m);
+    }
+    /* 1030 points at D = 64 span two of the average's chunks (1024 points). */
+    const int64_t DL = 64, nl = 1030;
+    float *xl = xmalloc((size_t)(nl * DL) * sizeof *xl);
+    make_points(xl, nl, DL, 11);
+    hosm_model *m = make_model(DL, HOSM_S2_FULL, 1, 310);
+    bad += estimate_mismatches(m, DL, 1, xl, nl);
+    hosm_model_free(m);
+    free(xl);
+    printf("  hessian_estimate vs hessian, symmetrised jacobian, their average: %lld "
+           "mismatches\n", (long long)bad);
+    CHECK(bad == 0, "hosm_model_hessian_estimate differs from its parts in %lld places",
+          (long long)bad);
+    m = make_model(D, HOSM_S2_NONE, 1, 320);
+    float out[NP * 16];
+    CHECK(hosm_model_hessian_estimate(m, 0, x, NP, HOSM_HESSIAN_S2, out) == HOSM_E_UNSUPPORTED &&
+              hosm_model_hessian_estimate(m, 0, x, NP, HOSM_HESSIAN_AVERAGE, out) ==
+                  HOSM_E_UNSUPPORTED,
+          "hessian_estimate s2 and average without an s2: HOSM_E_UNSUPPORTED");
+    CHECK(hosm_model_hessian_estimate(m, 0, x, NP, HOSM_HESSIAN_JACOBIAN, out) == HOSM_OK,
+          "hessian_estimate jacobian without an s2 works");
+    CHECK(hosm_model_hessian_estimate(m, 0, x, NP, 3, out) == HOSM_E_ARG &&
+              hosm_model_hessian_estimate(m, 0, x, NP, -1, out) == HOSM_E_ARG,
+          "hessian_estimate with source 3 or -1: HOSM_E_ARG");
+    hosm_model_free(m);
+}
+
 int main(void)
 {
     const double t0 = now_seconds();
@@ -563,6 +629,7 @@ int main(void)
     }
     check_large();
     check_batched();
+    check_estimates(x);
     printf("clamp floor: %lld eigenvalues / entries of d below, %lld above\n",
            (long long)W.clamped, (long long)W.unclamped);
     CHECK(W.clamped > 0 && W.unclamped > 0, "the clamp must be exercised both ways");

@@ -83,6 +83,10 @@ static int c_denoise(ctx *c) { return hosm_model_denoise(c->model, 0, c->x, N, c
 static int c_jac(ctx *c) { return hosm_model_score_jacobian(c->model, 0, c->x, N, 1, c->out); }
 static int c_jac_diag(ctx *c) { return hosm_model_score_jacobian_diag(c->model, 0, c->x, N, c->out); }
 static int c_hess(ctx *c) { return hosm_model_hessian(c->model, 0, c->x, N, c->out); }
+static int c_estimate(ctx *c)
+{
+    return hosm_model_hessian_estimate(c->model, 0, c->x, N, HOSM_HESSIAN_AVERAGE, c->out);
+}
 static int c_hess_diag(ctx *c) { return hosm_model_hessian_diag(c->model, 0, c->x, N, c->out); }
 static int c_factors(ctx *c) { return hosm_model_hessian_factors(c->model, 0, c->x, N, c->out, c->out2); }
 static int c_hvp(ctx *c) { return hosm_model_hvp(c->model, 0, c->x, c->v, N, c->out); }
@@ -138,6 +142,7 @@ static const scenario scenarios[] = {
     S("model_hessian_diag", NULL, MODEL, c_hess),
     S("model_hessian_lowrank", NULL, MODEL, c_hess),
     S("model_hessian_full", NULL, MODEL, c_hess),
+    S("model_hessian_estimate_lowrank", NULL, MODEL, c_estimate),
     S("model_hessian_diag_lowrank", NULL, MODEL, c_hess_diag),
     S("model_hessian_factors_lowrank", NULL, MODEL, c_factors),
     S("model_hvp_lowrank", NULL, MODEL, c_hvp),

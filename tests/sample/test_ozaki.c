@@ -342,6 +342,79 @@ static void model_paths(void)
     hosm_config_free(cfg);
 }
 
+static int model_score(const float *x, int64_t n, int64_t dim, float *out, void *model)
+{
+    (void)dim;
+    return hosm_model_score(model, 0, x, n, out);
+}
+
+static int model_average(const float *x, int64_t n, int64_t dim, float *out, void *model)
+{
+    (void)dim;
+    return hosm_model_hessian_estimate(model, 0, x, n, HOSM_HESSIAN_AVERAGE, out);
+}
+
+/* hessian=average: Ozaki on a model moves its chains as Ozaki on callbacks
+ * giving the model's score and hosm_model_hessian_estimate's average (the
+ * same noise: the same seed), for each s2 structure; hessian=jacobian moves
+ * them elsewhere, so the comparison sees which H was used. */
+static void model_average_source(void)
+{
+    static const char *const s2[] = {"lowrank", "full", "diag"};
+    for (int k = 0; k < 3; k++) {
+        enum { MD = 6, MN = 8 };
+        char text[200];
+        snprintf(text, sizeof text, "hidden=16 depth=2 sigma=0.3 s2=%s seed=5 rank=2 "
+                 "sampler=ozaki sample_steps=3 step_size=0.3 seed=9", s2[k]);
+        hosm_config *cfg;
+        hosm_model *m;
+        MUST(hosm_config_new(&cfg));
+        MUST(hosm_config_parse(cfg, text));
+        MUST(hosm_model_new(&m, MD, cfg));
+        float x0[MD * MN], xm[MD * MN], xf[MD * MN], xj[MD * MN];
+        for (int i = 0; i < MD * MN; i++)
+            x0[i] = (float)sin(0.61 * i);
+        hosm_sampler *s;
+        float *outs[2] = {xm, xj};
+        const char *sources[2] = {"hessian=average", "hessian=jacobian"};
+        for (int j = 0; j < 2; j++) {
+            MUST(hosm_config_parse(cfg, sources[j]));
+            MUST(hosm_sampler_new(&s, m, cfg));
+            memcpy(outs[j], x0, sizeof x0);
+            MUST(hosm_sampler_run(s, outs[j], MN, NULL, NULL));
+            hosm_sampler_free(s);
+        }
+        MUST(hosm_sampler_new_fn(&s, MD, NULL, model_score, model_average, m, cfg));
+        memcpy(xf, x0, sizeof x0);
+        MUST(hosm_sampler_run(s, xf, MN, NULL, NULL));
+        hosm_sampler_free(s);
+        double num = 0, numj = 0, den = 0;
+        for (int i = 0; i < MD * MN; i++) {
+            num += (double)(xm[i] - xf[i]) * (xm[i] - xf[i]);
+            numj += (double)(xj[i] - xf[i]) * (xj[i] - xf[i]);
+            den += (double)(xf[i] - x0[i]) * (xf[i] - x0[i]);
+        }
+        snprintf(text, sizeof text, "ozaki s2=%s hessian=average: model vs callbacks, rel. "
+                 "difference of the moves", s2[k]);
+        check_le(text, sqrt(num / den), 1e-4);
+        snprintf(text, sizeof text, "ozaki s2=%s: hessian=jacobian moves differently",
+                 s2[k]);
+        check_ge(text, sqrt(numj / den), 1e-3);
+        hosm_model_free(m);
+        hosm_config_free(cfg);
+    }
+    hosm_config *cfg;
+    hosm_model *m;
+    hosm_sampler *s;
+    MUST(hosm_config_new(&cfg));
+    MUST(hosm_config_parse(cfg, "hidden=8 sampler=ozaki hessian=average"));
+    MUST(hosm_model_new(&m, 3, cfg));
+    CHECK(hosm_sampler_new(&s, m, cfg) == HOSM_E_UNSUPPORTED,
+          "ozaki with hessian=average on a model without s2: HOSM_E_UNSUPPORTED");
+    hosm_model_free(m);
+    hosm_config_free(cfg);
+}
+
 /* Midway between two narrow modes the Hessian has an eigenvalue near 9e4, and
  * Ozaki's proposal at a step of 5 overflows: the adjusted sampler must reject
  * it (chains stay put, the run succeeds) rather than evaluate the oracle at a
@@ -373,5 +446,6 @@ int main(void)
     adjusted_rejects_nonfinite();
     callbacks_and_traces();
     model_paths();
+    model_average_source();
     return finish("test_ozaki");
 }

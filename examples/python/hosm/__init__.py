@@ -198,6 +198,7 @@ class Projection(enum.IntEnum):
 class HessianSource(enum.IntEnum):
     S2 = 0
     JACOBIAN = 1
+    AVERAGE = 2
 
 
 class LrSchedule(enum.IntEnum):
@@ -351,6 +352,7 @@ for _q in ("hessian", "hessian_diag", "score_jacobian_diag"):
 _declare("hosm_model_hessian_factors", [_P, c_int64, _P, c_int64, _P, _P])
 _declare("hosm_model_hvp", [_P, c_int64, _P, _P, c_int64, _P])
 _declare("hosm_model_score_jacobian", [_P, c_int64, _P, c_int64, c_int, _P])
+_declare("hosm_model_hessian_estimate", [_P, c_int64, _P, c_int64, c_int, _P])
 _declare("hosm_model_posterior_cov", [_P, c_int64, _P, c_int64, c_int, _P])
 _declare("hosm_model_posterior_var", [_P, c_int64, _P, c_int64, c_int, _P])
 _declare("hosm_model_posterior_topk", [_P, c_int64, _P, c_int64, c_int64, c_int, _P, _P])
@@ -846,6 +848,14 @@ class Model(_Handle):
     def score_jacobian(self, x, level=-1, symmetrize=False):
         """The exact Jacobian of s1 (n, D, D): out[i, a, b] = d s1_a / d x_b."""
         return self._matrix_query(_lib.hosm_model_score_jacobian, x, level, int(bool(symmetrize)))
+
+    def hessian_estimate(self, x, source=HessianSource.AVERAGE, level=-1):
+        """The Hessian estimate named by source (HessianSource or its name: the
+        learned s2, the symmetrised Jacobian of s1, or their average) as dense
+        matrices (n, D, D)."""
+        if isinstance(source, str):
+            source = HessianSource[source.upper()]
+        return self._matrix_query(_lib.hosm_model_hessian_estimate, x, level, int(source))
 
     def score_jacobian_diag(self, x, level=-1):
         """The diagonal of the Jacobian of s1 (n, D)."""
