@@ -54,7 +54,7 @@ typedef struct {
 
 typedef struct scenario {
     const char *name;
-    const char *config; /* model / trainer / sampler config */
+    const char *config; /* settings parsed over the config of the name's suffix, or NULL */
     int needs;          /* bits: what setup makes */
     int (*call)(ctx *c);
 } scenario;
@@ -174,6 +174,8 @@ static const scenario scenarios[] = {
     S("trainer_load_mem", NULL, TRAINER | CKPT_FILE, c_trainer_load_mem),
     S("sampler_new", NULL, MODEL, c_sampler_new),
     S("sampler_run", NULL, SAMPLER, c_sampler_run),
+    S("sampler_run_ozaki_average_lowrank", "sampler=ozaki hessian=average sample_steps=2",
+      SAMPLER, c_sampler_run),
     S("mixture_new", NULL, 0, c_mix_new),
     S("mixture_sample", NULL, MIX, c_mix_sample),
     S("mixture_log_density", NULL, MIX, c_mix_logd),
@@ -228,6 +230,8 @@ static void setup(const scenario *sc, ctx *c)
     snprintf(c->path, sizeof c->path, "%s/file.hosm", c->dir);
     must(hosm_config_new(&c->cfg), "config");
     must(hosm_config_parse(c->cfg, config_of(sc->name)), "parse");
+    if (sc->config)
+        must(hosm_config_parse(c->cfg, sc->config), "parse");
     if (sc->needs & (MODEL | TRAINER | SAMPLER | MODEL_FILE)) {
         must(hosm_model_new(&c->model, D, c->cfg), "model");
         must(hosm_model_new(&c->model2, D, c->cfg), "model2");
