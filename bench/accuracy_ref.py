@@ -189,19 +189,25 @@ INITS = {
 
 
 def initialise(model, cfg, how):
+    """One-level models (a ladder's level biases follow the output layers)."""
+    if model.num_levels > 1:
+        sys.exit("--init: one-level models only")
     D, p = model.dim, model.get_params()
+    structure, rank = model.s2_structure
+    outputs2 = {hosm.S2.NONE: 0, hosm.S2.DIAG: D, hosm.S2.LOWRANK: D * rank + D,
+                hosm.S2.FULL: D * (D + 1) // 2}[structure]
+    with hosm.Config(cfg.text() + " s2=none") as c1, hosm.Model(D, c1) as m1:
+        p1 = m1.num_params
     h1 = cfg["hidden"]
-    p1 = hosm.Model(D, hosm.Config(cfg.text() + " s2=none")).num_params
     if how == "zero_head":
         p[p1 - D * (h1 + 1):p1] = 0
-        if p.size > p1:
-            h2 = cfg["s2_hidden"] or h1
-            p[p.size - D * (D + 1) // 2 * (h2 + 1):] = 0
+        if outputs2:
+            p[p.size - outputs2 * ((cfg["s2_hidden"] or h1) + 1):] = 0
     elif how == "s2_minus_identity":
-        if cfg["s2"] != hosm.S2.FULL:
-            return
+        if structure != hosm.S2.FULL:
+            sys.exit("--init s2_minus_identity: a full s2 only")
         a = np.arange(D)
-        p[p.size - D * (D + 1) // 2 + a * D - a * (a - 1) // 2] = -1.0
+        p[p.size - outputs2 + a * D - a * (a - 1) // 2] = -1.0
     model.set_params(p)
 
 
