@@ -444,6 +444,9 @@ HOSM_API int hosm_model_hvp(const hosm_model *model, int64_t level, const float 
  *  (J + J^T) / 2 if symmetrize is 1. */
 HOSM_API int hosm_model_score_jacobian(const hosm_model *model, int64_t level, const float *x,
                                        int64_t n, int symmetrize, float *out);
+/** The diagonal of the Jacobian of s1: out is n x D. */
+HOSM_API int hosm_model_score_jacobian_diag(const hosm_model *model, int64_t level,
+                                            const float *x, int64_t n, float *out);
 /** The Hessian estimate named by source (enum hosm_hessian_source) as dense
  *  symmetric matrices: out is n x D x D. "s2" is hosm_model_hessian(),
  *  "jacobian" hosm_model_score_jacobian() with symmetrize = 1, "average" the
@@ -452,9 +455,6 @@ HOSM_API int hosm_model_score_jacobian(const hosm_model *model, int64_t level, c
  *  rounding). */
 HOSM_API int hosm_model_hessian_estimate(const hosm_model *model, int64_t level, const float *x,
                                          int64_t n, int source, float *out) HOSM_EXPERIMENTAL;
-/** The diagonal of the Jacobian of s1: out is n x D. */
-HOSM_API int hosm_model_score_jacobian_diag(const hosm_model *model, int64_t level,
-                                            const float *x, int64_t n, float *out);
 /** The Tweedie posterior covariance sigma^4 s2 + sigma^2 I, dense: out is n x D x D. */
 HOSM_API int hosm_model_posterior_cov(const hosm_model *model, int64_t level, const float *x,
                                       int64_t n, int clamp, float *out);
