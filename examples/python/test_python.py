@@ -270,6 +270,11 @@ class SecondOrderTest(unittest.TestCase):
             np.testing.assert_array_equal(model.hessian_estimate(x, "s2", 0), h)
             np.testing.assert_array_equal(
                 model.hessian_estimate(x, hosm.HessianSource.JACOBIAN, 0), jac)
+            with self.assertRaises(ValueError):
+                model.hessian_estimate(x, "mean", 0)
+            with self.assertRaises(hosm.HosmError) as ctx:
+                model.hessian_estimate(x, 7, 0)
+            self.assertEqual(ctx.exception.status, hosm.HOSM_E_ARG)
             half = np.float32(0.5)
             np.testing.assert_array_equal(model.hessian_estimate(x, level=0),
                                           half * h.astype(np.float32) +

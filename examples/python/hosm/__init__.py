@@ -854,7 +854,10 @@ class Model(_Handle):
         learned s2, the symmetrised Jacobian of s1, or their average) as dense
         matrices (n, D, D)."""
         if isinstance(source, str):
-            source = HessianSource[source.upper()]
+            names = {s.name.lower(): s for s in HessianSource}
+            if source not in names:
+                raise ValueError(f"source {source!r} is not one of {', '.join(names)}")
+            source = names[source]
         return self._matrix_query(_lib.hosm_model_hessian_estimate, x, level, int(source))
 
     def score_jacobian_diag(self, x, level=-1):
