@@ -21,6 +21,8 @@
  *     --budget 0          CPU seconds of training a model; > 0 replaces the
  *                         step counts
  *     --lr 1e-3 --batch 128 --ema 0.999 --raw-head 0 --seed 1
+ *     --s2-lr 0           the learning rate of the s2 stage of staged training
+ *                         (0: --lr)
  *     --jacobian-var N    also the posterior variances sigma^2 + sigma^4
  *                         diag(J) from the Jacobian of s1 of the first N test
  *                         images (D tangents an image), their calibration
@@ -67,7 +69,7 @@ typedef struct {
     int64_t ntrain, ntest, hidden, depth, rank, s2_hidden, s2_depth;
     int64_t steps, s1_steps, batch, log_every, eval_every, seed, jac_n;
     int freeze, raw_head, blur, grid, topk, scale;
-    double w1, lr, ema, budget, s1_frac;
+    double w1, lr, s2_lr, ema, budget, s1_frac;
 } options;
 
 static void usage(void)
@@ -76,7 +78,7 @@ static void usage(void)
                     "[--sigmas a,b] [--hidden H] [--depth L] [--act A] [--s2 S] [--rank R] "
                     "[--s2-hidden H] [--s2-depth L] [--objective O] [--s2-objective O] "
                     "[--w1 W] [--freeze-s1 0|1] [--s1-steps N] [--s1-frac F] [--steps N] "
-                    "[--budget SEC] [--lr X] [--batch B] [--ema E] [--raw-head 0|1] "
+                    "[--budget SEC] [--lr X] [--s2-lr X] [--batch B] [--ema E] [--raw-head 0|1] "
                     "[--seed S] [--blur 0|1] [--log-every N] [--eval-every N] [--grid N] "
                     "[--topk K] [--scale S] [--out DIR] [--tag NAME] [--pca h,h] [--jacobian-var N] "
                     "[--set \"k=v ...\"]\n");
@@ -140,13 +142,14 @@ static void parse_options(int argc, char **argv, options *o)
         INT_OPT("--seed", seed) INT_OPT("--freeze-s1", freeze) INT_OPT("--raw-head", raw_head)
         INT_OPT("--jacobian-var", jac_n)
         INT_OPT("--blur", blur) INT_OPT("--grid", grid) INT_OPT("--topk", topk)
-        INT_OPT("--scale", scale) DBL_OPT("--w1", w1) DBL_OPT("--lr", lr)
+        INT_OPT("--scale", scale) DBL_OPT("--w1", w1) DBL_OPT("--lr", lr) DBL_OPT("--s2-lr", s2_lr)
         DBL_OPT("--ema", ema) DBL_OPT("--budget", budget) DBL_OPT("--s1-frac", s1_frac)
         usage();
     }
     if (o->nsig < 1 || o->ntest < 1 || o->steps < 1 || o->s1_steps < 0 || o->grid < 0 ||
         o->jac_n < 0 || strpbrk(o->extra, "\"\\") || /* --set goes into the JSON as is */
-        o->topk < 0 || o->scale < 1 || o->scale > 16 || o->s1_frac < 0 || o->s1_frac >= 1)
+        o->topk < 0 || o->scale < 1 || o->scale > 16 || o->s1_frac < 0 || o->s1_frac >= 1 ||
+        o->s2_lr < 0)
         usage();
     for (int j = 0; j < o->nsig; j++)
         if (!(o->sigmas[j] > 0.0))
@@ -790,6 +793,8 @@ static trained train_model(const options *o, double sigma, const float *data, in
     hosm_config *cfg;
     make_config(o, sigma, o->s2, freeze, o->budget > 0 ? (int64_t)1e9 : o->steps, &cfg);
     TRY(hosm_model_new(&r.m, ts->D, cfg));
+    if (staged && o->s2_lr > 0)
+        TRY(hosm_config_set_double(cfg, HOSM_KEY_LR, o->s2_lr));
     if (staged)
         pretrain_s1(o, sigma, &r, data, n, ts, o->budget * o->s1_frac);
     fprintf(stderr, "sigma %g: %s\n", sigma,
@@ -940,14 +945,15 @@ static void print_result(const options *o, const testset *ts, const trained *r,
     printf("{\"tag\":\"%s\",\"sigma\":%g,\"weights\":\"%s\",\"seed\":%lld,\"hidden\":%lld,"
            "\"depth\":%lld,\"act\":\"%s\",\"s2\":\"%s\",\"rank\":%lld,\"s2_hidden\":%lld,"
            "\"objective\":\"%s\",\"s2_objective\":\"%s\",\"w1\":%g,\"freeze_s1\":%d,"
-           "\"raw_head\":%d,\"lr\":%g,\"batch\":%lld,\"s1_steps\":%lld,\"steps\":%lld,"
+           "\"raw_head\":%d,\"lr\":%g,\"s2_lr\":%g,\"batch\":%lld,\"s1_steps\":%lld,"
+           "\"steps\":%lld,"
            "\"train_cpu_s\":%.1f,\"last_loss\":%.6g,\"ntest\":%lld,\"psnr_noisy\":%.3f,"
            "\"psnr_wiener\":%.3f,\"psnr_blur\":%.3f,\"blur_width\":%g,\"psnr_tweedie\":%.3f,"
            "\"set\":\"%s\"",
            o->tag, ts->sigma, weights, (long long)o->seed, (long long)o->hidden,
            (long long)o->depth, o->act, o->s2, (long long)o->rank, (long long)o->s2_hidden,
            o->obj, o->s2obj, o->w1, o->freeze || r->s1_steps > 0, o->raw_head, o->lr,
-           (long long)o->batch,
+           r->s1_steps > 0 && o->s2_lr > 0 ? o->s2_lr : o->lr, (long long)o->batch,
            (long long)r->s1_steps, (long long)r->steps, r->cpu, r->loss, (long long)ts->n,
            ts->psnr_noisy, ts->psnr_wiener, ts->psnr_blur, ts->blur_width, e->psnr, o->extra);
     if (strcmp(o->s2, "none"))
