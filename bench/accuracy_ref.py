@@ -113,7 +113,7 @@ def calibration(model, xt, x0, sigma, H):
     trace of sigma^2 I + sigma^4 H over the summed ||mean - x0||^2."""
     err = model.denoise(xt).astype(np.float64) - x0
     pred = sigma ** 2 * xt.shape[1] + sigma ** 4 * np.trace(H, axis1=1, axis2=2)
-    return float(pred.sum() / (err * err).sum())
+    return ratio(pred, (err * err).sum(1))["ratio"]
 
 
 def ratio(pred, err):

@@ -170,13 +170,12 @@ int hosm_sampler_new_fn(hosm_sampler **out, int64_t dim, hosm_logp_fn logp, hosm
 static void sampler_free_workspace(hosm_sampler *s)
 {
     hosmi_eval_free(&s->eval);
-    float **fb[] = {&s->g, &s->gy, &s->y, &s->xi, &s->h, &s->hy, &s->dense, &s->tan, &s->fwork};
+    float **fb[] = {&s->g,  &s->gy,    &s->y,   &s->xi,    &s->h,
+                    &s->hy, &s->dense, &s->tan, &s->fwork, &s->s2rows};
     for (size_t i = 0; i < sizeof fb / sizeof fb[0]; i++) {
         free(*fb[i]);
         *fb[i] = NULL;
     }
-    free(s->s2rows);
-    s->s2rows = NULL;
     double **db[] = {&s->lp, &s->lpy, &s->lq, &s->work, &s->s2dense};
     for (size_t i = 0; i < sizeof db / sizeof db[0]; i++) {
         free(*db[i]);
@@ -219,7 +218,7 @@ static int reserve_chains(hosm_sampler *s, int64_t cap)
     sampler_free_workspace(s);
     const int64_t D = s->src.dim, H = hosmi_sampler_uses_hessian(s->kind) ? s->src.hess_out : 0;
     const int64_t dense = hosmi_src_dense_floats(&s->src);
-    const int average = s->src.kind == HOSMI_SRC_MODEL && s->src.average && H > 0;
+    const int average = s->src.average && H > 0;
     /* the dense form of a low-rank H, or of a low-rank s2 to average */
     const int lowrank = s->src.hess_kind == HOSM_S2_LOWRANK ||
                         (average && hosmi_s2_kind(s->src.model) == HOSM_S2_LOWRANK);

@@ -18,7 +18,8 @@ typedef struct {
     int64_t rank, hess_out; /* rank of a low-rank H; floats of H a point */
     const hosm_model *model;
     int jacobian;          /* H of a model: the symmetrised Jacobian of s1 */
-    int average;           /* H of a model: (s2 + the symmetrised Jacobian) / 2 */
+    int average;           /* H of a model: (s2 + the symmetrised Jacobian) / 2;
+                              set for model sources only */
     const hosm_mixture *mix;
     double mix_sigma;
     hosm_logp_fn logp;

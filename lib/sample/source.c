@@ -107,7 +107,7 @@ int hosmi_src_hess(hosm_sampler *s, const float *x, int64_t n, int64_t level, fl
         hosmi_eval_s2(src->model, &s->blas, x, NULL, level, n, &s->eval, out);
         return HOSM_OK;
     }
-    if (src->kind == HOSMI_SRC_MODEL && src->average)
+    if (src->average)
         hosmi_eval_s2(src->model, &s->blas, x, NULL, level, n, &s->eval, s->s2rows);
     for (int64_t i = 0; i < n; i++) {
         const float *xi = x + i * D;
@@ -129,7 +129,7 @@ int hosmi_src_hess(hosm_sampler *s, const float *x, int64_t n, int64_t level, fl
         if (st)
             return st;
         pack(s->dense, 1, D, out + i * src->hess_out);
-        if (src->kind == HOSMI_SRC_MODEL && src->average)
+        if (src->average)
             average_in(s, i, out + i * src->hess_out);
     }
     return HOSM_OK;

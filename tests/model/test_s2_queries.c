@@ -595,6 +595,26 @@ static void check_estimates(const float *x)
            "mismatches\n", (long long)bad);
     CHECK(bad == 0, "hosm_model_hessian_estimate differs from its parts in %lld places",
           (long long)bad);
+    /* An energy model's s2 is its Jacobian: the three estimates agree to
+     * rounding (its s2 and its Jacobian take different float paths). */
+    hosm_config *cfg;
+    MUST(hosm_config_new(&cfg));
+    MUST(hosm_config_parse(cfg, "hidden=8 depth=2 parameterization=energy sigma=0.3 seed=7"));
+    MUST(hosm_model_new(&m, D, cfg));
+    hosm_config_free(cfg);
+    float es[NP * 16], ej[NP * 16], ea[NP * 16];
+    MUST(hosm_model_hessian_estimate(m, 0, x, NP, HOSM_HESSIAN_S2, es));
+    MUST(hosm_model_hessian_estimate(m, 0, x, NP, HOSM_HESSIAN_JACOBIAN, ej));
+    MUST(hosm_model_hessian_estimate(m, 0, x, NP, HOSM_HESSIAN_AVERAGE, ea));
+    double worst = 0.0, scale = 0.0;
+    for (int k = 0; k < NP * 16; k++) {
+        scale = fmax(scale, fabs(es[k]));
+        worst = fmax(worst, fmax(fabs(es[k] - ej[k]), fabs(es[k] - ea[k])));
+    }
+    hosm_model_free(m);
+    /* float rounding of O(10) operations on entries of size scale */
+    check_le("11. energy model: s2, jacobian and average estimates, max diff / (1e-5 max|s2|)",
+             worst / (1e-5 * scale), 1.0);
     m = make_model(D, HOSM_S2_NONE, 1, 320);
     float out[NP * 16];
     CHECK(hosm_model_hessian_estimate(m, 0, x, NP, HOSM_HESSIAN_S2, out) == HOSM_E_UNSUPPORTED &&
