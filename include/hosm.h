@@ -174,7 +174,8 @@ enum hosm_key {
     HOSM_KEY_GEMM_KERNELS = 43,     /**< int "gemm_kernels": enum hosm_gemm_kernels, whose BLIS kernels the handle's products use, default auto (experimental) */
     HOSM_KEY_LR_SCHEDULE = 44,  /**< int "lr_schedule": enum hosm_lr_schedule, the learning rate over the steps after the warm-up, default constant */
     HOSM_KEY_WARMUP = 45,       /**< int "warmup": the first w steps learn at lr * t / w (t = 1..w), 0..2^40, default 0 */
-    HOSM_KEY_S2_HEAD = 46       /**< int "s2_head": enum hosm_s2_head, what the s2 network outputs for the diagonal part d of a diag or lowrank s2, default linear (experimental) */
+    HOSM_KEY_S2_HEAD = 46,      /**< int "s2_head": enum hosm_s2_head, what the s2 network outputs for the diagonal part d of a diag or lowrank s2, default linear (experimental) */
+    HOSM_KEY_NLL_MARGINAL = 47  /**< double "nll_marginal": the weight of the coordinates' own Gaussian likelihoods that s2_objective=d2sm_res_nll adds to the whole vector's, so that a low-rank s2's variances match each coordinate's error, [0, 1e6], default 0 (experimental) */
 };
 
 /** Activations (values of HOSM_KEY_ACT; text names in quotes). */

@@ -284,14 +284,16 @@ class SecondOrderTest(unittest.TestCase):
         # d2sm_res_nll's loss is the Gaussian negative log-likelihood of the
         # denoiser's residual under the posterior covariance the queries
         # report: (log det A + rho^T A^-1 rho) / sigma^4, A = cov / sigma^2,
-        # rho = (denoise(x + sigma z) - x) / sigma, for both structures.
+        # rho = (denoise(x + sigma z) - x) / sigma, for both structures;
+        # nll_marginal = w adds w sum_a (log A_aa + rho_a^2 / A_aa) / sigma^4.
         D, sig = 12, 0.5
         rng = np.random.default_rng(5)
         x = (rng.standard_normal((16, D)) * np.linspace(0.2, 1.5, D)).astype(np.float32)
         z = rng.standard_normal((16, D)).astype(np.float32)
-        for s2 in ("diag", "lowrank"):
+        for s2, w in (("diag", 0), ("lowrank", 0), ("lowrank", 0.5)):
             cfg = hosm.Config(f"hidden=16 sigma={sig} s2={s2} rank=3 s2_head=logvar "
-                              "s2_objective=d2sm_res_nll freeze_s1=1 lr=1e-2 batch=16 seed=2")
+                              "s2_objective=d2sm_res_nll freeze_s1=1 lr=1e-2 batch=16 seed=2 "
+                              f"nll_marginal={w}")
             with hosm.Model(D, cfg) as model, hosm.Trainer(model, cfg) as trainer:
                 for _ in range(20):  # away from the initial weights
                     trainer.step(x)
@@ -299,9 +301,10 @@ class SecondOrderTest(unittest.TestCase):
                 xt = x + sig * z
                 rho = (model.denoise(xt).astype(np.float64) - x) / sig
                 a = model.posterior_cov(xt, clamp=False).astype(np.float64) / sig**2
-                nll = np.mean([(np.linalg.slogdet(a[i])[1] + rho[i] @ np.linalg.solve(a[i], rho[i]))
+                nll = np.mean([(np.linalg.slogdet(a[i])[1] + rho[i] @ np.linalg.solve(a[i], rho[i]) +
+                                w * np.sum(np.log(np.diag(a[i])) + rho[i]**2 / np.diag(a[i])))
                                for i in range(len(x))]) / sig**4
-                self.assertAlmostEqual(loss / nll, 1.0, delta=1e-4, msg=s2)
+                self.assertAlmostEqual(loss / nll, 1.0, delta=1e-4, msg=f"{s2} {w}")
 
     def test_unsupported_on_first_order_model(self):
         with hosm.Model(2, hosm.Config("hidden=8")) as model:

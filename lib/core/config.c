@@ -86,6 +86,7 @@ static const key_info keys[HOSMI_NUM_KEYS] = {
     [HOSM_KEY_LR_SCHEDULE] = {"lr_schedule", I, 0, 1, HOSM_LR_CONSTANT, 0, lr_schedule_names},
     [HOSM_KEY_WARMUP] = {"warmup", I, 0, 1099511627776.0, 0, 0, NULL},
     [HOSM_KEY_S2_HEAD] = {"s2_head", I, 0, 1, HOSM_S2_HEAD_LINEAR, 0, s2_head_names},
+    [HOSM_KEY_NLL_MARGINAL] = {"nll_marginal", D, 0, 1e6, 0, 0, NULL},
 };
 #undef I
 #undef D

@@ -4,7 +4,7 @@
 
 #include "core/internal.h"
 
-#define HOSMI_NUM_KEYS 47 /* one past the largest key value */
+#define HOSMI_NUM_KEYS 48 /* one past the largest key value */
 
 struct hosm_config {
     uint32_t magic; /* HOSMI_HANDLE_CONFIG */

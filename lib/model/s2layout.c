@@ -349,9 +349,13 @@ int64_t hosmi_s2_nll_work(int kind, int64_t r)
  *   rho^T alpha  = sum_a rho_a^2 / u_a - q^T K^-1 q
  * and with G = A^-1 - alpha alpha^T, the gradient of the loss in A:
  *   dL/du_a = G_aa = 1 / u_a - W_a K^-1 W_a^T - alpha_a^2
- *   dL/dV   = 2 G V,  row a: 2 (W_a K^-1 - alpha_a (V^T alpha)^T). */
-double hosmi_s2_nll_term(const hosmi_s2_point *v, double sigma, const float *rho, double scale,
-                         float *d_o, double *dwork)
+ *   dL/dV   = 2 G V,  row a: 2 (W_a K^-1 - alpha_a (V^T alpha)^T).
+ * The marginal terms, with m_a = A_aa = u_a + |V_a|^2, add
+ * g_a = 1 / m_a - rho_a^2 / m_a^2 to dL/du_a and 2 g_a V_a to row a of dL/dV:
+ * the whole vector's likelihood alone lets a low-rank V V^T spread variance
+ * over coordinates whose errors a shared direction does not fit. */
+double hosmi_s2_nll_term(const hosmi_s2_point *v, double sigma, const float *rho,
+                         double marginal, double scale, float *d_o, double *dwork)
 {
     const int64_t D = v->D, r = v->kind == HOSM_S2_LOWRANK ? v->r : 0;
     const float *U = v->o, *d = v->o + D * r; /* U (D x r, none for diag), then d */
@@ -406,8 +410,9 @@ double hosmi_s2_nll_term(const hosmi_s2_point *v, double sigma, const float *rho
         }
     }
     for (int64_t a = 0; a < D; a++) {
-        const double u = 1.0 + s2 * d[a], uc = UC(a), iu = 1.0 / uc;
+        const double u = 1.0 + s2 * d[a], uc = UC(a), iu = 1.0 / uc, t = (double)rho[a] * rho[a];
         double alpha = rho[a] * iu, aii = iu; /* alpha_a and (A^-1)_aa */
+        double vv = 0.0;                      /* |V_a|^2 */
         if (r > 0) {
             const float *Ua = U + a * r;
             double wc = 0.0, wkw = 0.0;
@@ -421,14 +426,26 @@ double hosmi_s2_nll_term(const hosmi_s2_point *v, double sigma, const float *rho
             }
             alpha -= sigma * iu * wc;
             aii -= wkw;
-            /* dL/dU = sigma dL/dV */
             for (int64_t j = 0; j < r; j++)
-                dU[a * r + j] += (float)(scale * is4 * sigma * 2.0 * (y[j] - alpha * beta[j]));
+                vv += s2 * (double)Ua[j] * Ua[j];
         }
-        const double g = aii - alpha * alpha; /* dL/du_a, at uc */
+        double g = aii - alpha * alpha, gm = 0.0; /* dL/du_a at uc, and the marginal's */
+        if (marginal != 0.0) {
+            const double mm = uc + vv;
+            gm = marginal * (1.0 / mm - t / (mm * mm));
+            val += marginal * (log(mm) + t / mm);
+            g += gm;
+        }
+        if (r > 0) {
+            /* dL/dU = sigma dL/dV */
+            const float *Ua = U + a * r;
+            for (int64_t j = 0; j < r; j++)
+                dU[a * r + j] += (float)(scale * is4 * sigma * 2.0 *
+                                         (y[j] - alpha * beta[j] + gm * sigma * Ua[j]));
+        }
         /* log u + rho^2 / u (the rest of rho^T alpha is in val already),
          * continued linearly below the clamp */
-        val += log(uc) + (double)rho[a] * rho[a] * iu + g * (u - uc);
+        val += log(uc) + t * iu + g * (u - uc);
         dd[a] += (float)(scale * is4 * s2 * g);
     }
 #undef UC

@@ -56,15 +56,17 @@ int64_t hosmi_s2_term_work(int kind, int64_t D, int64_t r);
 
 /* The Gaussian negative log-likelihood of rho (D) under the covariance
  * A = I + sigma^2 s2 of a diag or lowrank s2 (the posterior covariance
- * sigma^4 s2 + sigma^2 I over sigma^2), over sigma^4:
- *     (log det A + rho^T A^-1 rho) / sigma^4,
+ * sigma^4 s2 + sigma^2 I over sigma^2), plus marginal times the sum of
+ * each coordinate's own, over sigma^4:
+ *     (log det A + rho^T A^-1 rho
+ *      + marginal sum_a (log A_aa + rho_a^2 / A_aa)) / sigma^4,
  * adding scale times its gradient with respect to the s2 values into d_o.
  * Diagonal ratios u = 1 + sigma^2 d below HOSMI_NLL_U_MIN are raised to it
  * and the loss is continued linearly in u from there. O(D r^2) with
  * Woodbury's identity, never D x D; dwork holds hosmi_s2_nll_work()
  * doubles. Returns NaN if A is not positive definite (u > 0 makes it so). */
-double hosmi_s2_nll_term(const hosmi_s2_point *v, double sigma, const float *rho, double scale,
-                         float *d_o, double *dwork);
+double hosmi_s2_nll_term(const hosmi_s2_point *v, double sigma, const float *rho,
+                         double marginal, double scale, float *d_o, double *dwork);
 int64_t hosmi_s2_nll_work(int kind, int64_t r);
 /* ||T||_F^2 (restricted to the diagonal for diag). */
 double hosmi_s2_target_norm2(int kind, int64_t D, double is2, const float *w);

@@ -94,8 +94,8 @@ static double d2sm_res_nll_point(const hosmi_batch *b, int64_t i, double scale)
     for (int64_t a = 0; a < D; a++)
         b->w[a] = (float)(z[a] + sigma * s1[a]);
     const hosmi_s2_point v = {m->arch.s2, D, m->rank, b->s2[HOSMI_BLOCK_NOISY] + i * m->net2.out};
-    return hosmi_s2_nll_term(&v, sigma, b->w, scale, b->ds2[HOSMI_BLOCK_NOISY] + i * m->net2.out,
-                             b->dwork);
+    return hosmi_s2_nll_term(&v, sigma, b->w, b->nll_marginal, scale,
+                             b->ds2[HOSMI_BLOCK_NOISY] + i * m->net2.out, b->dwork);
 }
 
 const hosmi_objective hosmi_obj_d2sm_res_nll = {2, HOSMI_ROWS(HOSMI_BLOCK_NOISY),

@@ -31,6 +31,7 @@ typedef struct {
     const float *zero;    /* D zeros */
     float *work;          /* hosmi_s2_term_work() floats of scratch */
     double *dwork;        /* hosmi_s2_nll_work() doubles of scratch (d2sm_res_nll) */
+    double nll_marginal;  /* d2sm_res_nll: the weight of the coordinates' own likelihoods */
 } hosmi_batch;
 
 /* Tangents an objective needs of s1 on the noisy block. */

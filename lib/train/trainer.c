@@ -135,6 +135,7 @@ static int read_config(hosm_trainer *t, const hosm_config *cfg)
     t->blocks2 = t->obj2 ? t->obj2->rows : 0;
     t->blocks1 = (t->obj1 ? t->obj1->rows : 0) | t->blocks2;
     t->w1 = cfg->dval[HOSM_KEY_W1];
+    t->nll_marginal = cfg->dval[HOSM_KEY_NLL_MARGINAL];
     t->adam = (hosmi_adam){.lr = cfg->dval[HOSM_KEY_LR],
                            .beta1 = cfg->dval[HOSM_KEY_BETA1],
                            .beta2 = cfg->dval[HOSM_KEY_BETA2],
@@ -257,7 +258,7 @@ static hosmi_batch make_batch(hosm_trainer *t, const float *z, const int64_t *lv
     const int64_t D = m->arch.dim, out2 = m->net2.out;
     hosmi_batch b = {m,     &t->blas,     z,     lv,     {0},  {0},    {0},
                      {0},   t->k,         t->v,  t->t1, t->dt1,
-                     t->w,  t->zero,       t->s2_work, t->s2_dwork};
+                     t->w,  t->zero,       t->s2_work, t->s2_dwork, t->nll_marginal};
     for (int k = 0; k < HOSMI_BLOCKS; k++) {
         if (!(t->blocks1 & HOSMI_ROWS(k)))
             continue;

@@ -11,6 +11,7 @@ struct hosm_trainer {
     hosm_model *model;
     const hosmi_objective *obj1, *obj2; /* obj1 NULL with s1 frozen, obj2 NULL without s2 */
     double w1;
+    double nll_marginal; /* d2sm_res_nll: the weight of the coordinates' own likelihoods */
     hosmi_adam adam;
     hosmi_adam_state state;
     int64_t batch, steps, epochs, seed;

@@ -564,6 +564,7 @@ static void s2_config_keys(void)
         {HOSM_KEY_W1, "w1", HOSM_TYPE_DOUBLE, 0, 1e6, 1.0},
         {HOSM_KEY_FREEZE_S1, "freeze_s1", HOSM_TYPE_INT, 0, 1, 0},
         {HOSM_KEY_S2_HEAD, "s2_head", HOSM_TYPE_INT, 0, 1, HOSM_S2_HEAD_LINEAR},
+        {HOSM_KEY_NLL_MARGINAL, "nll_marginal", HOSM_TYPE_DOUBLE, 0, 1e6, 0},
     };
     hosm_config *cfg;
     MUST(hosm_config_new(&cfg));

@@ -46,7 +46,7 @@ int main(void)
             CHECK(hosm_config_set_int(c, key, 1) == HOSM_E_TYPE);
         }
     }
-    CHECK(named == HOSM_KEY_S2_HEAD); /* keys 1..the last one, no gaps */
+    CHECK(named == HOSM_KEY_NLL_MARGINAL); /* keys 1..the last one, no gaps */
 
     /* The text form, with enum names and integers. */
     CHECK(hosm_config_parse(c, "hidden=256 depth=3\tact=tanh sigma=0.25 objective=dsm_vr "

@@ -193,17 +193,23 @@ static void res_target(int64_t D, const double *z, double sign, const double *s1
                            (a == b ? 1.0 / (sigma * sigma) : 0.0);
 }
 
-/* (log det A + rho^T A^-1 rho) / sigma^4 with A = I + sigma^2 s2 (D x D),
- * rho = z + sigma s1 = sigma r, by a dense Cholesky factor (a is
- * destroyed); *mag gets |log det A| + rho^T A^-1 rho over sigma^4. */
+/* (log det A + rho^T A^-1 rho + w sum_k (log A_kk + rho_k^2 / A_kk)) / sigma^4
+ * with A = I + sigma^2 s2 (D x D), rho = z + sigma s1 = sigma r, by a dense
+ * Cholesky factor (a is destroyed); *mag gets the same with |log det A| and
+ * |log A_kk|. */
 static double nll_dense(int64_t D, double *a, const double *z, const double *s1, double sigma,
-                        double *mag)
+                        double w, double *mag)
 {
     const double s2 = sigma * sigma;
     for (int64_t k = 0; k < D * D; k++)
         a[k] *= s2;
-    for (int64_t k = 0; k < D; k++)
+    double marg = 0.0, marg_mag = 0.0;
+    for (int64_t k = 0; k < D; k++) {
         a[k * D + k] += 1.0;
+        const double rho = z[k] + sigma * s1[k], t = rho * rho / a[k * D + k];
+        marg += log(a[k * D + k]) + t;
+        marg_mag += fabs(log(a[k * D + k])) + t;
+    }
     double logdet = 0.0;
     for (int64_t j = 0; j < D; j++) { /* lower factor in place */
         for (int64_t k = 0; k < j; k++)
@@ -231,8 +237,8 @@ static double nll_dense(int64_t D, double *a, const double *z, const double *s1,
     }
     free(y);
     const double is4 = 1.0 / (s2 * s2);
-    *mag = (fabs(logdet) + quad) * is4;
-    return (logdet + quad) * is4;
+    *mag = (fabs(logdet) + quad + w * marg_mag) * is4;
+    return (logdet + quad + w * marg) * is4;
 }
 
 /* psi = s2 + s1 s1^T at y. */
@@ -337,7 +343,7 @@ double ref_loss_s2(const ref_model *m, const ref_objective *o, const double *par
             }
         if (o->obj2 == HOSM_OBJ_D2SM_RES_NLL) {
             double mg;
-            l2 = nll_dense(D, pp, zi, s10, sg, &mg);
+            l2 = nll_dense(D, pp, zi, s10, sg, o->nll_marginal, &mg);
             m2 = mg;
         }
         total += lambda * (c1 * l1 + l2);

@@ -86,6 +86,7 @@ typedef struct {
     /* D2SM-RES: the parameters whose s1 its target uses (s1 is detached
      * there: finite differences of params must not move the target). */
     const double *detached;
+    double nll_marginal; /* D2SM-RES-NLL: the weight of the coordinates' own likelihoods */
 } ref_objective;
 
 /* The joint batch loss of a model with s2: the mean over points of
@@ -102,7 +103,8 @@ typedef struct {
  *   D2SM-RES-NLL  L2 = (log det A + rho^T A^-1 rho) / sigma^4 with
  *            A = I + sigma^2 s2(x + sigma z) (dense Cholesky) and rho = sigma r,
  *            r as for D2SM-RES (the library's clamp of A's diagonal ratios at
- *            1e-6 is not modelled: the test models stay above it),
+ *            1e-6 is not modelled: the test models stay above it), plus
+ *            nll_marginal sum_a (log A_aa + rho_a^2 / A_aa) / sigma^4,
  * every matrix sum restricted to the diagonal for "diag". levels may be NULL
  * (level 0). If scale is not NULL it receives the same mean with every term
  * replaced by its absolute value (entry by entry for the matrix terms,

@@ -1,7 +1,8 @@
 /* Gradient check of the joint and frozen second-order trainer.
  *
  * For every s2 objective (d2sm, d2sm_vr, d2sm_res, d2sm_res_vr, and
- * d2sm_res_nll with the log-variance head) x structure (diag; lowrank with
+ * d2sm_res_nll with the log-variance head, with nll_marginal = 0.8 in its
+ * dsm_vr cases and 0 in its dsm ones) x structure (diag; lowrank with
  * r = 2; lowrank with r = 7 > D, capped to D = 3: each with the linear and
  * the log-variance head; full) x mode
  * (joint, frozen s1) x first-order objective (dsm, dsm_vr), in five set-ups
@@ -108,15 +109,17 @@ static void run_case(const setup *su, int s2, int64_t rank, int head, int obj2, 
 {
     char tag[160];
     char rk[16];
+    const double marginal = obj2 == HOSM_OBJ_D2SM_RES_NLL && obj1 ? 0.8 : 0.0;
     snprintf(rk, sizeof rk, "(r=%lld%s)", (long long)rank, rank > D ? ">D" : "");
-    snprintf(tag, sizeof tag, "%s %s%s%s %s %s %s", su->name, s2_name[s2],
+    snprintf(tag, sizeof tag, "%s %s%s%s %s%s %s %s", su->name, s2_name[s2],
              s2 == HOSM_S2_LOWRANK ? rk : "", head == HOSM_S2_HEAD_LOGVAR ? "(logvar)" : "",
              obj2 == HOSM_OBJ_D2SM_VR       ? "d2sm_vr"
              : obj2 == HOSM_OBJ_D2SM_RES    ? "d2sm_res"
              : obj2 == HOSM_OBJ_D2SM_RES_VR ? "d2sm_res_vr"
              : obj2 == HOSM_OBJ_D2SM_RES_NLL ? "d2sm_res_nll"
                                             : "d2sm",
-             frozen ? "frozen" : "joint", obj1 ? "dsm_vr" : "dsm");
+             marginal != 0.0 ? "(nll_marginal=0.8)" : "", frozen ? "frozen" : "joint",
+             obj1 ? "dsm_vr" : "dsm");
     hosm_config *cfg;
     MUST(hosm_config_new(&cfg));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_HIDDEN, su->hidden));
@@ -135,6 +138,7 @@ static void run_case(const setup *su, int s2, int64_t rank, int head, int obj2, 
     MUST(hosm_config_set_int(cfg, HOSM_KEY_OBJECTIVE, obj1));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_FREEZE_S1, frozen));
     MUST(hosm_config_set_double(cfg, HOSM_KEY_W1, su->w1));
+    MUST(hosm_config_set_double(cfg, HOSM_KEY_NLL_MARGINAL, marginal));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_SEED, 3));
     MUST(hosm_config_set_int(cfg, HOSM_KEY_PARAMETERIZATION,
                              su->denoiser ? HOSM_PARAM_DENOISER : HOSM_PARAM_SCORE));
@@ -188,7 +192,7 @@ static void run_case(const setup *su, int s2, int64_t rank, int head, int obj2, 
     const int64_t *lv = su->levels > 1 ? lv_ladder : NULL;
     double *base = xmalloc((size_t)P * sizeof *base); /* D2SM-RES's detached s1 */
     memcpy(base, pd, (size_t)P * sizeof *base);
-    ref_objective ob = {obj1, obj2, frozen, su->w1, base};
+    ref_objective ob = {obj1, obj2, frozen, su->w1, base, marginal};
 
     double loss;
     MUST(hosm_trainer_gradient(t, x, z, lv, N, &loss, g));

@@ -8,7 +8,10 @@
  *    (Woodbury with V = 0), and its U gradient is exactly 0 (U = 0 is a
  *    stationary point);
  *  - a low-rank case against the dense formula, with a rank above 1 and a
- *    diagonal ratio of 1e-4, and its gradient against central differences.
+ *    diagonal ratio of 1e-4, and its gradient against central differences,
+ *    without and with the coordinates' own likelihoods (nll_marginal);
+ *  - for a diagonal s2 those are the whole vector's: a weight w multiplies
+ *    the loss and its gradient by 1 + w, below the clamp too.
  * Tolerances: the loss is summed in double over float inputs, so it agrees
  * with the double formulas to ~1e-12 relative (bound 1e-9); gradients are
  * returned in float (bound 1e-6 relative); central differences of relative
@@ -54,13 +57,20 @@ static void clamp_continuation(void)
     memcpy(o, d, sizeof o);
     double g[D], worst = 0.0;
     const hosmi_s2_point v = {HOSM_S2_DIAG, D, 0, o};
-    const double val = hosmi_s2_nll_term(&v, sigma, rho, 1.0, grad, NULL);
+    const double val = hosmi_s2_nll_term(&v, sigma, rho, 0.0, 1.0, grad, NULL);
     const double ref = diag_ref(d, rho, g);
     CHECK(isfinite(val), "a negative variance ratio gives a finite loss (%g)", val);
     worst = rel(val, ref);
     for (int a = 0; a < D; a++)
         worst = fmax(worst, rel(grad[a], g[a]) * (fabs(g[a]) > 0));
     check_le("diag below the clamp: loss and gradient against the continuation", worst, 1e-6);
+    /* the marginal terms of a diagonal s2 repeat the whole vector's */
+    float gw[D] = {0};
+    const double w = 0.75, vw = hosmi_s2_nll_term(&v, sigma, rho, w, 1.0, gw, NULL);
+    worst = rel(vw, (1.0 + w) * ref);
+    for (int a = 0; a < D; a++)
+        worst = fmax(worst, rel(gw[a], (1.0 + w) * g[a]) * (fabs(g[a]) > 0));
+    check_le("diag with nll_marginal = 0.75: 1.75 times the loss and gradient", worst, 1e-6);
 }
 
 static void lowrank_with_zero_u(void)
@@ -72,8 +82,8 @@ static void lowrank_with_zero_u(void)
     double dwork[3 * R * R + 3 * R];
     const hosmi_s2_point lr = {HOSM_S2_LOWRANK, D, R, o};
     const hosmi_s2_point dg = {HOSM_S2_DIAG, D, 0, d};
-    const double vl = hosmi_s2_nll_term(&lr, sigma, rho, 1.0, grad, dwork);
-    const double vd = hosmi_s2_nll_term(&dg, sigma, rho, 1.0, gd, NULL);
+    const double vl = hosmi_s2_nll_term(&lr, sigma, rho, 0.0, 1.0, grad, dwork);
+    const double vd = hosmi_s2_nll_term(&dg, sigma, rho, 0.0, 1.0, gd, NULL);
     double worst = rel(vl, vd), gu = 0.0;
     for (int a = 0; a < D; a++)
         worst = fmax(worst, rel(grad[D * R + a], gd[a]));
@@ -83,9 +93,9 @@ static void lowrank_with_zero_u(void)
     check_le("lowrank with U = 0: |dL/dU| (a stationary point)", gu, 0.0);
 }
 
-/* (log det A + rho^T A^-1 rho) / sigma^4 for A = diag(u) + sigma^2 U U^T,
- * by Gaussian elimination in double. */
-static double dense_ref(const float *o, const float *rho)
+/* (log det A + rho^T A^-1 rho + w sum_a (log A_aa + rho_a^2 / A_aa)) / sigma^4
+ * for A = diag(u) + sigma^2 U U^T, by Gaussian elimination in double. */
+static double dense_ref(const float *o, const float *rho, double w)
 {
     const double s2 = sigma * sigma;
     double A[D][D + 1];
@@ -98,6 +108,9 @@ static double dense_ref(const float *o, const float *rho)
         }
         A[a][D] = rho[a];
     }
+    double marg = 0.0;
+    for (int a = 0; a < D; a++)
+        marg += log(A[a][a]) + (double)rho[a] * rho[a] / A[a][a];
     double logdet = 0.0;
     for (int c = 0; c < D; c++) { /* A is positive definite: no pivoting */
         logdet += log(A[c][c]);
@@ -116,12 +129,13 @@ static double dense_ref(const float *o, const float *rho)
     }
     for (int a = 0; a < D; a++)
         quad += rho[a] * x[a];
-    return (logdet + quad) / (s2 * s2);
+    return (logdet + quad + w * marg) / (s2 * s2);
 }
 
-/* A low-rank s2 whose third diagonal ratio is u3; with its gradient when
- * u3 is far enough from 0 for central differences of step 1e-4. */
-static void lowrank_dense(double u3, int gradient)
+/* A low-rank s2 whose third diagonal ratio is u3, with the coordinates'
+ * likelihoods weighted by w; with its gradient when u3 is far enough from
+ * 0 for central differences of step 1e-4. */
+static void lowrank_dense(double u3, double w, int gradient)
 {
     const float rho[D] = {0.3f, -1.2f, 0.05f, 0.7f};
     float o[D * R + D] = {0.4f, -1.1f, 0.9f, 0.2f, -0.3f, 0.8f, 1.5f, -0.6f, /* U */
@@ -129,10 +143,11 @@ static void lowrank_dense(double u3, int gradient)
     float grad[D * R + D] = {0};
     double dwork[3 * R * R + 3 * R];
     const hosmi_s2_point lr = {HOSM_S2_LOWRANK, D, R, o};
-    const double val = hosmi_s2_nll_term(&lr, sigma, rho, 1.0, grad, dwork);
-    char what[96];
-    snprintf(what, sizeof what, "lowrank (r = 2, a ratio of %g) against the dense formula", u3);
-    check_le(what, rel(val, dense_ref(o, rho)), 1e-9);
+    const double val = hosmi_s2_nll_term(&lr, sigma, rho, w, 1.0, grad, dwork);
+    char what[128];
+    snprintf(what, sizeof what,
+             "lowrank (r = 2, a ratio of %g, nll_marginal = %g) against the dense formula", u3, w);
+    check_le(what, rel(val, dense_ref(o, rho, w)), 1e-9);
     if (!gradient)
         return;
     /* its gradient against central differences of the dense formula */
@@ -141,21 +156,26 @@ static void lowrank_dense(double u3, int gradient)
         const float keep = o[k];
         const double h = 1e-4 * fmax(1.0, fabs(keep));
         o[k] = (float)(keep + h);
-        const double hp = (double)o[k] - keep, lp = dense_ref(o, rho);
+        const double hp = (double)o[k] - keep, lp = dense_ref(o, rho, w);
         o[k] = (float)(keep - h);
-        const double hm = keep - (double)o[k], lm = dense_ref(o, rho);
+        const double hm = keep - (double)o[k], lm = dense_ref(o, rho, w);
         o[k] = keep;
         const double fd = (lp - lm) / (hp + hm);
         worst = fmax(worst, fabs(grad[k] - fd) / (fabs(fd) + 1.0));
     }
-    check_le("lowrank gradient against central differences (relative, |fd| + 1)", worst, 1e-3);
+    snprintf(what, sizeof what,
+             "lowrank gradient (nll_marginal = %g) against central differences (relative, |fd| + 1)",
+             w);
+    check_le(what, worst, 1e-3);
 }
 
 int main(void)
 {
     clamp_continuation();
     lowrank_with_zero_u();
-    lowrank_dense(1e-4, 0);
-    lowrank_dense(0.05, 1);
+    lowrank_dense(1e-4, 0.0, 0);
+    lowrank_dense(1e-4, 2.0, 0);
+    lowrank_dense(0.05, 0.0, 1);
+    lowrank_dense(0.05, 0.6, 1);
     return finish("test_s2nll");
 }

@@ -138,6 +138,7 @@ class Key(enum.IntEnum):
     LR_SCHEDULE = 44
     WARMUP = 45
     S2_HEAD = 46
+    NLL_MARGINAL = 47
 
 
 class Act(enum.IntEnum):
