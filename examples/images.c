@@ -809,7 +809,7 @@ static trained train_model(const options *o, double sigma, const float *data, in
 /* ---- evaluation ----------------------------------------------------------------------- */
 
 typedef struct {
-    double psnr, t_denoise, t_var, t_topk, uu_share, t_jac;
+    double psnr, t_denoise, t_var, t_topk, uu_share, corr_gain, t_jac;
     calibration cal, jcal;
 } evaluation;
 
@@ -832,25 +832,73 @@ static double jacobian_calibration(const hosm_model *m, const testset *ts, int64
     return t;
 }
 
-/* The share of the predicted variance that U U^T of a low-rank s2 carries:
- * sum sigma^4 ||U_a||^2 over sum of the variances var (n x D). */
-static double lowrank_share(const hosm_model *m, const testset *ts, const float *var)
+/* What the correlations of one image's low-rank posterior covariance
+ * sigma^2 A, A = diag(u) + V V^T (u_a = 1 + sigma^2 d_a, V = sigma U), are
+ * worth: the Gaussian negative log-likelihood of its error e = x - x_hat
+ * under the diagonal covariance of the same per-pixel variances, minus that
+ * under sigma^2 A, in nats (Woodbury with K = I + V^T diag(u)^-1 V). */
+static double correlation_gain(const float *U, const float *d, const float *x, const float *den,
+                               int64_t D, int64_t r, double sigma, double *K, double *q)
+{
+    const double s2 = sigma * sigma;
+    double full = 0.0, marg = 0.0;
+    memset(K, 0, sizeof(double) * (size_t)(r * r));
+    memset(q, 0, sizeof(double) * (size_t)r);
+    for (int64_t a = 0; a < D; a++) {
+        const double u = fmax(1.0 + s2 * d[a], 1e-6), rho = (x[a] - den[a]) / sigma;
+        double vv = 0.0;
+        for (int64_t j = 0; j < r; j++) {
+            const double vj = sigma * U[a * r + j];
+            vv += vj * vj;
+            q[j] += vj * rho / u;
+            for (int64_t k = 0; k <= j; k++)
+                K[j * r + k] += vj * sigma * U[a * r + k] / u;
+        }
+        full += log(u) + rho * rho / u;
+        marg += log(u + vv) + rho * rho / (u + vv);
+    }
+    for (int64_t j = 0; j < r; j++) {
+        K[j * r + j] += 1.0;
+        for (int64_t k = 0; k < j; k++)
+            K[k * r + j] = K[j * r + k];
+    }
+    cholesky(K, r);
+    double *c = q + r;
+    memcpy(c, q, sizeof(double) * (size_t)r);
+    chol_solve(K, r, c);
+    for (int64_t j = 0; j < r; j++)
+        full += 2.0 * log(K[j * r + j]) - q[j] * c[j];
+    return 0.5 * (marg - full);
+}
+
+/* The share of the predicted variance that U U^T of a low-rank s2 carries
+ * (sum sigma^4 ||U_a||^2 over sum of the variances var, n x D), and the
+ * mean correlation_gain() of the images. */
+static double lowrank_share(const hosm_model *m, const testset *ts, const float *var,
+                            const float *den, double *gain)
 {
     int64_t r, D = ts->D, chunk = 100;
     TRY(hosm_model_s2_structure(m, NULL, &r));
     float *u = xmalloc(sizeof(float) * (size_t)(chunk * D * r));
     float *d = xmalloc(sizeof(float) * (size_t)(chunk * D));
+    double *K = xmalloc(sizeof(double) * (size_t)(r * r + 2 * r));
     double uu = 0.0, tot = 0.0, s4 = pow(ts->sigma, 4);
+    *gain = 0.0;
     for (int64_t i = 0; i < ts->n; i += chunk) {
         int64_t k = ts->n - i < chunk ? ts->n - i : chunk;
         TRY(hosm_model_hessian_factors(m, 0, ts->y + i * D, k, u, d));
         for (int64_t j = 0; j < k * D * r; j++)
             uu += s4 * u[j] * u[j];
+        for (int64_t j = 0; j < k; j++)
+            *gain += correlation_gain(u + j * D * r, d + j * D, ts->x + (i + j) * D,
+                                      den + (i + j) * D, D, r, ts->sigma, K, K + r * r) /
+                     (double)ts->n;
     }
     for (int64_t j = 0; j < ts->n * D; j++)
         tot += var[j];
     free(u);
     free(d);
+    free(K);
     return uu / tot;
 }
 
@@ -915,7 +963,7 @@ static evaluation evaluate(const options *o, const hosm_model *m, const testset 
         e.t_var = (cpu_now() - t) / (double)n;
         e.cal = calibrate(var, den, ts->x, n * D);
         if (!strcmp(o->s2, "lowrank"))
-            e.uu_share = lowrank_share(m, ts, var);
+            e.uu_share = lowrank_share(m, ts, var, den, &e.corr_gain);
     }
     if (o->jac_n > 0)
         e.t_jac = jacobian_calibration(m, ts, o->jac_n < n ? o->jac_n : n, den, &e.jcal);
@@ -959,7 +1007,7 @@ static void print_result(const options *o, const testset *ts, const trained *r,
     if (strcmp(o->s2, "none"))
         print_cal("calib", &e->cal);
     if (!strcmp(o->s2, "lowrank"))
-        printf(",\"uu_share\":%.4f", e->uu_share);
+        printf(",\"uu_share\":%.4f,\"corr_gain\":%.3f", e->uu_share, e->corr_gain);
     print_cal("wiener_calib", &ts->wcal);
     if (o->jac_n > 0) {
         print_cal("jac_calib", &e->jcal);
