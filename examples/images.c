@@ -809,7 +809,7 @@ static trained train_model(const options *o, double sigma, const float *data, in
 /* ---- evaluation ----------------------------------------------------------------------- */
 
 typedef struct {
-    double psnr, t_denoise, t_var, t_topk, uu_share, corr_gain, t_jac;
+    double psnr, t_denoise, t_var, t_topk, uu_share, corr_gain, nll, t_jac;
     calibration cal, jcal;
 } evaluation;
 
@@ -836,9 +836,11 @@ static double jacobian_calibration(const hosm_model *m, const testset *ts, int64
  * sigma^2 A, A = diag(u) + V V^T (u_a = 1 + sigma^2 d_a, V = sigma U), are
  * worth: the Gaussian negative log-likelihood of its error e = x - x_hat
  * under the diagonal covariance of the same per-pixel variances, minus that
- * under sigma^2 A, in nats (Woodbury with K = I + V^T diag(u)^-1 V). */
+ * under sigma^2 A, in nats (Woodbury with K = I + V^T diag(u)^-1 V); the
+ * latter into *nll. */
 static double correlation_gain(const float *U, const float *d, const float *x, const float *den,
-                               int64_t D, int64_t r, double sigma, double *K, double *q)
+                               int64_t D, int64_t r, double sigma, double *K, double *q,
+                               double *nll)
 {
     const double s2 = sigma * sigma;
     double full = 0.0, marg = 0.0;
@@ -868,14 +870,15 @@ static double correlation_gain(const float *U, const float *d, const float *x, c
     chol_solve(K, r, c);
     for (int64_t j = 0; j < r; j++)
         full += 2.0 * log(K[j * r + j]) - q[j] * c[j];
+    *nll = 0.5 * (full + (double)D * log(2.0 * 3.14159265358979324 * s2));
     return 0.5 * (marg - full);
 }
 
 /* The share of the predicted variance that U U^T of a low-rank s2 carries
  * (sum sigma^4 ||U_a||^2 over sum of the variances var, n x D), and the
- * mean correlation_gain() of the images. */
+ * means of the images' correlation_gain() and negative log-likelihood. */
 static double lowrank_share(const hosm_model *m, const testset *ts, const float *var,
-                            const float *den, double *gain)
+                            const float *den, double *gain, double *nll)
 {
     int64_t r, D = ts->D, chunk = 100;
     TRY(hosm_model_s2_structure(m, NULL, &r));
@@ -883,16 +886,19 @@ static double lowrank_share(const hosm_model *m, const testset *ts, const float 
     float *d = xmalloc(sizeof(float) * (size_t)(chunk * D));
     double *K = xmalloc(sizeof(double) * (size_t)(r * r + 2 * r));
     double uu = 0.0, tot = 0.0, s4 = pow(ts->sigma, 4);
-    *gain = 0.0;
+    *gain = *nll = 0.0;
     for (int64_t i = 0; i < ts->n; i += chunk) {
         int64_t k = ts->n - i < chunk ? ts->n - i : chunk;
         TRY(hosm_model_hessian_factors(m, 0, ts->y + i * D, k, u, d));
         for (int64_t j = 0; j < k * D * r; j++)
             uu += s4 * u[j] * u[j];
-        for (int64_t j = 0; j < k; j++)
+        for (int64_t j = 0; j < k; j++) {
+            double l;
             *gain += correlation_gain(u + j * D * r, d + j * D, ts->x + (i + j) * D,
-                                      den + (i + j) * D, D, r, ts->sigma, K, K + r * r) /
+                                      den + (i + j) * D, D, r, ts->sigma, K, K + r * r, &l) /
                      (double)ts->n;
+            *nll += l / (double)ts->n;
+        }
     }
     for (int64_t j = 0; j < ts->n * D; j++)
         tot += var[j];
@@ -963,7 +969,7 @@ static evaluation evaluate(const options *o, const hosm_model *m, const testset 
         e.t_var = (cpu_now() - t) / (double)n;
         e.cal = calibrate(var, den, ts->x, n * D);
         if (!strcmp(o->s2, "lowrank"))
-            e.uu_share = lowrank_share(m, ts, var, den, &e.corr_gain);
+            e.uu_share = lowrank_share(m, ts, var, den, &e.corr_gain, &e.nll);
     }
     if (o->jac_n > 0)
         e.t_jac = jacobian_calibration(m, ts, o->jac_n < n ? o->jac_n : n, den, &e.jcal);
@@ -1007,7 +1013,8 @@ static void print_result(const options *o, const testset *ts, const trained *r,
     if (strcmp(o->s2, "none"))
         print_cal("calib", &e->cal);
     if (!strcmp(o->s2, "lowrank"))
-        printf(",\"uu_share\":%.4f,\"corr_gain\":%.3f", e->uu_share, e->corr_gain);
+        printf(",\"uu_share\":%.4f,\"corr_gain\":%.3f,\"nll_image\":%.3f", e->uu_share,
+               e->corr_gain, e->nll);
     print_cal("wiener_calib", &ts->wcal);
     if (o->jac_n > 0) {
         print_cal("jac_calib", &e->jcal);
