@@ -73,7 +73,7 @@ static const fuzz_arch fuzz_archs[] = {
     {"parameterization=energy hidden=5 depth=2 act=silu levels=2 sigma_max=1 sigma_min=0.3", 3},
     {"parameterization=denoiser hidden=4 depth=2 s2=diag act=tanh sigma=0.4", 3},
     {"hidden=4 depth=1 s2=diag s2_head=logvar s2_objective=d2sm_res_nll sigma=0.3", 2},
-    {"hidden=4 depth=1 s2=lowrank rank=2 s2_head=logvar s2_objective=d2sm_res_nll", 3},
+    {"hidden=4 depth=1 s2=lowrank rank=2 s2_head=logvar s2_objective=d2sm_res_nll nll_marginal=0.5", 3},
 };
 #define FUZZ_NUM_ARCHS ((int)(sizeof fuzz_archs / sizeof fuzz_archs[0]))
 /* Appended to the architecture for the trainers. */

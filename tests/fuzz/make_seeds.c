@@ -63,6 +63,7 @@ int main(int argc, char **argv)
          "ema=0.99 batch=64 steps=100 epochs=2"),
         "s2=lowrank rank=8 s2_hidden=32 s2_depth=3 s2_objective=d2sm_vr w1=0.5 freeze_s1=1",
         "act=3 s2=2 seed=9223372036854775807 threads=4",
+        "s2=lowrank rank=3 s2_head=logvar s2_objective=d2sm_res_nll nll_marginal=0.5 w1=2",
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         snprintf(path, sizeof path, "%s/config/text%zu.txt", argv[1], i);
