@@ -908,6 +908,20 @@ static double lowrank_share(const hosm_model *m, const testset *ts, const float 
     return uu / tot;
 }
 
+/* The mean Gaussian negative log-likelihood of the images' errors x - den
+ * under independent per-pixel variances var (n x D), in nats an image;
+ * infinite if a variance is not positive (a linear head's clamp at 0). */
+static double diagonal_nll(const float *var, const float *den, const float *x, int64_t n,
+                           int64_t D)
+{
+    double s = 0.0;
+    for (int64_t j = 0; j < n * D; j++) {
+        const double v = var[j], e = (double)x[j] - den[j];
+        s += v > 0.0 ? 0.5 * (log(2.0 * 3.14159265358979324 * v) + e * e / v) : INFINITY;
+    }
+    return s / (double)n;
+}
+
 /* The grid: clean, noisy, Wiener, Tweedie mean, posterior std (/ sigma), top-k
  * posterior directions (0.5 + 0.5 v / max|v|), one image a row. */
 static double picture(const options *o, const hosm_model *m, const testset *ts,
@@ -970,6 +984,8 @@ static evaluation evaluate(const options *o, const hosm_model *m, const testset 
         e.cal = calibrate(var, den, ts->x, n * D);
         if (!strcmp(o->s2, "lowrank"))
             e.uu_share = lowrank_share(m, ts, var, den, &e.corr_gain, &e.nll);
+        else if (!strcmp(o->s2, "diag"))
+            e.nll = diagonal_nll(var, den, ts->x, n, D);
     }
     if (o->jac_n > 0)
         e.t_jac = jacobian_calibration(m, ts, o->jac_n < n ? o->jac_n : n, den, &e.jcal);
@@ -1013,8 +1029,9 @@ static void print_result(const options *o, const testset *ts, const trained *r,
     if (strcmp(o->s2, "none"))
         print_cal("calib", &e->cal);
     if (!strcmp(o->s2, "lowrank"))
-        printf(",\"uu_share\":%.4f,\"corr_gain\":%.3f,\"nll_image\":%.3f", e->uu_share,
-               e->corr_gain, e->nll);
+        printf(",\"uu_share\":%.4f,\"corr_gain\":%.3f", e->uu_share, e->corr_gain);
+    if (!strcmp(o->s2, "lowrank") || !strcmp(o->s2, "diag"))
+        printf(",\"nll_image\":%.3f", e->nll);
     print_cal("wiener_calib", &ts->wcal);
     if (o->jac_n > 0) {
         print_cal("jac_calib", &e->jcal);
