@@ -910,7 +910,8 @@ static double lowrank_share(const hosm_model *m, const testset *ts, const float 
 
 /* The mean Gaussian negative log-likelihood of the images' errors x - den
  * under independent per-pixel variances var (n x D), in nats an image;
- * infinite if a variance is not positive (a linear head's clamp at 0). */
+ * infinite (and not printed) if a variance is not positive (a linear
+ * head's clamp at 0). */
 static double diagonal_nll(const float *var, const float *den, const float *x, int64_t n,
                            int64_t D)
 {
@@ -1030,7 +1031,7 @@ static void print_result(const options *o, const testset *ts, const trained *r,
         print_cal("calib", &e->cal);
     if (!strcmp(o->s2, "lowrank"))
         printf(",\"uu_share\":%.4f,\"corr_gain\":%.3f", e->uu_share, e->corr_gain);
-    if (!strcmp(o->s2, "lowrank") || !strcmp(o->s2, "diag"))
+    if ((!strcmp(o->s2, "lowrank") || !strcmp(o->s2, "diag")) && isfinite(e->nll))
         printf(",\"nll_image\":%.3f", e->nll);
     print_cal("wiener_calib", &ts->wcal);
     if (o->jac_n > 0) {
