@@ -87,6 +87,10 @@ def run(prog, work, tag, extra):
             assert v >= 0 and e >= 0 and math.isfinite(v) and math.isfinite(e), (v, e)
             assert e == 0 or abs(v / e - r) <= 1e-3 * max(1.0, r), (v, e, r)
         assert l["psnr_wiener"] > l["psnr_noisy"], l
+        if "s2_head=logvar" in want:  # positive variances: the likelihoods are finite
+            keys = ("nll_image", "corr_gain") if "lowrank" in extra else ("nll_image",)
+            for key in keys:
+                assert math.isfinite(l[key]), "%s = %r" % (key, l.get(key))
         w, h = check_png(os.path.join(work, "%s-sigma0.3-%s.png" % (tag, l["weights"])))
         assert (w, h) == ((7 * 9 + 1) * 2, (3 * 9 + 1) * 2), (w, h)
     print(tag, "ok:", lines[-1]["psnr_tweedie"], "dB")
@@ -102,6 +106,9 @@ def main():
         f.write(idx_bytes(made_up_images(16, 8, rng), 8))
     run(prog, work, "diag", [])
     run(prog, work, "lowrank", ["--s2", "lowrank", "--rank", "2", "--s1-steps", "3"])
+    run(prog, work, "lowrank-nll", ["--s2", "lowrank", "--rank", "2", "--s1-steps", "3",
+                                    "--s2-objective", "d2sm_res_nll",
+                                    "--set", "s2_head=logvar nll_marginal=1"])
     run(prog, work, "denoiser", ["--set", "parameterization=denoiser", "--jacobian-var", "4"])
     run(prog, work, "residual", ["--set", "parameterization=denoiser s2_objective=d2sm_res",
                                  "--s1-steps", "3"])
