@@ -350,8 +350,9 @@ int64_t hosmi_s2_nll_work(int kind, int64_t r)
  * and with G = A^-1 - alpha alpha^T, the gradient of the loss in A:
  *   dL/du_a = G_aa = 1 / u_a - W_a K^-1 W_a^T - alpha_a^2
  *   dL/dV   = 2 G V,  row a: 2 (W_a K^-1 - alpha_a (V^T alpha)^T).
- * The marginal terms, with m_a = A_aa = u_a + |V_a|^2, add
- * g_a = 1 / m_a - rho_a^2 / m_a^2 to dL/du_a and 2 g_a V_a to row a of dL/dV:
+ * The marginal terms, w sum_a (log m_a + rho_a^2 / m_a) with m_a = A_aa =
+ * u_a + |V_a|^2, add g_a = w (1 / m_a - rho_a^2 / m_a^2) to dL/du_a and
+ * 2 g_a V_a to row a of dL/dV:
  * the whole vector's likelihood alone lets a low-rank V V^T spread variance
  * over coordinates whose errors a shared direction does not fit. */
 double hosmi_s2_nll_term(const hosmi_s2_point *v, double sigma, const float *rho,
