@@ -832,6 +832,8 @@ static double jacobian_calibration(const hosm_model *m, const testset *ts, int64
     return t;
 }
 
+static const double two_pi = 6.28318530717958648;
+
 /* What the correlations of one image's low-rank posterior covariance
  * sigma^2 A, A = diag(u) + V V^T (u_a = 1 + sigma^2 d_a, V = sigma U), are
  * worth: the Gaussian negative log-likelihood of its error e = x - x_hat
@@ -847,6 +849,7 @@ static double correlation_gain(const float *U, const float *d, const float *x, c
     memset(K, 0, sizeof(double) * (size_t)(r * r));
     memset(q, 0, sizeof(double) * (size_t)r);
     for (int64_t a = 0; a < D; a++) {
+        /* u raised to 1e-6 as the library's likelihood does (its float resolution) */
         const double u = fmax(1.0 + s2 * d[a], 1e-6), rho = (x[a] - den[a]) / sigma;
         double vv = 0.0;
         for (int64_t j = 0; j < r; j++) {
@@ -870,14 +873,14 @@ static double correlation_gain(const float *U, const float *d, const float *x, c
     chol_solve(K, r, c);
     for (int64_t j = 0; j < r; j++)
         full += 2.0 * log(K[j * r + j]) - q[j] * c[j];
-    *nll = 0.5 * (full + (double)D * log(2.0 * 3.14159265358979324 * s2));
+    *nll = 0.5 * (full + (double)D * log(two_pi * s2));
     return 0.5 * (marg - full);
 }
 
 /* The share of the predicted variance that U U^T of a low-rank s2 carries
  * (sum sigma^4 ||U_a||^2 over sum of the variances var, n x D), and the
  * means of the images' correlation_gain() and negative log-likelihood. */
-static double lowrank_share(const hosm_model *m, const testset *ts, const float *var,
+static double lowrank_stats(const hosm_model *m, const testset *ts, const float *var,
                             const float *den, double *gain, double *nll)
 {
     int64_t r, D = ts->D, chunk = 100;
@@ -918,7 +921,7 @@ static double diagonal_nll(const float *var, const float *den, const float *x, i
     double s = 0.0;
     for (int64_t j = 0; j < n * D; j++) {
         const double v = var[j], e = (double)x[j] - den[j];
-        s += v > 0.0 ? 0.5 * (log(2.0 * 3.14159265358979324 * v) + e * e / v) : INFINITY;
+        s += v > 0.0 ? 0.5 * (log(two_pi * v) + e * e / v) : INFINITY;
     }
     return s / (double)n;
 }
@@ -984,7 +987,7 @@ static evaluation evaluate(const options *o, const hosm_model *m, const testset 
         e.t_var = (cpu_now() - t) / (double)n;
         e.cal = calibrate(var, den, ts->x, n * D);
         if (!strcmp(o->s2, "lowrank"))
-            e.uu_share = lowrank_share(m, ts, var, den, &e.corr_gain, &e.nll);
+            e.uu_share = lowrank_stats(m, ts, var, den, &e.corr_gain, &e.nll);
         else if (!strcmp(o->s2, "diag"))
             e.nll = diagonal_nll(var, den, ts->x, n, D);
     }

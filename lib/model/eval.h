@@ -82,6 +82,12 @@ int hosmi_check_query(const hosm_model *m, const char *fn, int64_t level, const 
  * hosm_model_hessian_estimate). */
 int hosmi_s2_dense_query(const hosm_model *m, const char *fn, int64_t level, const float *x,
                          int64_t n, float *out);
+/* HOSM_HESSIAN_AVERAGE of one entry: the query and the sampler both use
+ * it, so that they agree bit for bit. */
+static inline float hosmi_average_estimate(float s2, float jac)
+{
+    return 0.5f * s2 + 0.5f * jac;
+}
 /* HOSM_E_NONFINITE (naming fn) when an output is NaN or Inf: no query
  * returns a non-finite result with HOSM_OK. */
 int hosmi_check_output(const char *fn, const float *out, int64_t count);

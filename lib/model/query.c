@@ -194,7 +194,7 @@ static int average_query(const hosm_model *model, const char *fn, int64_t level,
         st = jacobian_query(model, fn, level, x + i0 * model->arch.dim, rows, 1, 0, jac);
         float *o = out + i0 * DD;
         for (int64_t t = 0; !st && t < rows * DD; t++)
-            o[t] = 0.5f * o[t] + 0.5f * jac[t];
+            o[t] = hosmi_average_estimate(o[t], jac[t]);
     }
     free(jac);
     return st;

@@ -95,7 +95,7 @@ static void average_in(hosm_sampler *s, int64_t i, float *h)
     hosmi_s2_dense(&v, &s->blas, -INFINITY, s->s2dense, s->fwork);
     for (int64_t r = 0, k = 0; r < D; r++)
         for (int64_t c = r; c < D; c++, k++)
-            h[k] = 0.5f * h[k] + 0.5f * (float)s->s2dense[r * D + c];
+            h[k] = hosmi_average_estimate((float)s->s2dense[r * D + c], h[k]);
 }
 
 /* One point at a time: dense holds one D x D matrix. */
