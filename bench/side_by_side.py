@@ -56,6 +56,8 @@ CASES = [
     ("sgemm_d32", "3'. raw sgemm at the case-3 GEMM shapes", "GFLOP/s"),
     ("hessian_d64", "4. full-s2 Hessian, 128 points, D=64", "ms/call"),
     ("jacobian_d64", "5. Jacobian of s1, 128 points, D=64", "ms/call"),
+    ("estimate_d64", "5'. Hessian estimate 'average' (full s2 and sym. Jacobian), 128 points, D=64",
+     "ms/call"),
     ("langevin_d64", "6. Langevin, 1000 chains, D=64", "us/chain-step"),
     ("update_d784", "8. Adam + EMA update of the case-7 model (936 480 parameters)", "ms/update"),
     ("rss_d784", "7. joint diag training (DSM-VR + D2SM-VR), D=784, batch 128", "peak RSS MB"),

@@ -28,6 +28,9 @@
  *                 unit is one pass over all of them
  *   hessian_d64   4. hosm_model_hessian of a full s2, 128 points, D = 64
  *   jacobian_d64  5. hosm_model_score_jacobian, 128 points, D = 64
+ *   estimate_d64  5'. hosm_model_hessian_estimate "average" (the full s2 and
+ *                 the symmetrised Jacobian of s1, averaged), 128 points,
+ *                 D = 64
  *   langevin_d64  6. Langevin, 1000 chains, D = 64: chain-steps
  *   update_d784   8. hosm_trainer_apply_gradient (Adam, EMA) of the joint
  *                 diagonal model at D = 784 (as case 7): updates
@@ -334,25 +337,35 @@ static void sgemm_case(int rounds)
 
 /* ---- queries and sampling ---------------------------------------------------- */
 
-static void query_case(const char *cas, int rounds, int full_s2, int64_t calls)
+enum { QUERY_JACOBIAN, QUERY_HESSIAN, QUERY_AVERAGE };
+
+static void query(int what, const hosm_model *m, const float *x, int64_t n, float *out)
 {
+    if (what == QUERY_HESSIAN)
+        check(hosm_model_hessian(m, 0, x, n, out), "hosm_model_hessian");
+    else if (what == QUERY_AVERAGE)
+        check(hosm_model_hessian_estimate(m, 0, x, n, HOSM_HESSIAN_AVERAGE, out),
+              "hosm_model_hessian_estimate");
+    else
+        check(hosm_model_score_jacobian(m, 0, x, n, 0, out), "hosm_model_score_jacobian");
+}
+
+static void query_case(const char *cas, int rounds, int what, int64_t calls)
+{
+    const int full_s2 = what != QUERY_JACOBIAN;
     const int64_t D = 64, n = 128;
     float *x = make_data(n, D);
     float *out = xmalloc((size_t)(n * D * D) * sizeof(float));
     hosm_config *cfg = config(full_s2 ? "s2=full" : "s2=none");
     hosm_model *m;
     check(hosm_model_new(&m, D, cfg), "hosm_model_new");
-    /* The flops of the s2 forward pass; none are given for the Jacobian. */
-    double flops = full_s2 ? mlp_fwd_flops(n, D, D * (D + 1) / 2) : 0.0;
+    /* The flops of the s2 forward pass; none are given with the Jacobian. */
+    double flops = what == QUERY_HESSIAN ? mlp_fwd_flops(n, D, D * (D + 1) / 2) : 0.0;
     for (int r = -1; r < rounds; r++) {
         int64_t k = r < 0 ? 3 : calls;
         stamp a = stamp_now();
-        for (int64_t i = 0; i < k; i++) {
-            if (full_s2)
-                check(hosm_model_hessian(m, 0, x, n, out), "hosm_model_hessian");
-            else
-                check(hosm_model_score_jacobian(m, 0, x, n, 0, out), "hosm_model_score_jacobian");
-        }
+        for (int64_t i = 0; i < k; i++)
+            query(what, m, x, n, out);
         stamp b = stamp_now();
         if (r >= 0)
             emit(cas, r, k, "call", a, b, flops, "\"points\": 128");
@@ -471,7 +484,7 @@ int main(int argc, char **argv)
     if (argc < 2) {
         fprintf(stderr, "usage: speed CASE [ROUNDS]\n"
                         "CASE: info dsm_d2 vr_diag_d64 full_d32 sgemm_d32 hessian_d64 "
-                        "jacobian_d64 langevin_d64 rss_d784 | lossref DIR\n");
+                        "jacobian_d64 estimate_d64 langevin_d64 rss_d784 | lossref DIR\n");
         return 2;
     }
     const char *c = argv[1];
@@ -494,9 +507,11 @@ int main(int argc, char **argv)
     else if (!strcmp(c, "sgemm_d32"))
         sgemm_case(rounds);
     else if (!strcmp(c, "hessian_d64"))
-        query_case(c, rounds, 1, 60);
+        query_case(c, rounds, QUERY_HESSIAN, 60);
     else if (!strcmp(c, "jacobian_d64"))
-        query_case(c, rounds, 0, 12);
+        query_case(c, rounds, QUERY_JACOBIAN, 12);
+    else if (!strcmp(c, "estimate_d64"))
+        query_case(c, rounds, QUERY_AVERAGE, 12);
     else if (!strcmp(c, "langevin_d64"))
         langevin_case(rounds);
     else if (!strcmp(c, "update_d784"))

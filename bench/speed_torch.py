@@ -265,6 +265,13 @@ def query_case(case, rounds):
         fn = lambda: jac(x)  # noqa: E731
         calls, flops = 12, 0.0
         extra = {"method": "functorch.vmap(functorch.%s)" % how.__name__}
+        if case == "estimate_d64":  # (s2 + the symmetrised Jacobian) / 2
+            s2 = S2Full(d)
+
+            def fn():
+                j = jac(x)
+                with torch.inference_mode():
+                    return 0.5 * s2(x) + 0.25 * (j + j.transpose(1, 2))
     out = fn()
     assert tuple(out.shape) == (n, d, d)
     timed(fn, 3)
@@ -384,7 +391,7 @@ def run_case(case, rounds):
         rss_case(rounds)
     elif case == "sgemm_d32":
         sgemm_case(rounds)
-    elif case in ("hessian_d64", "jacobian_d64", "jacobian_d64_jacfwd"):
+    elif case in ("hessian_d64", "jacobian_d64", "jacobian_d64_jacfwd", "estimate_d64"):
         query_case(case, rounds)
     elif case == "langevin_d64":
         langevin_case(rounds)
